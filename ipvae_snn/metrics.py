@@ -1,0 +1,101 @@
+"""
+Read-out metrics, as the paper's code and the design note (§5) define them.
+
+One function per measure (Elephant's convention). Reconstruction quality is
+per patch; sparsity measures take counts with neurons on the last axis.
+"""
+
+import numpy as np
+
+__all__ = ["mse", "r2_score", "zero_fraction", "mean_count", "sparseness",
+           "lifetime_sparseness", "population_sparseness"]
+
+
+def mse(x, x_hat):
+    """
+    Squared error per patch, summed over pixels: ``Σ_m (x_m - x̂_m)²``.
+
+    Parameters
+    ----------
+    x, x_hat : array_like, shape (..., n_pixels)
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    diff = x - np.asarray(x_hat, dtype=np.float64)
+    return np.einsum("...m,...m->...", diff, diff)
+
+
+def r2_score(x, x_hat):
+    """
+    Coefficient of determination per patch,
+    ``1 - Σ(x - x̂)² / Σ(x - mean(x))²`` (the mean over that patch's pixels).
+
+    Constant patches (zero variance) give NaN.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    ss_tot = np.einsum("...m,...m->...", centred, centred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - mse(x, x_hat) / np.where(ss_tot > 0, ss_tot, np.nan)
+
+
+def zero_fraction(counts, axis=None):
+    """Fraction of zero spike counts (over ``axis``, default all entries)."""
+    counts = np.asarray(counts)
+    return np.mean(counts == 0, axis=axis)
+
+
+def mean_count(counts, axis=None):
+    """Mean spike count per neuron per window (divide by ``T_w`` for spikes/s)."""
+    return np.mean(np.asarray(counts, dtype=np.float64), axis=axis)
+
+
+def sparseness(values, axis=-1):
+    """
+    Treves–Rolls / Vinje–Gallant sparseness normalised to [0, 1]:
+    ``S = (1 - (Σz)² / (n Σz²)) / (1 - 1/n)`` over ``axis``.
+
+    1 for a one-hot vector, 0 for a constant one; NaN where all values are 0
+    or ``n < 2``.
+    """
+    z = np.asarray(values, dtype=np.float64)
+    n = z.shape[axis]
+    s1 = z.sum(axis=axis)
+    s2 = np.square(z).sum(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = s1 ** 2 / (n * s2)
+        s = (1.0 - a) / (1.0 - 1.0 / n) if n > 1 else np.full_like(a, np.nan)
+    return np.where(s2 > 0, s, np.nan)
+
+
+def lifetime_sparseness(counts):
+    """
+    Lifetime sparseness of each neuron across stimuli.
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_stimuli, n_neurons)
+
+    Returns
+    -------
+    ndarray, shape (n_neurons,)
+    """
+    return sparseness(np.asarray(counts), axis=0)
+
+
+def population_sparseness(counts):
+    """
+    Population sparseness of each stimulus across neurons.
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_stimuli, n_neurons)
+
+    Returns
+    -------
+    ndarray, shape (n_stimuli,)
+    """
+    return sparseness(np.asarray(counts), axis=-1)

@@ -1,0 +1,367 @@
+"""
+The parameters of an iP-VAE and their ``.npz`` file format.
+
+One `IPVAEParams` object holds everything the inference dynamics need
+(``../shared/design/ipvae-math.md`` §3): the dictionary ``phi`` (Φ, pixels ×
+latents), the decoder std ``sigma`` (σ), the per-neuron leak ``bias`` (b ≥ 0),
+the step size ``lr``, the prior log-rate ``u_init`` and the clamp constants.
+Everything else in a model file (the official raw parameters, training
+constants) is kept in ``metadata`` and written back on `IPVAEParams.save`.
+"""
+
+import hashlib
+import os
+from importlib import resources
+
+import numpy as np
+
+from ._io import atomic_savez
+
+__all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "default_params"]
+
+#: The constant the official code adds to ``exp(u)`` to form the Poisson rate.
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+#: File name of the model shipped with the package (trained with the official
+#: code, see ``shared/reference/README.md``).
+DEFAULT_MODEL = "ipvae_k512.npz"
+
+# The official decoder log-std is soft-clamped symmetrically with this c.
+_SIGMA_SOFTCLAMP = 3.45
+
+# Scalar constants: file key -> (attribute, default). The official files store
+# the *effective* clamp levels as c_u / c_du (clamp_init + eps * (clamp -
+# clamp_init)); plain clamp_u / clamp_du are the fallback.
+_SCALARS = {
+    "clamp_u": ("c_u", "clamp_u", 10.0),
+    "clamp_du": ("c_du", "clamp_du", 10.0),
+    "clamp_min": ("hard_clamp_min", None, -8.0),
+    "rate_eps": ("rate_eps", None, FLOAT32_EPS),
+    "softplus_threshold": ("softplus_threshold", None, 20.0),
+}
+
+# Keys that `save` derives from the fields; stale copies of them are never
+# carried over from ``metadata``.
+_DERIVED_KEYS = {
+    "phi", "dec_sigma", "dec_var", "dec_log_sigma", "dec_log_sigma_softclamped",
+    "dec_log_sigma_clamp_c", "bias", "log_bias", "lr", "log_lr", "u_init",
+    "clamp_u", "clamp_du", "c_u", "c_du", "eps", "hard_clamp_min", "rate_eps",
+    "softplus_threshold",
+}
+
+
+def _as_float_array(name, value, ndim):
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parameter '{name}' is not numeric: {exc}") from None
+    if arr.ndim != ndim:
+        kind = {0: "a scalar", 1: "a 1-D array", 2: "a 2-D array"}[ndim]
+        raise ValueError(f"parameter '{name}' must be {kind}, "
+                         f"got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"parameter '{name}' contains {int(bad.sum())} "
+                         f"non-finite value(s) (NaN or inf)")
+    return arr
+
+
+class IPVAEParams:
+    """
+    Parameters of an iterative Poisson VAE with a linear decoder.
+
+    Parameters
+    ----------
+    phi : array_like, shape (n_pixels, n_latents)
+        Dictionary Φ; column k is neuron k's receptive field.
+    sigma : array_like, shape (n_pixels,)
+        Effective per-pixel decoder std σ (> 0).
+    bias : array_like, shape (n_latents,)
+        Per-neuron leak b (≥ 0), the cost of a spike.
+    lr : float
+        Step size of the FOND update (> 0).
+    u_init : array_like, shape (n_latents,)
+        Initial membrane potential, the prior log-rate.
+    clamp_u, clamp_du : float
+        Upper soft-clamp levels of u and of the update Δu (official ``c_u``,
+        ``c_du``).
+    clamp_min : float
+        Hard lower clamp of u and Δu (official ``hard_clamp_min``, -8).
+    rate_eps : float
+        Constant added to ``exp(u)`` to form the Poisson rate.
+    softplus_threshold : float
+        Above this argument softplus returns its input (torch's convention).
+    metadata : dict, optional
+        Further arrays kept with the model and written back on `save`.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter: wrong shape, NaN/inf, ``sigma <= 0``,
+        ``bias < 0``, ``lr <= 0``, ``clamp_min >= clamp_u``.
+    """
+
+    def __init__(self, phi, sigma, bias, lr, u_init, clamp_u=10.0,
+                 clamp_du=10.0, clamp_min=-8.0, rate_eps=FLOAT32_EPS,
+                 softplus_threshold=20.0, metadata=None):
+        self.phi = _as_float_array("phi", phi, 2)
+        n_pixels, n_latents = self.phi.shape
+        if n_pixels == 0 or n_latents == 0:
+            raise ValueError(f"parameter 'phi' is empty (shape {self.phi.shape})")
+        self.sigma = _as_float_array("sigma", sigma, 1)
+        self.bias = _as_float_array("bias", bias, 1)
+        self.u_init = _as_float_array("u_init", u_init, 1)
+        for name, arr, n, what in (("sigma", self.sigma, n_pixels, "n_pixels"),
+                                   ("bias", self.bias, n_latents, "n_latents"),
+                                   ("u_init", self.u_init, n_latents, "n_latents")):
+            if arr.shape != (n,):
+                raise ValueError(
+                    f"parameter '{name}' has shape {arr.shape}, but phi "
+                    f"{self.phi.shape} implies ({what},) = ({n},)")
+        self.lr = float(_as_float_array("lr", lr, 0))
+        self.clamp_u = float(_as_float_array("clamp_u", clamp_u, 0))
+        self.clamp_du = float(_as_float_array("clamp_du", clamp_du, 0))
+        self.clamp_min = float(_as_float_array("clamp_min", clamp_min, 0))
+        self.rate_eps = float(_as_float_array("rate_eps", rate_eps, 0))
+        self.softplus_threshold = float(
+            _as_float_array("softplus_threshold", softplus_threshold, 0))
+        if (self.sigma <= 0).any():
+            i = int(np.argmin(self.sigma))
+            raise ValueError(f"parameter 'sigma' must be > 0, got "
+                             f"{self.sigma[i]:g} at pixel {i}")
+        if (self.bias < 0).any():
+            i = int(np.argmin(self.bias))
+            raise ValueError(f"parameter 'bias' must be >= 0, got "
+                             f"{self.bias[i]:g} at neuron {i}")
+        if self.lr <= 0:
+            raise ValueError(f"parameter 'lr' must be > 0, got {self.lr:g}")
+        if self.rate_eps < 0:
+            raise ValueError(f"parameter 'rate_eps' must be >= 0, got "
+                             f"{self.rate_eps:g}")
+        for name in ("clamp_u", "clamp_du"):
+            if getattr(self, name) <= self.clamp_min:
+                raise ValueError(f"parameter '{name}' ({getattr(self, name):g}) "
+                                 f"must exceed clamp_min ({self.clamp_min:g})")
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_pixels(self):
+        """Number of input pixels M."""
+        return self.phi.shape[0]
+
+    @property
+    def n_latents(self):
+        """Number of latent neurons K."""
+        return self.phi.shape[1]
+
+    # ------------------------------------------------------- derived arrays
+    @property
+    def precision(self):
+        """Per-pixel decoder precision 1/σ², shape (n_pixels,)."""
+        return 1.0 / self.sigma ** 2
+
+    def lateral_weights(self, dtype=np.float64):
+        """
+        The lateral inhibition W = Φᵀ Σ⁻¹ Φ, shape (n_latents, n_latents).
+
+        ``W[i, j]`` is how much one spike of neuron j lowers neuron i's drive;
+        the diagonal ``‖φ_i‖²/σ²`` is the self-inhibition that acts as reset.
+        """
+        scaled = self.phi * self.precision[:, None]
+        return (self.phi.T @ scaled).astype(dtype, copy=False)
+
+    def feedforward(self, x, dtype=np.float64):
+        """
+        The feed-forward drive ``Φᵀ Σ⁻¹ x`` of each neuron, shape (..., n_latents).
+        """
+        x = np.asarray(x, dtype=np.float64)
+        return ((x * self.precision) @ self.phi).astype(dtype, copy=False)
+
+    def fingerprint(self):
+        """A hex digest identifying these parameters (build caches key on it)."""
+        h = hashlib.sha256()
+        for arr in (self.phi, self.sigma, self.bias, self.u_init):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(np.array([self.lr, self.clamp_u, self.clamp_du, self.clamp_min,
+                           self.rate_eps, self.softplus_threshold]).tobytes())
+        return h.hexdigest()[:16]
+
+    # ------------------------------------------------------------- copying
+    def get_params(self):
+        """All constructor arguments as a dict (arrays are copies)."""
+        return dict(phi=self.phi.copy(), sigma=self.sigma.copy(),
+                    bias=self.bias.copy(), lr=self.lr, u_init=self.u_init.copy(),
+                    clamp_u=self.clamp_u, clamp_du=self.clamp_du,
+                    clamp_min=self.clamp_min, rate_eps=self.rate_eps,
+                    softplus_threshold=self.softplus_threshold,
+                    metadata=dict(self.metadata))
+
+    def replace(self, **changes):
+        """A validated copy with some parameters changed."""
+        kwargs = self.get_params()
+        unknown = set(changes) - set(kwargs)
+        if unknown:
+            raise KeyError(f"unknown parameter(s) {sorted(unknown)}; "
+                           f"known: {sorted(kwargs)}")
+        kwargs.update(changes)
+        return IPVAEParams(**kwargs)
+
+    def __eq__(self, other):
+        if not isinstance(other, IPVAEParams):
+            return NotImplemented
+        a, b = self.get_params(), other.get_params()
+        a.pop("metadata"), b.pop("metadata")
+        return all(np.array_equal(a[k], b[k]) for k in a)
+
+    def __repr__(self):
+        return (f"IPVAEParams(n_pixels={self.n_pixels}, n_latents={self.n_latents}, "
+                f"lr={self.lr:.4g}, clamp_u={self.clamp_u:g}, "
+                f"clamp_du={self.clamp_du:g})")
+
+    # ------------------------------------------------------------------ I/O
+    @classmethod
+    def from_arrays(cls, arrays, source="model"):
+        """
+        Build parameters from a mapping in the ``.npz`` key format.
+
+        Required keys: ``phi``, ``u_init`` and each of ``dec_sigma``, ``bias``,
+        ``lr`` or its raw official form (``dec_log_sigma_softclamped`` /
+        ``dec_log_sigma``, ``log_bias``, ``log_lr``).
+        """
+        keys = set(arrays)
+
+        def need(*candidates):
+            for key in candidates:
+                if key in keys:
+                    return key
+            raise KeyError(f"{source}: missing key '{candidates[0]}'"
+                           + (f" (or {', '.join(repr(c) for c in candidates[1:])})"
+                              if len(candidates) > 1 else "")
+                           + f"; keys present: {sorted(keys)}")
+
+        phi = arrays[need("phi")]
+        u_init = arrays[need("u_init")]
+        key = need("dec_sigma", "dec_log_sigma_softclamped", "dec_log_sigma")
+        sigma = np.asarray(arrays[key], dtype=np.float64)
+        if key == "dec_log_sigma_softclamped":
+            sigma = np.exp(sigma)
+        elif key == "dec_log_sigma":
+            c = float(arrays.get("dec_log_sigma_clamp_c", _SIGMA_SOFTCLAMP))
+            sigma = np.exp(c * np.tanh(sigma / c))
+        key = need("bias", "log_bias")
+        bias = np.asarray(arrays[key], dtype=np.float64)
+        bias = np.exp(bias) if key == "log_bias" else bias
+        key = need("lr", "log_lr")
+        lr = np.asarray(arrays[key], dtype=np.float64)
+        lr = np.exp(lr) if key == "log_lr" else lr
+        scalars = {}
+        for attr, (key, fallback, default) in _SCALARS.items():
+            if key in keys:
+                scalars[attr] = arrays[key]
+            elif fallback is not None and fallback in keys:
+                scalars[attr] = arrays[fallback]
+            else:
+                scalars[attr] = default
+        metadata = {k: np.asarray(arrays[k]) for k in keys - _DERIVED_KEYS}
+        try:
+            return cls(phi=phi, sigma=sigma, bias=bias, lr=lr, u_init=u_init,
+                       metadata=metadata, **scalars)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+    def to_arrays(self):
+        """The ``.npz`` key format: fields, their official raw forms, metadata."""
+        out = {k: v for k, v in self.metadata.items() if k not in _DERIVED_KEYS}
+        log_sigma = np.log(self.sigma)
+        out.update(
+            phi=self.phi, dec_sigma=self.sigma, dec_var=self.sigma ** 2,
+            dec_log_sigma_softclamped=log_sigma, bias=self.bias,
+            lr=np.float64(self.lr), log_lr=np.log(np.float64(self.lr)),
+            u_init=self.u_init, c_u=np.float64(self.clamp_u),
+            c_du=np.float64(self.clamp_du), clamp_u=np.float64(self.clamp_u),
+            clamp_du=np.float64(self.clamp_du), eps=np.float64(1.0),
+            hard_clamp_min=np.float64(self.clamp_min),
+            rate_eps=np.float64(self.rate_eps),
+            softplus_threshold=np.float64(self.softplus_threshold),
+        )
+        if np.all(np.abs(log_sigma) < _SIGMA_SOFTCLAMP):
+            out["dec_log_sigma_clamp_c"] = np.float64(_SIGMA_SOFTCLAMP)
+            out["dec_log_sigma"] = _SIGMA_SOFTCLAMP * np.arctanh(
+                log_sigma / _SIGMA_SOFTCLAMP)
+        if np.all(self.bias > 0):
+            out["log_bias"] = np.log(self.bias)
+        return out
+
+    @classmethod
+    def load(cls, path):
+        """
+        Load parameters from a ``.npz`` model file.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        KeyError
+            Naming a missing key.
+        ValueError
+            Naming the key with a wrong shape, non-finite or out-of-range value.
+        """
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"model file '{path}' does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception as exc:
+            raise ValueError(f"model file '{path}' is not a readable .npz "
+                             f"file: {exc}") from exc
+        return cls.from_arrays(arrays, source=f"model file '{path}'")
+
+    def save(self, path):
+        """Save to ``path`` (``.npz``) atomically: temporary file, then rename."""
+        atomic_savez(path, **self.to_arrays())
+
+    @classmethod
+    def default(cls):
+        """The bundled reference model (K = 512, 16×16 whitened patches)."""
+        return cls.load(default_model_path())
+
+    @classmethod
+    def random(cls, n_pixels, n_latents, random_state=None, scale=None,
+               template=None):
+        """
+        Random parameters for learning from scratch.
+
+        Φ has Gaussian entries with unit-norm columns times ``scale`` (default
+        ``0.3``, the column norm of the reference model's dictionary), σ = 1,
+        and the remaining parameters are copied from ``template`` (default: the
+        bundled model when its shape matches, else b = 0.05, lr = 0.5,
+        u_init = -4).
+        """
+        rng = np.random.default_rng(random_state)
+        phi = rng.standard_normal((n_pixels, n_latents))
+        phi /= np.linalg.norm(phi, axis=0, keepdims=True)
+        phi *= 0.3 if scale is None else scale
+        if template is None:
+            template = cls.default()
+            if template.n_latents != n_latents:
+                template = None
+        if template is not None:
+            return cls(phi=phi, sigma=np.ones(n_pixels), bias=template.bias,
+                       lr=template.lr, u_init=template.u_init,
+                       clamp_u=template.clamp_u, clamp_du=template.clamp_du,
+                       clamp_min=template.clamp_min, rate_eps=template.rate_eps,
+                       softplus_threshold=template.softplus_threshold)
+        return cls(phi=phi, sigma=np.ones(n_pixels), bias=np.full(n_latents, 0.05),
+                   lr=0.5, u_init=np.full(n_latents, -4.0))
+
+
+def default_model_path():
+    """Path of the bundled model file."""
+    return str(resources.files("ipvae_snn") / "models" / DEFAULT_MODEL)
+
+
+def default_params():
+    """Shorthand for `IPVAEParams.default`."""
+    return IPVAEParams.default()

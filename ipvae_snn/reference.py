@@ -1,0 +1,432 @@
+"""
+The reference algorithm: batched numpy FOND inference (design note §2).
+
+For window t = 0, 1, 2, …::
+
+    z_t     ~ Poisson(exp(u_t) + rate_eps)
+    e_t     = (x - Φ z_t) / σ²
+    Δu_t    = lr · (Φᵀ e_t - b)
+    u_{t+1} = C_u(u_t + C_du(Δu_t)),      u_0 = u_init
+    C(v)    = c - softplus(c - max(v, clamp_min))
+
+`infer` draws the counts; `replay` and `fond_update` take given counts
+(the official recordings) and are deterministic. `infer` is the fast path: it
+works on blocks of patches that stay in cache, spreads the blocks over threads
+(each block has its own random stream, so results do not depend on the number
+of threads), uses BLAS for the two matrix products and a Poisson sampler
+specialised for the small rates that dominate (see `poisson_counts`).
+"""
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._progress import ProgressBar
+from .data import check_patches
+from .results import InferenceResult
+
+__all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts"]
+
+# Rates above this use numpy's Poisson sampler instead of CDF inversion.
+_INVERSION_MAX_RATE = 8.0
+# CDF levels done on the whole set of spiking entries before re-indexing.
+_DENSE_LEVELS = 8
+# Refuse to allocate recordings larger than this unless asked to.
+_DEFAULT_MAX_RECORD_BYTES = 2 * 1024 ** 3
+
+
+def fond_clamp(v, clamp, params, out=None, tmp=None):
+    """
+    ``C(v) = c - softplus(c - max(v, clamp_min))``, the official clamp.
+
+    softplus is torch's: it returns its argument above ``softplus_threshold``.
+    Works in place when ``out is v``.
+    """
+    out = np.maximum(v, params.clamp_min, out=out)
+    np.subtract(clamp, out, out=out)                    # s = c - max(v, lo)
+    linear = None
+    if clamp - params.softplus_threshold > params.clamp_min:
+        # s can exceed the threshold only when c - threshold > clamp_min.
+        linear = out > params.softplus_threshold
+    with np.errstate(over="ignore"):
+        tmp = np.exp(out, out=tmp)
+    np.log1p(tmp, out=tmp)
+    if linear is not None and linear.any():
+        np.copyto(tmp, out, where=linear)
+    return np.subtract(clamp, tmp, out=out)
+
+
+def fond_update(params, u, counts, x, dtype=np.float64):
+    """
+    One FOND update ``u_{t+1}`` from ``u_t``, given counts ``z_t`` and input.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    u : array_like, shape (..., n_latents)
+    counts : array_like, shape (..., n_latents)
+    x : array_like, shape (..., n_pixels), broadcastable against ``u``'s
+        leading dimensions (e.g. ``x[:, None]`` for ``u`` of shape (B, T, K)).
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray, shape of ``u``
+    """
+    u = np.asarray(u, dtype=dtype)
+    z = np.asarray(counts, dtype=dtype)
+    phi = params.phi.astype(dtype)
+    err = (np.asarray(x, dtype=dtype) - z @ phi.T) * params.precision.astype(dtype)
+    du = params.lr * (err @ phi - params.bias.astype(dtype))
+    du = fond_clamp(du, params.clamp_du, params)
+    return fond_clamp(u + du, params.clamp_u, params)
+
+
+def replay(params, x, counts, u0=None, dtype=np.float64):
+    """
+    Free-running potentials driven by given counts.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    x : array_like, shape (n_patches, n_pixels)
+    counts : array_like, shape (n_patches, n_windows, n_latents)
+        The counts ``z_t`` used by the update of each window.
+    u0 : array_like, shape (n_latents,) or (n_patches, n_latents), optional
+        Start potential, default ``u_init``.
+
+    Returns
+    -------
+    ndarray, shape (n_patches, n_windows + 1, n_latents)
+        ``u[:, t]`` is the potential of window t; ``u[:, -1]`` follows the last
+        update.
+    """
+    x = check_patches(x, params.n_pixels, name="x")
+    counts = np.asarray(counts)
+    if counts.ndim != 3 or counts.shape[0] != x.shape[0] \
+            or counts.shape[2] != params.n_latents:
+        raise ValueError(f"counts: expected shape ({x.shape[0]}, n_windows, "
+                         f"{params.n_latents}), got {counts.shape}")
+    n, n_windows, k = counts.shape
+    u = np.empty((n, n_windows + 1, k), dtype=dtype)
+    u[:, 0] = params.u_init if u0 is None else u0
+    for t in range(n_windows):
+        u[:, t + 1] = fond_update(params, u[:, t], counts[:, t], x, dtype=dtype)
+    return u
+
+
+def poisson_counts(rate, rng, out=None, uniforms=None):
+    """
+    Poisson counts for an array of rates, fast when most rates are small.
+
+    Inverts the Poisson CDF with one uniform U per entry (z = number of
+    levels k with ``U > F(k)``). Level 0 (``z = 0`` iff ``U <= e^-λ``) runs on
+    the whole array; the entries with a spike (a quarter or less) go through
+    `_DENSE_LEVELS` further levels without re-indexing, and the rare ones still
+    above the CDF are walked up on a shrinking index set in float64. Rates
+    above `_INVERSION_MAX_RATE` (few, chosen by rate alone so that the two
+    samplers do not bias each other) use ``rng.poisson``. Exact in
+    distribution up to the rounding of the CDF in ``rate``'s precision.
+
+    Parameters
+    ----------
+    rate : ndarray (float32 or float64)
+        Poisson means λ ≥ 0.
+    rng : numpy.random.Generator
+    out : ndarray, optional
+        Same shape as ``rate``, receives the counts (any numeric dtype).
+    uniforms : ndarray, optional
+        Work buffer of ``rate``'s shape and dtype.
+    """
+    flat_rate = rate.reshape(-1)
+    if out is None:
+        out = np.empty(rate.shape, dtype=rate.dtype)
+    flat_out = out.reshape(-1)
+    if uniforms is None:
+        uniforms = np.empty(rate.shape, dtype=rate.dtype)
+    u = uniforms.reshape(-1)
+    rng.random(out=u, dtype=u.dtype)
+    big = np.flatnonzero(flat_rate > _INVERSION_MAX_RATE)
+    if big.size:
+        u[big] = 0.0                      # level 0 keeps them at zero
+    p0 = flat_out if flat_out.dtype == flat_rate.dtype else None
+    p0 = np.exp(np.negative(flat_rate, out=p0), out=p0)         # F(0) = e^-λ
+    active = np.flatnonzero(u > p0)
+    lam, target, p = flat_rate[active], u[active], p0[active]
+    flat_out[:] = 0
+    cdf = p.copy()
+    z = np.ones(active.size, dtype=flat_rate.dtype)
+    above = np.empty(active.size, dtype=bool)
+    for k in range(1, _DENSE_LEVELS + 1):
+        p *= lam
+        p *= 1.0 / k
+        cdf += p
+        np.greater(target, cdf, out=above)
+        z += above
+    rest = np.flatnonzero(above)
+    if rest.size:
+        lam, target = lam[rest].astype(np.float64), target[rest].astype(np.float64)
+        p, cdf = p[rest].astype(np.float64), cdf[rest].astype(np.float64)
+        k = _DENSE_LEVELS
+        while rest.size:
+            k += 1
+            p *= lam / k
+            cdf += p
+            # Stop once the remaining mass is below double precision (rounding
+            # can leave the CDF a hair below a U close to 1).
+            more = (target > cdf) & (p > 1e-17 * cdf)
+            rest = rest[more]
+            z[rest] += 1
+            lam, p, cdf, target = lam[more], p[more], cdf[more], target[more]
+    flat_out[active] = z
+    if big.size:
+        flat_out[big] = rng.poisson(flat_rate[big].astype(np.float64))
+    return out
+
+
+class _Block:
+    """State and work buffers of one block of patches (kept in cache)."""
+
+    def __init__(self, consts, x, rng):
+        dt = consts["dtype"]
+        n, k = x.shape[0], consts["n_latents"]
+        self.x = x.astype(dt)
+        self.rng = rng
+        self.u = np.broadcast_to(consts["u_init"], (n, k)).copy()
+        self.rate = np.empty((n, k), dt)
+        self.z = np.empty((n, k), dt)
+        self.du = np.empty((n, k), dt)
+        self.tmp = np.empty((n, k), dt)
+        self.uniforms = np.empty((n, k), dt)
+        self.recon = np.empty((n, x.shape[1]), dt)
+        centred = x - x.mean(axis=1, keepdims=True)
+        ss_tot = np.einsum("bm,bm->b", centred, centred)
+        self.inv_ss_tot = np.where(ss_tot > 0, 1.0 / np.where(ss_tot > 0, ss_tot, 1),
+                                   np.nan)
+        self.onset = np.full((n, k), -1, np.int32)
+
+
+def _run_block(consts, block, out, sl, n_windows, rec_pos, progress, chunk):
+    """Run all windows of one block, writing into the shared outputs ``out``."""
+    c = consts
+    p = c["params"]
+    u, z, du, tmp, rate = block.u, block.z, block.du, block.tmp, block.rate
+    n_lat = c["n_latents"]
+    done = 0
+    for t in range(n_windows):
+        # ---- draw the counts of window t from u_t
+        with np.errstate(over="ignore"):
+            np.exp(u, out=rate)
+        rate += c["rate_eps"]
+        if c["max_count"] is not None:          # refractory-like saturation
+            np.multiply(rate, 1.0 / c["max_count"], out=tmp)
+            tmp += 1.0
+            rate /= tmp
+        poisson_counts(rate, block.rng, out=z, uniforms=block.uniforms)
+        # ---- reconstruction and prediction error
+        np.matmul(z, c["phi_t"], out=block.recon)
+        np.subtract(block.x, block.recon, out=block.recon)        # residual
+        ss_res = np.einsum("bm,bm->b", block.recon, block.recon)
+        out["mse"][sl, t] = ss_res
+        out["r2"][sl, t] = 1.0 - ss_res * block.inv_ss_tot
+        nonzero = np.count_nonzero(z, axis=1)
+        out["zero_fraction"][sl, t] = 1.0 - nonzero / n_lat
+        out["mean_count"][sl, t] = z.sum(axis=1) / n_lat
+        r = rec_pos[t]
+        if r >= 0:
+            if out["counts"] is not None:
+                out["counts"][sl, r] = z
+            if out["u"] is not None:
+                out["u"][sl, r] = u
+        block.recon *= c["precision"]                            # error e_t
+        # ---- the update, with the official clamps
+        np.matmul(block.recon, c["lr_phi"], out=du)
+        du -= c["lr_bias"]
+        fond_clamp(du, p.clamp_du, p, out=du, tmp=tmp)
+        u += du
+        fond_clamp(u, p.clamp_u, p, out=u, tmp=tmp)
+        # ---- runaway detection: cheap unless something is near the clamp
+        if u.max() > c["runaway_u"]:
+            hit = (u > c["runaway_u"]) & (block.onset < 0)
+            block.onset[hit] = t + 1
+        done += 1
+        if done == chunk:
+            progress.update(done)
+            done = 0
+    progress.update(done)
+    out["u_final"][sl] = u
+    out["runaway_onset"][sl] = block.onset
+
+
+def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
+          record_windows=None, record_counts=True, record_u=False,
+          max_count=None, runaway_margin=1.0, block_size=256, n_jobs=None,
+          progress=None, max_record_bytes=_DEFAULT_MAX_RECORD_BYTES, warn=True):
+    """
+    Iterative FOND inference on a batch of patches.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    x : array_like, shape (n_patches, n_pixels)
+        Input patches (validated: shape, finiteness).
+    n_windows : int
+        Number of windows; window t draws from the potential after t updates,
+        so the paper's metric at T needs ``n_windows >= T + 1``.
+    seed : int or numpy.random.SeedSequence, optional
+        Seeds one independent stream per block of ``block_size`` patches.
+    dtype : {numpy.float32, numpy.float64}
+        Arithmetic precision (float32 is the fast default and the official
+        code's precision).
+    record_windows : sequence of int, optional
+        Windows whose counts (and potentials) are stored; default all.
+    record_counts, record_u : bool
+        Store counts / potentials of the recorded windows.
+    max_count : float, optional
+        Opt-in bound on activity: rates saturate as ``λ / (1 + λ/max_count)``,
+        the rate of a Poisson neuron with a dead time of 1/max_count windows.
+    runaway_margin : float
+        A neuron whose potential exceeds ``clamp_u - runaway_margin`` is
+        reported as runaway (rate ≥ e^9 ≈ 8,100 per window for the reference
+        model, far above any stable posterior's rates).
+    block_size : int
+        Patches per block (the unit of caching, threading and random streams).
+    n_jobs : int, optional
+        Threads; default ``os.cpu_count()``.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    max_record_bytes : int
+        Refuse recordings larger than this (pass ``record_windows`` instead).
+    warn : bool
+        Issue a `RunawayWarning` when neurons run away.
+
+    Returns
+    -------
+    InferenceResult
+    """
+    x = check_patches(x, params.n_pixels, name="x")
+    n_windows = _check_positive_int(n_windows, "n_windows")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if max_count is not None and not (np.isfinite(max_count) and max_count > 0):
+        raise ValueError(f"max_count must be a positive number, got {max_count!r}")
+    block_size = _check_positive_int(block_size, "block_size")
+    n_patches, k = x.shape[0], params.n_latents
+    windows = _check_windows(record_windows, n_windows)
+    n_rec = windows.size if (record_counts or record_u) else 0
+    itemsize = (4 if record_counts else 0) + (dtype.itemsize if record_u else 0)
+    need = n_patches * n_rec * k * itemsize
+    if need > max_record_bytes:
+        raise ValueError(
+            f"recording {n_rec} windows of {n_patches} patches x {k} neurons needs "
+            f"{need / 1024 ** 3:.1f} GiB; pass record_windows=[...] (e.g. the "
+            f"windows you will read out), record_u=False or raise max_record_bytes")
+    rec_pos = np.full(n_windows, -1, np.int64)
+    rec_pos[windows] = np.arange(windows.size)
+
+    consts = dict(
+        params=params, dtype=dtype, n_latents=k,
+        u_init=params.u_init.astype(dtype),
+        phi_t=np.ascontiguousarray(params.phi.T.astype(dtype)),
+        lr_phi=np.ascontiguousarray((params.lr * params.phi).astype(dtype)),
+        lr_bias=(params.lr * params.bias).astype(dtype),
+        precision=params.precision.astype(dtype),
+        rate_eps=dtype.type(params.rate_eps),
+        max_count=None if max_count is None else float(max_count),
+        runaway_u=params.clamp_u - float(runaway_margin),
+    )
+    out = dict(
+        counts=np.zeros((n_patches, windows.size, k), np.int32)
+        if record_counts else None,
+        u=np.zeros((n_patches, windows.size, k), dtype) if record_u else None,
+        u_final=np.empty((n_patches, k), dtype),
+        r2=np.empty((n_patches, n_windows), np.float32),
+        mse=np.empty((n_patches, n_windows), np.float32),
+        zero_fraction=np.empty((n_patches, n_windows), np.float32),
+        mean_count=np.empty((n_patches, n_windows), np.float32),
+        runaway_onset=np.empty((n_patches, k), np.int32),
+    )
+    starts = range(0, n_patches, block_size)
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
+    blocks = [(slice(s, min(s + block_size, n_patches)), ss)
+              for s, ss in zip(starts, seeds)]
+    n_jobs = min(n_jobs or os.cpu_count() or 1, len(blocks))
+    bar = ProgressBar(len(blocks) * n_windows, desc="inference", enabled=progress,
+                      unit=" block-windows")
+
+    def work(item):
+        sl, ss = item
+        block = _Block(consts, x[sl], np.random.default_rng(ss))
+        _run_block(consts, block, out, sl, n_windows, rec_pos, bar,
+                   chunk=max(1, n_windows // 50))
+
+    start = time.perf_counter()
+    with _single_threaded_blas(n_jobs > 1):
+        if n_jobs == 1:
+            for item in blocks:
+                work(item)
+        else:
+            with ThreadPoolExecutor(n_jobs) as pool:
+                list(pool.map(work, blocks))
+    elapsed = time.perf_counter() - start
+    bar.close()
+    result = InferenceResult(
+        params=params, x=x, n_windows=n_windows, windows=windows,
+        counts=out["counts"], u=out["u"], u_final=out["u_final"], r2=out["r2"],
+        mse=out["mse"], zero_fraction=out["zero_fraction"],
+        mean_count=out["mean_count"], runaway_onset=out["runaway_onset"],
+        info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
+                  block_size=block_size, n_jobs=n_jobs, max_count=max_count,
+                  runaway_margin=runaway_margin, seconds=elapsed))
+    if warn:
+        result.warn_runaway(stacklevel=2)
+    return result
+
+
+def _seed_repr(seed):
+    if isinstance(seed, np.random.SeedSequence):
+        return seed.entropy
+    return seed
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def _check_windows(record_windows, n_windows):
+    if record_windows is None:
+        return np.arange(n_windows)
+    w = np.unique(np.asarray(record_windows, dtype=np.int64).ravel())
+    if w.size and (w[0] < 0 or w[-1] >= n_windows):
+        raise ValueError(f"record_windows must lie in [0, {n_windows - 1}] "
+                         f"(n_windows={n_windows}), got {w.tolist()[:10]}")
+    return w
+
+
+class _single_threaded_blas:
+    """Limit BLAS to one thread while our own threads split the batch."""
+
+    def __init__(self, active):
+        self.active = active
+        self._ctl = None
+
+    def __enter__(self):
+        if self.active:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:   # comes with scikit-learn; harmless without
+                return self
+            self._ctl = threadpool_limits(limits=1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctl is not None:
+            self._ctl.restore_original_limits()
+        return False

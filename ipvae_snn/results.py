@@ -1,0 +1,225 @@
+"""
+The result of an inference run (reference algorithm or spiking network).
+
+Window t of a run holds the counts ``z_t ~ Poisson(exp(u_t))`` drawn from the
+potential after t FOND updates (window 0 is drawn from ``u_init``). The paper's
+metric "after T steps" is therefore the read-out of window T (design note §2).
+"""
+
+import warnings
+
+import numpy as np
+
+from . import metrics
+from ._io import atomic_savez
+
+__all__ = ["InferenceResult", "RunawayWarning", "SUMMARY_WINDOWS", "summary_windows"]
+
+#: Windows at which summaries are reported by default (those of metrics.json).
+SUMMARY_WINDOWS = (1, 4, 16, 64, 256, 1000)
+
+
+class RunawayWarning(UserWarning):
+    """Some neurons were driven to the upper clamp of the membrane potential."""
+
+
+def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
+    """The windows of ``windows`` that a run of ``n_windows`` contains, plus its last."""
+    out = sorted({int(w) for w in windows if 0 <= w < n_windows} | {n_windows - 1})
+    return np.array(out, dtype=np.int64)
+
+
+class InferenceResult:
+    """
+    Spike counts and read-outs of an inference run over a batch of patches.
+
+    Attributes
+    ----------
+    x : ndarray, shape (n_patches, n_pixels)
+        The input patches.
+    n_windows : int
+        Number of simulated windows.
+    windows : ndarray of int, shape (n_recorded,)
+        Windows whose counts (and potentials) were stored.
+    counts : ndarray of int32, shape (n_patches, n_recorded, n_latents) or None
+        Spike counts of the recorded windows: the posterior samples.
+    u : ndarray, shape (n_patches, n_recorded, n_latents) or None
+        Membrane potential during the recorded windows (``u_t``), if asked.
+    u_final : ndarray, shape (n_patches, n_latents)
+        Potential after the last update.
+    r2, mse, zero_fraction, mean_count : ndarray, shape (n_patches, n_windows)
+        Per patch and window: R² and summed squared error of the count
+        reconstruction ``Φ z_t``, fraction of silent neurons, mean count per
+        neuron.
+    runaway_onset : ndarray of int32, shape (n_patches, n_latents)
+        First window whose potential is within ``runaway_margin`` of the upper
+        clamp, -1 where that never happened.
+    info : dict
+        Provenance: realization, seed, dtype, device, timing, window length.
+    """
+
+    def __init__(self, params, x, n_windows, windows, counts, u, u_final, r2, mse,
+                 zero_fraction, mean_count, runaway_onset, info=None):
+        self.params = params
+        self.x = x
+        self.n_windows = int(n_windows)
+        self.windows = np.asarray(windows, dtype=np.int64)
+        self.counts = counts
+        self.u = u
+        self.u_final = u_final
+        self.r2 = r2
+        self.mse = mse
+        self.zero_fraction = zero_fraction
+        self.mean_count = mean_count
+        self.runaway_onset = runaway_onset
+        self.info = dict(info or {})
+
+    @property
+    def n_patches(self):
+        return self.x.shape[0]
+
+    def _recorded_index(self, window):
+        hits = np.flatnonzero(self.windows == window)
+        if hits.size == 0:
+            raise KeyError(f"window {window} was not recorded; recorded windows: "
+                           f"{self.windows.tolist()[:20]}")
+        return int(hits[0])
+
+    def counts_at(self, window):
+        """Counts of one recorded window, shape (n_patches, n_latents)."""
+        if self.counts is None:
+            raise ValueError("this result stores no counts (record_counts=False)")
+        return self.counts[:, self._recorded_index(window)]
+
+    def reconstruction(self, window):
+        """Reconstructions ``Φ z`` of one recorded window, shape (n_patches, n_pixels)."""
+        return self.counts_at(window) @ self.params.phi.T
+
+    @property
+    def reconstructions(self):
+        """Reconstructions of all recorded windows, shape (n_patches, n_recorded, n_pixels)."""
+        if self.counts is None:
+            raise ValueError("this result stores no counts (record_counts=False)")
+        return self.counts @ self.params.phi.T
+
+    # ---------------------------------------------------------- runaways
+    def runaway_events(self):
+        """``(patch, neuron, first_window)`` triples, sorted by patch then window."""
+        patches, neurons = np.nonzero(self.runaway_onset >= 0)
+        onset = self.runaway_onset[patches, neurons]
+        order = np.lexsort((neurons, onset, patches))
+        return [(int(p), int(n), int(w)) for p, n, w in
+                zip(patches[order], neurons[order], onset[order])]
+
+    def runaway_message(self, max_patches=5):
+        """A human-readable account of the runaway neurons, or '' if none."""
+        events = self.runaway_events()
+        if not events:
+            return ""
+        by_patch = {}
+        for p, n, w in events:
+            by_patch.setdefault(p, []).append((n, w))
+        parts = []
+        for p in list(by_patch)[:max_patches]:
+            items = by_patch[p]
+            neurons = ", ".join(str(n) for n, _ in items[:6])
+            more = f" and {len(items) - 6} more" if len(items) > 6 else ""
+            parts.append(f"patch {p}: neuron(s) {neurons}{more} from window "
+                         f"{min(w for _, w in items)}")
+        more = (f"; {len(by_patch) - max_patches} more patch(es)"
+                if len(by_patch) > max_patches else "")
+        return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
+                f"upper clamp of u (runaway activity, the official code does the "
+                f"same): " + "; ".join(parts) + more + ". Pass max_rate (network) "
+                f"or max_count (reference) for bounded activity.")
+
+    def warn_runaway(self, stacklevel=3):
+        """Issue a `RunawayWarning` if any neuron ran away."""
+        msg = self.runaway_message()
+        if msg:
+            warnings.warn(msg, RunawayWarning, stacklevel=stacklevel)
+
+    # ---------------------------------------------------------- summaries
+    def summary(self, windows=SUMMARY_WINDOWS):
+        """
+        Mean read-outs at the given windows (those inside the run, plus the last).
+
+        Returns
+        -------
+        list of dict
+            One row per window T: ``T``, ``r2`` (mean), ``r2_median``,
+            ``mse`` (per patch, summed over pixels), ``zero_fraction``,
+            ``mean_count`` (per neuron per window at T), ``mean_count_1_to_T``
+            and, where counts were recorded at T, ``lifetime_sparseness`` and
+            ``population_sparseness``.
+        """
+        rows = []
+        for t in summary_windows(self.n_windows, windows):
+            row = dict(
+                T=int(t),
+                r2=float(np.nanmean(self.r2[:, t])),
+                r2_median=float(np.nanmedian(self.r2[:, t])),
+                mse=float(np.mean(self.mse[:, t])),
+                zero_fraction=float(np.mean(self.zero_fraction[:, t])),
+                mean_count=float(np.mean(self.mean_count[:, t])),
+                mean_count_1_to_T=float(np.mean(self.mean_count[:, 1:t + 1]))
+                if t >= 1 else float(np.mean(self.mean_count[:, 0])),
+            )
+            if self.counts is not None and t in self.windows and self.n_patches > 1:
+                z = self.counts_at(t)
+                row["lifetime_sparseness"] = float(np.nanmean(
+                    metrics.lifetime_sparseness(z)))
+                row["population_sparseness"] = float(np.nanmean(
+                    metrics.population_sparseness(z)))
+            rows.append(row)
+        return rows
+
+    # ---------------------------------------------------------------- I/O
+    _ARRAYS = ("x", "windows", "counts", "u", "u_final", "r2", "mse",
+               "zero_fraction", "mean_count", "runaway_onset")
+
+    def to_arrays(self):
+        out = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
+        out["n_windows"] = np.int64(self.n_windows)
+        out["info_json"] = np.array(_json_dumps(self.info))
+        for k, v in self.params.to_arrays().items():
+            out["params__" + k] = v
+        return out
+
+    def save(self, path):
+        """Save to ``.npz`` atomically (parameters included)."""
+        atomic_savez(path, compress=True, **self.to_arrays())
+
+    @classmethod
+    def load(cls, path):
+        """Load a result written by `save`."""
+        import json
+
+        from .params import IPVAEParams
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        params = IPVAEParams.from_arrays(
+            {k[len("params__"):]: v for k, v in arrays.items()
+             if k.startswith("params__")}, source=f"result file '{path}'")
+        kwargs = {k: arrays.get(k) for k in cls._ARRAYS}
+        info = json.loads(str(arrays["info_json"]))
+        result = cls(params=params, n_windows=int(arrays["n_windows"]), info=info,
+                     **kwargs)
+        return result
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(n_patches={self.n_patches}, "
+                f"n_windows={self.n_windows}, recorded={len(self.windows)}, "
+                f"realization={self.info.get('realization')!r})")
+
+
+def _json_dumps(obj):
+    import json
+
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+    return json.dumps(obj, default=default)
