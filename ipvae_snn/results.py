@@ -13,7 +13,11 @@ import numpy as np
 from . import metrics
 from ._io import atomic_savez
 
-__all__ = ["InferenceResult", "RunawayWarning", "SUMMARY_WINDOWS", "summary_windows"]
+__all__ = ["InferenceResult", "RunawayWarning", "SUMMARY_WINDOWS", "summary_windows",
+           "spike_times_from_counts", "DEFAULT_WINDOW_S"]
+
+#: Default window length in seconds (see `ipvae_snn.network` for the choice).
+DEFAULT_WINDOW_S = 0.1
 
 #: Windows at which summaries are reported by default (those of metrics.json).
 SUMMARY_WINDOWS = (1, 4, 16, 64, 256, 1000)
@@ -27,6 +31,43 @@ def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
     """The windows of ``windows`` that a run of ``n_windows`` contains, plus its last."""
     out = sorted({int(w) for w in windows if 0 <= w < n_windows} | {n_windows - 1})
     return np.array(out, dtype=np.int64)
+
+
+def spike_times_from_counts(counts, window_s=DEFAULT_WINDOW_S, windows=None,
+                            seed=None):
+    """
+    Spike times for counts per window: each window's spikes placed uniformly
+    at random inside it (a Poisson process conditioned on its count).
+
+    Parameters
+    ----------
+    counts : array_like of int, shape (n_windows, n_neurons)
+    window_s : float
+        Window length in seconds.
+    windows : array_like of int, optional
+        Index of each row's window (default ``0 .. n_windows-1``).
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    neuron : ndarray of int32
+    t : ndarray of float64, seconds, sorted ascending
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ValueError(f"counts: expected shape (n_windows, n_neurons), got "
+                         f"{counts.shape}")
+    if (counts < 0).any():
+        raise ValueError("counts: negative values")
+    rng = np.random.default_rng(seed)
+    windows = np.arange(counts.shape[0]) if windows is None else np.asarray(windows)
+    rows, neurons = np.nonzero(counts)
+    reps = counts[rows, neurons].astype(np.int64)
+    neuron = np.repeat(neurons, reps).astype(np.int32)
+    start = np.repeat(windows[rows], reps) * window_s
+    t = start + rng.random(neuron.size) * window_s
+    order = np.argsort(t, kind="stable")
+    return neuron[order], t[order]
 
 
 class InferenceResult:
@@ -101,6 +142,19 @@ class InferenceResult:
         if self.counts is None:
             raise ValueError("this result stores no counts (record_counts=False)")
         return self.counts @ self.params.phi.T
+
+    def spike_trains(self, patch, window_s=DEFAULT_WINDOW_S, seed=None):
+        """
+        Spike times of one patch from its recorded counts, ``(neuron, t)``.
+
+        Times are placed uniformly inside each recorded window (see
+        `spike_times_from_counts`); the spiking network's result overrides this
+        with the simulated spike times.
+        """
+        if self.counts is None:
+            raise ValueError("this result stores no counts (record_counts=False)")
+        return spike_times_from_counts(self.counts[patch], window_s,
+                                       windows=self.windows, seed=seed)
 
     # ---------------------------------------------------------- runaways
     def runaway_events(self):
