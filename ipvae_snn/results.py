@@ -13,7 +13,7 @@ import numpy as np
 from . import metrics
 from ._io import atomic_savez
 
-__all__ = ["InferenceResult", "RunawayWarning", "SUMMARY_WINDOWS", "summary_windows",
+__all__ = ["InferenceResult", "SpikingResult", "RunawayWarning", "window_metrics", "SUMMARY_WINDOWS", "summary_windows",
            "spike_times_from_counts", "DEFAULT_WINDOW_S"]
 
 #: Default window length in seconds (see `ipvae_snn.network` for the choice).
@@ -31,6 +31,32 @@ def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
     """The windows of ``windows`` that a run of ``n_windows`` contains, plus its last."""
     out = sorted({int(w) for w in windows if 0 <= w < n_windows} | {n_windows - 1})
     return np.array(out, dtype=np.int64)
+
+
+def window_metrics(x, counts, phi_t):
+    """
+    Per-window read-outs of dense counts.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_pixels)
+    counts : ndarray, shape (n, n_windows, n_latents)
+    phi_t : ndarray, shape (n_latents, n_pixels)
+        The transposed dictionary Φᵀ.
+
+    Returns
+    -------
+    r2, mse, zero_fraction, mean_count : ndarray, shape (n, n_windows)
+    """
+    resid = x[:, None, :] - counts @ phi_t
+    ss_res = np.einsum("ntm,ntm->nt", resid, resid)
+    centred = x - x.mean(axis=1, keepdims=True)
+    ss_tot = np.einsum("nm,nm->n", centred, centred)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+    k = counts.shape[2]
+    return (r2, ss_res, 1.0 - np.count_nonzero(counts, axis=2) / k,
+            counts.sum(axis=2) / k)
 
 
 def spike_times_from_counts(counts, window_s=DEFAULT_WINDOW_S, windows=None,
@@ -277,3 +303,81 @@ def _json_dumps(obj):
             return o.tolist()
         return str(o)
     return json.dumps(obj, default=default)
+
+
+class SpikingResult(InferenceResult):
+    """
+    `InferenceResult` of the spiking network, with its spike times and traces.
+
+    Additional attributes
+    ---------------------
+    u_trace : ndarray, shape (n_patches, n_recorded_neurons, n_steps) or None
+        Membrane potential of the neurons ``u_trace_neurons`` at every time
+        step (at the start of the step: the potential the draws use).
+    u_trace_t : ndarray, shape (n_steps,)
+        Time of each sample from the input's onset, in seconds.
+    u_trace_neurons : ndarray of int
+    spikes : list of (neuron, t) per patch, or None
+        Simulated spike times (continuous realization) of the recorded windows.
+        The window realization simulates counts; its spike times are placed
+        uniformly inside each window (`spike_times_from_counts`).
+    """
+
+    def __init__(self, *args, spikes=None, u_trace=None, u_trace_t=None,
+                 u_trace_neurons=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spikes = spikes
+        self.u_trace = u_trace
+        self.u_trace_t = u_trace_t
+        self.u_trace_neurons = (np.zeros(0, np.int64) if u_trace_neurons is None
+                                else np.asarray(u_trace_neurons))
+
+    @property
+    def window_s(self):
+        """The window length T_w in seconds."""
+        return float(self.info.get("window_s", DEFAULT_WINDOW_S))
+
+    def spike_trains(self, patch, window_s=None, seed=None):
+        """
+        Spike times of one patch, ``(neuron, t)`` with t in seconds from the
+        input's onset, sorted by time.
+        """
+        if self.spikes is not None:
+            return self.spikes[patch]
+        if seed is None:   # reproducible placement: the run's seed and the patch
+            base = self.info.get("seed")
+            seed = [abs(base) if isinstance(base, int) else 0, int(patch)]
+        return super().spike_trains(patch, self.window_s if window_s is None
+                                    else window_s, seed=seed)
+
+    def to_arrays(self):
+        out = super().to_arrays()
+        if self.u_trace is not None:
+            out.update(u_trace=self.u_trace, u_trace_t=self.u_trace_t,
+                       u_trace_neurons=self.u_trace_neurons)
+        if self.spikes is not None:
+            sizes = np.array([len(i) for i, _ in self.spikes])
+            out.update(spikes_i=np.concatenate([i for i, _ in self.spikes]),
+                       spikes_t=np.concatenate([t for _, t in self.spikes]),
+                       spikes_n=sizes)
+        return out
+
+    @classmethod
+    def load(cls, path):
+        base = InferenceResult.load(path)
+        with np.load(path, allow_pickle=False) as data:
+            extra = {k: data[k] for k in ("u_trace", "u_trace_t", "u_trace_neurons",
+                                          "spikes_i", "spikes_t", "spikes_n")
+                     if k in data.files}
+        spikes = None
+        if "spikes_n" in extra:
+            edges = np.concatenate([[0], np.cumsum(extra["spikes_n"])])
+            spikes = [(extra["spikes_i"][a:b], extra["spikes_t"][a:b])
+                      for a, b in zip(edges[:-1], edges[1:])]
+        kwargs = {k: getattr(base, k) for k in ("params", "x", "n_windows", "windows",
+                                                "counts", "u", "u_final", "r2", "mse",
+                                                "zero_fraction", "mean_count",
+                                                "runaway_onset", "info")}
+        return cls(**kwargs, spikes=spikes, u_trace=extra.get("u_trace"),
+                   u_trace_t=extra.get("u_trace_t"),
+                   u_trace_neurons=extra.get("u_trace_neurons"))
