@@ -37,11 +37,22 @@ def atomic_path(path, suffix=""):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp creates the file 0600; give it the mode a plain open() would.
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def _file_mode(path):
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_savez(path, compress=False, **arrays):

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -146,7 +147,7 @@ class _Spec:
     """Everything that shapes the compiled program (and nothing else)."""
 
     def __init__(self, realization, n_latents, n_windows, inputs_per_run,
-                 window_s, steps_per_window, record_u, replay, dtype):
+                 window_s, steps_per_window, record_u, replay, dtype, profile=False):
         self.realization = realization
         self.n_latents = int(n_latents)
         self.n_windows = int(n_windows)
@@ -156,6 +157,7 @@ class _Spec:
         self.record_u = tuple(int(i) for i in record_u)
         self.replay = bool(replay)
         self.dtype = dtype
+        self.profile = bool(profile)
 
     @property
     def dt_s(self):
@@ -325,6 +327,11 @@ class _Program:
             path = os.path.join(results_dir, fname)
             out[name] = (np.fromfile(path, dtype=dtype) if os.path.exists(path)
                          else np.empty(0, dtype=dtype))
+        profile = os.path.join(results_dir, "profiling_info.txt")
+        if os.path.exists(profile):       # seconds per code object (profile=True)
+            with open(profile) as f:
+                out["profile"] = {name: float(sec) for name, sec in
+                                  (line.split() for line in f if line.strip())}
         return out
 
 
@@ -355,7 +362,7 @@ def _compile(spec, directory, device_name):
                 f'for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) '
                 f'brian::_random_generators[_i].seed(strtoul(_s, 0, 10) + _i); }}'))
             net.run(p * spec.n_windows * spec.window_s * _second(),
-                    namespace=net.namespace)
+                    namespace=net.namespace, profile=spec.profile)
             tmp_dir = directory + ".building"
             shutil.rmtree(tmp_dir, ignore_errors=True)
             device.build(directory=tmp_dir, compile=True, run=False, with_output=False)
@@ -469,6 +476,9 @@ class SpikingIPVAE:
     runaway_margin : float
         Neurons whose potential exceeds ``clamp_u - runaway_margin`` are
         reported as runaway (as in `ipvae_snn.reference.infer`).
+    profile : bool
+        Standalone only: time each Brian2 code object (reported in
+        ``result.info["timing"]["profile"]``, seconds summed over runs).
 
     Raises
     ------
@@ -480,7 +490,7 @@ class SpikingIPVAE:
     def __init__(self, params, realization="window", device="cpp_standalone",
                  window=None, dt=None, max_rate=None, record_u=None,
                  dtype="float64", n_jobs=None, inputs_per_run=None, cache_dir=None,
-                 runaway_margin=1.0):
+                 runaway_margin=1.0, profile=False):
         if not isinstance(params, IPVAEParams):
             raise ValueError(f"params must be an IPVAEParams, got {type(params).__name__}")
         if realization not in equations.REALIZATIONS:
@@ -531,6 +541,7 @@ class SpikingIPVAE:
         self.inputs_per_run = inputs_per_run
         self.cache_dir = cache_dir or default_cache_dir()
         self.runaway_margin = float(runaway_margin)
+        self.profile = bool(profile)
         #: Number of standalone programs compiled by this object (cache misses).
         self.n_builds = 0
 
@@ -594,7 +605,7 @@ class SpikingIPVAE:
             per_run = self.inputs_per_run or max(1, _WINDOWS_PER_RUN // n_windows)
         spec = _Spec(self.realization, p.n_latents, n_windows, per_run, self.window_s,
                      self.steps_per_window, self.record_u, replay_counts is not None,
-                     self.dtype.name)
+                     self.dtype.name, profile=self.profile and self.device != "runtime")
         drive = p.feedforward(x)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
         seeds = [int(ss.generate_state(1)[0]) for ss in
@@ -638,6 +649,8 @@ class SpikingIPVAE:
                 list(pool.map(job, items))
             timing["run_s"] = float(np.sum(run_times))
             timing["per_run_s"] = float(np.median(run_times))
+            if collector.profile:
+                timing["profile"] = collector.profile
         bar.close()
         timing["total_s"] = time.perf_counter() - start
         result = collector.result(info=dict(
@@ -694,17 +707,18 @@ class SpikingIPVAE:
             brian_seed(seed)
             net.run(len(drive) * spec.n_windows * spec.window_s * _second(),
                     namespace=net.namespace)
-            raw = dict(spike_i=np.asarray(monitors["spikes"].i[:]),
-                       spike_t=np.asarray(monitors["spikes"].t_[:]),
-                       boundary_u=np.asarray(monitors["boundary"].u[:]).T.ravel(),
-                       boundary_onset=np.asarray(
+            # copies: Brian2 >= 2.10 returns views of memory freed with the network
+            raw = dict(spike_i=np.array(monitors["spikes"].i[:]),
+                       spike_t=np.array(monitors["spikes"].t_[:]),
+                       boundary_u=np.array(monitors["boundary"].u[:]).T.ravel(),
+                       boundary_onset=np.array(
                            monitors["boundary"].runaway_onset[:]).T.ravel(),
-                       final_u=np.asarray(group.u[:]),
-                       final_onset=np.asarray(group.runaway_onset[:]))
+                       final_u=np.array(group.u[:]),
+                       final_onset=np.array(group.runaway_onset[:]))
             if spec.realization == "window":
-                raw["spike_count"] = np.asarray(monitors["spikes"].z[:])
+                raw["spike_count"] = np.array(monitors["spikes"].z[:])
             if "u_trace" in monitors:
-                raw["u_trace"] = np.asarray(monitors["u_trace"].u[:]).T.ravel()
+                raw["u_trace"] = np.array(monitors["u_trace"].u[:]).T.ravel()
             return raw
         finally:
             prefs.codegen.target = saved
@@ -731,9 +745,14 @@ class _Collector:
         self.u_trace = (np.empty((n, n_u, spec.steps_per_input)) if n_u else None)
         self.spikes = [None] * n if spec.realization == "continuous" else None
         self.phi_t = net.params.phi.T
+        self.profile = {}
+        self._lock = threading.Lock()     # runs finish in worker threads
 
     def add(self, sl, raw):
         spec = self.spec
+        with self._lock:
+            for name, sec in raw.get("profile", {}).items():
+                self.profile[name] = self.profile.get(name, 0.0) + sec
         k, nw, p = spec.n_latents, spec.n_windows, spec.inputs_per_run
         n_here = sl.stop - sl.start
         step = np.rint(raw["spike_t"] / spec.dt_s).astype(np.int64)

@@ -311,7 +311,10 @@ class IPVAEParams:
         if not os.path.exists(path):
             raise FileNotFoundError(f"model file '{path}' does not exist")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if isinstance(data, np.ndarray):
+                raise ValueError("it holds a single array, not named arrays")
+            with data:
                 arrays = {k: data[k] for k in data.files}
         except Exception as exc:
             raise ValueError(f"model file '{path}' is not a readable .npz "

@@ -364,7 +364,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
                    chunk=max(1, n_windows // 50))
 
     start = time.perf_counter()
-    with _single_threaded_blas(n_jobs > 1):
+    # Our threads split the batch; BLAS threads on top would only compete with
+    # them (and spin badly on a loaded machine).
+    with _single_threaded_blas(True):
         if n_jobs == 1:
             for item in blocks:
                 work(item)
