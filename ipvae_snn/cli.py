@@ -262,8 +262,115 @@ def run_infer(args):
     return 0
 
 
+# ---------------------------------------------------------------- simulate
+def add_simulate_parser(subparsers):
+    """``ipvae-snn simulate``: the Brian2 spiking network."""
+    p = subparsers.add_parser(
+        "simulate", help="inference by the Brian2 spiking network",
+        description="Run the iP-VAE as a Brian2 spiking network on whitened 16x16 "
+                    "patches: T windows of FOND inference after the first (prior) "
+                    "window, spike counts per window as posterior samples. Prints "
+                    "the same summary as 'infer' and can draw a raster and "
+                    "membrane-potential traces.")
+    p.add_argument("--windows", type=_positive_int, default=DEFAULT_STEPS, metavar="T",
+                   help="windows after the first; metrics are read at window T, "
+                        "like 'infer --steps T' (default %(default)s)")
+    p.add_argument("--device", default="cpp_standalone",
+                   choices=("cpp_standalone", "runtime", "cuda_standalone"),
+                   help="Brian2 device; standalone networks are compiled once and "
+                        "cached (default %(default)s)")
+    p.add_argument("--realization", default="window", choices=("window", "continuous"),
+                   help="'window': one exact FOND step per window; 'continuous': "
+                        "escape-noise neurons with continuous membranes "
+                        "(default %(default)s)")
+    p.add_argument("--window-ms", type=float, default=100.0, metavar="MS",
+                   help="window length T_w in ms (default %(default)s)")
+    p.add_argument("--dt-ms", type=float, default=None, metavar="MS",
+                   help="time step of the continuous realization (default T_w/100)")
+    p.add_argument("--max-rate", type=float, default=None, metavar="HZ",
+                   help="opt-in refractory-like bound on firing rates, in spikes/s")
+    p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                   help="precision of the compiled network (default %(default)s)")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="processes for standalone runs (default: CPU count)")
+    p.add_argument("--raster", metavar="F.png",
+                   help="write a spike raster of the first patch")
+    p.add_argument("--traces", metavar="F.png",
+                   help="write membrane-potential traces of the first patch's most "
+                        "driven neurons")
+    add_input_arguments(p)
+    add_model_arguments(p)
+    add_output_arguments(p)
+    p.set_defaults(func=run_simulate)
+    return p
+
+
+def run_simulate(args):
+    """Run ``ipvae-snn simulate``."""
+    import os
+    import warnings
+
+    from brian2 import Hz, ms
+
+    from .network import SpikingIPVAE
+    from .results import RunawayWarning
+
+    check_output_arguments(args)
+    for path in (args.raster, args.traces):
+        if path:
+            from .plotting import check_figure_path
+            check_figure_path(path)
+    params = load_model(args.model)
+    x, source = load_input_patches(args, params)
+    n_traced = 5
+    # the neurons the first patch drives hardest: the ones worth watching
+    traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-n_traced:])
+    try:
+        net = SpikingIPVAE(
+            params, realization=args.realization, device=args.device,
+            window=args.window_ms * ms,
+            dt=None if args.dt_ms is None else args.dt_ms * ms,
+            max_rate=None if args.max_rate is None else args.max_rate * Hz,
+            record_u=traced if args.traces else None, dtype=args.dtype,
+            n_jobs=args.jobs)
+    except RuntimeError as exc:                  # no compiler, no brian2cuda
+        raise CLIError(str(exc)) from None
+    n_windows = args.windows + 1
+    with warnings.catch_warnings():
+        # Reported in the summary instead of as a warning with a code line.
+        warnings.simplefilter("ignore", RunawayWarning)
+        result = net.run(x, n_windows, seed=args.seed,
+                         record_windows=None if (args.raster or args.traces)
+                         else record_windows_for(n_windows),
+                         progress=False if args.quiet else None)
+    if args.raster or args.traces:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_membrane_traces, plot_raster
+        if args.raster:
+            plt.close(plot_raster(result, patch=0, path=args.raster))
+        if args.traces:
+            plt.close(plot_membrane_traces(result, patch=0, path=args.traces))
+    timing = result.info["timing"]
+    model = os.path.basename(args.model) if args.model else "bundled ipvae_k512"
+    header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model {model} "
+              f"(K={params.n_latents}), {args.realization} realization on "
+              f"{args.device}, {args.windows} windows of {args.window_ms:g} ms, "
+              f"{timing['total_s']:.2f} s ({timing['n_runs']} run(s)"
+              + (f", compiled in {timing['build_s']:.1f} s" if timing.get("compiled")
+                 else "") + ")")
+    report(result, args, "simulate", header, model=args.model, patches=args.patches,
+           device=args.device, window_ms=args.window_ms, timing=timing)
+    for what, path in (("raster", args.raster), ("traces", args.traces)):
+        if path and not args.json:
+            print(f"{what} written to {path}")
+    return 0
+
+
 #: Functions that add one subcommand each; append yours.
-SUBCOMMANDS = [add_infer_parser]
+SUBCOMMANDS = [add_infer_parser, add_simulate_parser]
 
 
 # ------------------------------------------------------------------- stats
@@ -412,6 +519,273 @@ def run_stats(args):
 
 
 SUBCOMMANDS.append(add_stats_parser)
+
+
+# ----------------------------------------------------------------- convert
+def add_convert_parser(subparsers):
+    """``ipvae-snn convert``: an official checkpoint folder to a model ``.npz``."""
+    p = subparsers.add_parser(
+        "convert", help="convert an official iP-VAE checkpoint folder to a model .npz",
+        description="Read a checkpoint folder written by the paper's official code "
+                    "(ConfigPoisVAE.json and the trainer's .pt file) and write the "
+                    "model as a .npz that every ipvae-snn command accepts (--model). "
+                    "Needs PyTorch: pip install \"ipvae-snn[official]\".")
+    p.add_argument("folder", metavar="FOLDER", help="the official checkpoint folder")
+    p.add_argument("out", metavar="OUT.npz", help="model file to write (atomically)")
+    p.add_argument("--checkpoint", metavar="N|FILE",
+                   help="which .pt file when the folder holds several: its checkpoint "
+                        "number or file name (default: the highest number)")
+    p.add_argument("--ema", action="store_true",
+                   help="convert the exponential-moving-average weights (model_ema)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="unpickle the .pt file fully (only for files from a source "
+                        "you trust; by default only tensors and numpy scalars load)")
+    p.add_argument("--json", action="store_true",
+                   help="print a summary of the model as one JSON object")
+    p.set_defaults(func=run_convert)
+    return p
+
+
+def run_convert(args):
+    """Run ``ipvae-snn convert``."""
+    from .official import from_official
+    checkpoint = args.checkpoint
+    if checkpoint is not None and checkpoint.isdigit():
+        checkpoint = int(checkpoint)
+    try:
+        params = from_official(args.folder, checkpoint=checkpoint, use_ema=args.ema,
+                               trust_pickle=args.trust_pickle)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    params.save(args.out)
+    doc = dict(command="convert", folder=args.folder, out=args.out,
+               checkpoint_file=str(params.metadata.get("official_checkpoint")),
+               n_pixels=params.n_pixels, n_latents=params.n_latents, lr=params.lr,
+               clamp_u=params.clamp_u, clamp_du=params.clamp_du,
+               sigma_range=[float(params.sigma.min()), float(params.sigma.max())],
+               bias_range=[float(params.bias.min()), float(params.bias.max())],
+               u_init_mean=float(params.u_init.mean()))
+    if args.json:
+        sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
+        return 0
+    print(f"{PROG} convert: {args.folder} ({doc['checkpoint_file']}) -> {args.out}")
+    print(f"  {params.n_latents} latents x {params.n_pixels} pixels, lr {params.lr:.5g}, "
+          f"clamps u {params.clamp_u:g} / du {params.clamp_du:g}, sigma "
+          f"{doc['sigma_range'][0]:.4g}..{doc['sigma_range'][1]:.4g}, b "
+          f"{doc['bias_range'][0]:.4g}..{doc['bias_range'][1]:.4g}")
+    return 0
+
+
+SUBCOMMANDS.append(add_convert_parser)
+
+
+# --------------------------------------------------------------------- fit
+#: Defaults of ``ipvae-snn fit`` on bundled images: 25,600 patches x 4 epochs
+#: (400 batches of 256), about a minute on two cores.
+FIT_N_PATCHES = 25600
+FIT_EPOCHS = 4
+#: Held-out patches (bundled held-out images) scored after a fit.
+FIT_EVAL_PATCHES = 500
+
+
+def add_fit_parser(subparsers):
+    """``ipvae-snn fit``: learn a dictionary from spikes (`SpikingDictionaryLearner`)."""
+    from .data import TRAIN_IMAGES
+    p = subparsers.add_parser(
+        "fit", help="learn a model from the network's spikes",
+        description="Learn an iP-VAE (dictionary, prior, spike cost) by alternating "
+                    "spiking inference on mini-batches with offline updates from the "
+                    "recorded spike counts, on whitened patches of bundled images or "
+                    "your own; write the model (.npz) and a figure of the dictionary. "
+                    "A fit with --checkpoint continues after an interruption with "
+                    "--resume.")
+    p.add_argument("--out", required=True, metavar="MODEL.npz",
+                   help="where to write the learnt model (atomically)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--patches", metavar="FILE",
+                        help="your own training patches: .npy, or .npz with one array "
+                             "(or one under 'patches'), shape (n, pixels) or (n, h, w); "
+                             "z-score them like the bundled ones")
+    source.add_argument("--n-patches", type=_positive_int, metavar="N",
+                        help=f"training patches cut from --images (default "
+                             f"{FIT_N_PATCHES})")
+    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
+                   help="comma-separated bundled images to cut training patches from "
+                        "(default: the reference model's training images)")
+    p.add_argument("--init", default="random", metavar="random|default|F.npz",
+                   help="starting model: a random dictionary (default), the bundled "
+                        "model, or a model file (warm start)")
+    p.add_argument("--n-components", type=_positive_int, default=None, metavar="K",
+                   help="latent neurons (default: 512, or the --init model's)")
+    p.add_argument("--epochs", type=_positive_int, default=FIT_EPOCHS,
+                   help="passes over the patches (default %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--learning-rate", type=float, default=5e-3,
+                   help="Adam step on the dictionary (default %(default)s)")
+    p.add_argument("--target-rate", type=float, default=None, metavar="R",
+                   help="adapt the spike cost so that the mean count per neuron in "
+                        "window --t-train is R (default: keep the cost)")
+    p.add_argument("--t-train", type=_positive_int, default=16, metavar="T",
+                   help="read-out windows 1..T per batch (default %(default)s)")
+    p.add_argument("--learn-sigma", action="store_true",
+                   help="also fit the decoder std by its closed form")
+    p.add_argument("--beta", type=float, default=0.0,
+                   help="weight of the one-step KL term (default %(default)s)")
+    p.add_argument("--backend", default="reference", choices=("reference", "network"),
+                   help="inference by the numpy reference algorithm (default) or the "
+                        "Brian2 network (same dynamics, slower)")
+    p.add_argument("--device", default="runtime",
+                   choices=("runtime", "cpp_standalone", "cuda_standalone"),
+                   help="Brian2 device of --backend network (default %(default)s)")
+    p.add_argument("--checkpoint", metavar="F.npz",
+                   help="write a checkpoint here every --checkpoint-every batches")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the fit saved in --checkpoint (same data and "
+                        "settings)")
+    p.add_argument("--figure", metavar="F.png",
+                   help="dictionary figure (default: MODEL_dictionary.png beside "
+                        "--out)")
+    p.add_argument("--no-figure", action="store_true", help="write no figure")
+    p.add_argument("--eval-patches", type=_nonnegative_int, default=FIT_EVAL_PATCHES,
+                   metavar="N",
+                   help="score the model on N patches of the held-out bundled images "
+                        "(16x16 models only; 0: skip; default %(default)s)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0,
+                   help="seed of the patches, the random dictionary and the spike "
+                        "sampling (default %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_fit)
+    return p
+
+
+def _fit_figure_path(args):
+    if args.no_figure:
+        return None
+    if args.figure:
+        return args.figure
+    stem = args.out[:-4] if args.out.lower().endswith(".npz") else args.out
+    return f"{stem}_dictionary.png"
+
+
+def run_fit(args):
+    """Run ``ipvae-snn fit``."""
+    import time
+
+    from .data import HELD_OUT_IMAGES, load_patches, natural_patches
+    from .learning import SpikingDictionaryLearner
+    from .params import IPVAEParams
+
+    figure = _fit_figure_path(args)
+    if figure:
+        from .plotting import check_figure_path
+        check_figure_path(figure)
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint (the file to continue from)")
+    init = args.init
+    if init not in ("random", "default"):
+        init = IPVAEParams.load(init)
+    if args.patches is not None:
+        arr = load_patches(args.patches, n_pixels=_patch_pixels(args.patches))
+        x, source = arr, f"'{args.patches}'"
+    else:
+        images = [s.strip() for s in args.images.split(",") if s.strip()]
+        n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
+        x = natural_patches(images, n_patches=n, seed=args.seed)
+        source = f"{', '.join(images)}; seed {args.seed}"
+    k = args.n_components
+    if k is None:
+        k = init.n_latents if isinstance(init, IPVAEParams) else 512
+    learner = SpikingDictionaryLearner(
+        n_components=k, init=init, backend=args.backend, device=args.device,
+        t_train=args.t_train, batch_size=args.batch_size, max_iter=args.epochs,
+        learning_rate=args.learning_rate, learn_sigma=args.learn_sigma,
+        beta=args.beta, target_rate=args.target_rate, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, random_state=args.seed,
+        progress=False if (args.quiet or args.json) else None)
+    start = time.perf_counter()
+    try:
+        learner.fit(x, resume=args.resume)
+    except KeyboardInterrupt:
+        if args.checkpoint:
+            sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
+                             f"continue with the same command and --resume\n")
+        raise
+    seconds = time.perf_counter() - start
+    params = learner.params_
+    params.save(args.out)
+    if figure:
+        import matplotlib
+        matplotlib.use("Agg")        # the command line never opens windows
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_dictionary
+        plt.close(plot_dictionary(params, order="orientation", path=figure))
+    hist = learner.history_
+    tail = slice(-max(1, len(hist["r2"]) // 10), None)
+    doc = dict(command="fit", out=args.out, figure=figure, source=source,
+               n_patches=int(x.shape[0]), n_pixels=int(x.shape[1]),
+               n_latents=int(params.n_latents), n_batches=int(learner.n_batches_),
+               epochs=int(learner.n_iter_), seconds=seconds,
+               train=dict(windows=args.t_train,
+                          r2=float(np.nanmean(hist["r2"][tail])),
+                          r2_median=float(np.nanmean(hist["r2_median"][tail])),
+                          zero_fraction=float(np.nanmean(hist["zero_fraction"][tail])),
+                          mean_count=float(np.nanmean(hist["mean_count"][tail]))),
+               held_out=None)
+    side = int(round(np.sqrt(params.n_pixels)))
+    if args.eval_patches and args.patches is None and side * side == params.n_pixels:
+        import warnings
+
+        from .reference import infer
+        from .results import RunawayWarning
+        x_eval = natural_patches(HELD_OUT_IMAGES, n_patches=args.eval_patches,
+                                 seed=args.seed, patch_size=side)
+        t = args.t_train
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunawayWarning)
+            res = infer(params, x_eval, t + 1, seed=args.seed, record_windows=[t],
+                        progress=False)
+        doc["held_out"] = dict(images=list(HELD_OUT_IMAGES), n_patches=args.eval_patches,
+                               T=t, r2=float(np.nanmean(res.r2[:, t])),
+                               zero_fraction=float(res.zero_fraction[:, t].mean()),
+                               mean_count=float(res.mean_count[:, t].mean()))
+    if args.json:
+        sys.stdout.write(json.dumps(_finite(doc), default=_json_default) + "\n")
+        return 0
+    print(f"{PROG} fit: {doc['n_patches']} patches ({source}), K={params.n_latents}, "
+          f"{doc['n_batches']} batches in {seconds:.1f} s")
+    tr = doc["train"]
+    print(f"  training (last 10% of batches), window {tr['windows']}: R² mean "
+          f"{tr['r2']:.4f}, median {tr['r2_median']:.4f}, zero frac "
+          f"{tr['zero_fraction']:.4f}; count/neuron {tr['mean_count']:.4f} (windows "
+          f"1..{tr['windows']})")
+    if doc["held_out"]:
+        ho = doc["held_out"]
+        print(f"  held-out ({', '.join(ho['images'])}; {ho['n_patches']} patches), "
+              f"window {ho['T']}: R² {ho['r2']:.4f}, zero frac "
+              f"{ho['zero_fraction']:.4f}, count/neuron {ho['mean_count']:.4f}")
+    print(f"model written to {args.out}")
+    if figure:
+        print(f"figure written to {figure}")
+    return 0
+
+
+def _patch_pixels(path):
+    """Pixels per patch of a user file: its last axis, or h*w for (n, h, w)."""
+    from ._io import load_array_file
+    arr = load_array_file(path, default_key="patches", what="patches")
+    if arr.ndim == 3:
+        return int(arr.shape[1] * arr.shape[2])
+    if arr.ndim == 2:
+        return int(arr.shape[1])
+    raise CLIError(f"patches file '{path}': expected shape (n, pixels) or (n, h, w), "
+                   f"got {arr.shape}")
+
+
+SUBCOMMANDS.append(add_fit_parser)
 
 
 def build_parser():

@@ -168,10 +168,12 @@ class _Spec:
         return self.n_windows * self.steps_per_window
 
     def key(self):
-        """Hash of the spec, the equations, Brian2's version and ours."""
+        """Hash of the spec, the equations, the code that wires them, versions."""
         import brian2
+        with open(__file__, "rb") as f:     # this module builds the network
+            wiring = hashlib.sha256(f.read()).hexdigest()
         text = json.dumps(dict(vars(self), brian2=brian2.__version__,
-                               ipvae_snn=__version__,
+                               ipvae_snn=__version__, wiring=wiring,
                                equations=equations.load(self.realization)),
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -179,16 +181,16 @@ class _Spec:
 
 def _run_values(params, spec, max_count, runaway_margin):
     """Parameter values of a run: shared constants, per-neuron arrays, weights."""
-    k = spec.n_latents
-    w = params.lateral_weights()
-    pre, post = np.divmod(np.arange(k * k), k)
     constants = dict(
         lr=params.lr, clamp_u=params.clamp_u, clamp_du=params.clamp_du,
         clamp_min=params.clamp_min, rate_eps=params.rate_eps,
         softplus_threshold=params.softplus_threshold,
         inv_max_count=0.0 if max_count is None else 1.0 / max_count,
         runaway_u=params.clamp_u - runaway_margin)
-    return constants, dict(bias=params.bias, u_init=params.u_init), w[post, pre]
+    # all-to-all synapses are created pre-major (synapse j * K + i connects
+    # j -> i), so the weight of synapse s is W[i, j] = W.T.ravel()[s]
+    weights = params.lateral_weights().T.ravel()
+    return constants, dict(bias=params.bias, u_init=params.u_init), weights
 
 
 def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
@@ -229,9 +231,9 @@ def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
                                        name="update"))
     lateral = Synapses(group, group, model=eqs["synapse"], on_pre=eqs["on_pre"],
                        dt=dt, name=_SYNAPSES)
-    k = spec.n_latents
-    pre, post = np.divmod(np.arange(k * k), k)
-    lateral.connect(i=pre, j=post)
+    # all-to-all, pre-major, generated in the program rather than loaded from
+    # two K*K index arrays on every run
+    lateral.connect()
     lateral.w = weights
     spike_vars = ["z"] if spec.realization == "window" else []
     spikes = SpikeMonitor(group, variables=spike_vars, name="spikes")
