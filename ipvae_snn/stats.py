@@ -49,9 +49,10 @@ __all__ = [
     "tuning_curves", "preferred_orientation", "circular_variance",
     "orientation_selectivity_index", "tuning_half_width", "orientation_tuning",
     "OrientationTuning", "receptive_field_tuning", "orientation_summary",
-    "RINGACH_LEVEL",
+    "RINGACH_LEVEL", "RINGACH_SMOOTHING",
     # experiments and the cortex comparison
-    "repeat_trials", "trial_counts", "network_statistics",
+    "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
+    "CortexExperiment",
     "load_cortex_reference", "cortex_table", "format_cortex_table",
 ]
 
@@ -61,6 +62,12 @@ _STATS_EXTRA = ("the 'stats' extra is needed for this: pip install "
 #: The response level, relative to the peak, at which Ringach, Shapley &
 #: Hawken (2002) measured the orientation bandwidth (half-width at 1/√2 height).
 RINGACH_LEVEL = 1.0 / math.sqrt(2.0)
+
+#: Half-width at half-height (degrees) of the Hanning window that smooths a
+#: tuning curve before its bandwidth is read, in the published description of
+#: the analysis of Ringach, Shapley & Hawken's macaque V1 data (curves
+#: interpolated at 1°, smoothed, then the half-width at 1/√2 of the peak).
+RINGACH_SMOOTHING = 13.5
 
 
 # ---------------------------------------------------------------- back-ends
@@ -927,6 +934,8 @@ class OrientationTuning(NamedTuple):
     hwhh: np.ndarray
     peak: np.ndarray
     level: float
+    #: Hanning smoothing (HWHH, degrees) applied before the widths were read.
+    smoothing: float = None
 
 
 def orientation_tuning(responses, orientations, level=RINGACH_LEVEL, smoothing=None):
@@ -961,7 +970,8 @@ def orientation_tuning(responses, orientations, level=RINGACH_LEVEL, smoothing=N
         osi=orientation_selectivity_index(curves, uniq),
         half_width=tuning_half_width(curves, uniq, level=level, smoothing=smoothing),
         hwhh=tuning_half_width(curves, uniq, level=0.5, smoothing=smoothing),
-        peak=curves.max(axis=0), level=float(level))
+        peak=curves.max(axis=0), level=float(level),
+        smoothing=None if smoothing is None else float(smoothing))
 
 
 def orientation_summary(tuning, min_peak=0.0):
@@ -980,13 +990,23 @@ def orientation_summary(tuning, min_peak=0.0):
     -------
     dict
         ``circular_variance``, ``orientation_bandwidth_deg`` (half-width at
-        ``tuning.level``), ``orientation_hwhh_deg``, ``osi``,
-        ``n_tuning_neurons``.
+        ``tuning.level``, after ``tuning.smoothing``),
+        ``orientation_bandwidth_raw_deg`` (the same without smoothing),
+        ``orientation_smoothing_deg`` (None when unsmoothed),
+        ``orientation_hwhh_deg``, ``osi``, ``n_tuning_neurons``.
     """
     keep = tuning.peak > min_peak
+    smoothing = getattr(tuning, "smoothing", None)
+    if smoothing is None:
+        raw = tuning.half_width[keep]
+    else:
+        raw = tuning_half_width(tuning.curves[:, keep], tuning.orientations,
+                                level=tuning.level) if keep.any() else np.zeros(0)
     return dict(
         circular_variance=_nanmedian(tuning.circular_variance[keep]),
         orientation_bandwidth_deg=_nanmedian(tuning.half_width[keep]),
+        orientation_bandwidth_raw_deg=_nanmedian(raw),
+        orientation_smoothing_deg=smoothing,
         orientation_hwhh_deg=_nanmedian(tuning.hwhh[keep]),
         osi=_nanmedian(tuning.osi[keep]),
         n_tuning_neurons=int(keep.sum()))
@@ -1260,6 +1280,90 @@ def network_statistics(result, n_trials, windows=None, count_windows=5,
     return out
 
 
+class CortexExperiment(NamedTuple):
+    """
+    What `cortex_experiment` measured.
+
+    ``values`` holds the network's values keyed as the cortex reference (pass
+    it to `cortex_table`); ``natural`` and ``gratings`` are the two runs'
+    results, ``grating_conditions`` the grating parameters (`stimuli.grating_set`)
+    and ``tuning`` the grating tuning (`orientation_tuning`), whose responses
+    are mean counts per window over the analysed windows.
+    """
+
+    values: dict
+    natural: object
+    gratings: object
+    grating_conditions: dict
+    tuning: OrientationTuning
+
+
+def cortex_experiment(run, patches, n_trials=20, n_windows=101, gratings=None,
+                      count_windows=5, min_peak=0.5, smoothing=RINGACH_SMOOTHING,
+                      seed=0):
+    """
+    The two experiments behind the network-vs-cortex table: repeated trials
+    of natural patches (variability, sparseness, rates, correlations) and
+    static gratings (orientation tuning).
+
+    Parameters
+    ----------
+    run : callable
+        ``run(patches, n_windows, seed=..., record_windows=...)`` returning an
+        `InferenceResult`: ``SpikingIPVAE(params).run`` for the spiking
+        network, ``functools.partial(ipvae_snn.infer, params)`` for the
+        reference algorithm.
+    patches : array_like, shape (n_stimuli, n_pixels)
+        Natural patches, each shown ``n_trials`` times (`repeat_trials`).
+    n_trials : int
+        Trials per patch (≥ 2; 20 or more for noise correlations).
+    n_windows : int
+        Windows per trial (≥ 33). Windows 16 onwards are analysed, after the
+        transient from ``u_init``; only they are recorded.
+    gratings : (patches, conditions), optional
+        Default `ipvae_snn.stimuli.grating_set()`: 16 orientations × 8 phases
+        at 0.25 cycles/pixel, RMS contrast 1; one trial each.
+    count_windows : int
+        Windows per spike count of the Fano factor and noise correlations
+        (`network_statistics`).
+    min_peak : float
+        Neurons enter the tuning medians when their peak mean count per window
+        exceeds this (0.5: 5 spikes/s at the default T_w of 100 ms).
+    smoothing : float or None
+        Hanning smoothing (HWHH, degrees) of the tuning curves before the
+        bandwidth is read (`RINGACH_SMOOTHING`, as Ringach et al. 2002); the
+        unsmoothed bandwidth is reported beside it.
+    seed : int
+        Seeds the natural-patch run (the grating run uses ``seed + 1``).
+
+    Returns
+    -------
+    CortexExperiment
+    """
+    from .stimuli import grating_set
+    if isinstance(n_windows, bool) or not isinstance(n_windows, (int, np.integer)) \
+            or n_windows < 33:
+        raise ValueError(f"n_windows must be an integer >= 33 (the statistics start at "
+                         f"window 16, after the transient from u_init), got "
+                         f"{n_windows!r}")
+    if not callable(run):
+        raise ValueError(f"run must be callable as run(patches, n_windows, seed=..., "
+                         f"record_windows=...), got {type(run).__name__}")
+    x = np.asarray(patches)
+    windows = np.arange(16, int(n_windows))
+    natural = run(repeat_trials(x, n_trials), int(n_windows), seed=seed,
+                  record_windows=windows)
+    values = network_statistics(natural, n_trials, count_windows=count_windows)
+    stim, conditions = grating_set() if gratings is None else gratings
+    grating_result = run(np.asarray(stim), int(n_windows), seed=seed + 1,
+                         record_windows=windows)
+    response = grating_result.counts.mean(axis=1)
+    tuning = orientation_tuning(response, conditions["orientation"],
+                                smoothing=smoothing)
+    values.update(orientation_summary(tuning, min_peak=min_peak))
+    return CortexExperiment(values, natural, grating_result, dict(conditions), tuning)
+
+
 # ---------------------------------------------------------------- cortex data
 def load_cortex_reference(path=None):
     """
@@ -1341,30 +1445,58 @@ def cortex_table(network, reference=None):
         ``label``, ``units``, ``network``, ``low``, ``high``, ``inside``
         (True/False, None where either side is missing), ``typical`` (or
         None), ``approximate``,
-        ``sources`` (short citations).
+        ``sources`` (short citations), ``raw`` and ``note`` (None except for
+        the orientation bandwidth of smoothed tuning curves: ``network`` is
+        then Ringach's smoothed bandwidth, ``raw`` the unsmoothed one, and
+        the label and note say so).
     """
     reference = load_cortex_reference() if reference is None else reference
     refs = reference.get("references", {})
     rows = []
     for key, m in reference["measures"].items():
-        value = network.get(key)
-        value = None if value is None or not np.isfinite(value) else float(value)
+        value = _finite_or_none(network.get(key))
         low, high = (m["range"] or (None, None))
         inside = None if value is None or low is None else bool(low <= value <= high)
-        rows.append(dict(
+        row = dict(
             measure=key, label=m["label"], units=m["units"], network=value,
             low=low, high=high, inside=inside, typical=m.get("typical"),
             approximate=bool(m.get("approximate", True)),
-            sources="; ".join(refs[s["reference"]]["short"] for s in m["sources"])))
+            sources="; ".join(refs[s["reference"]]["short"] for s in m["sources"]),
+            raw=None, note=None)
+        smoothing = _finite_or_none(network.get("orientation_smoothing_deg"))
+        if key == "orientation_bandwidth_deg" and smoothing is not None:
+            # The cortical range was read from smoothed curves, so the network's
+            # value is too; the unsmoothed value shows what the smoothing adds.
+            row["label"] = f"{m['label']}, smoothed*"
+            row["raw"] = _finite_or_none(network.get("orientation_bandwidth_raw_deg"))
+            row["note"] = (f"{m['label']}, smoothed: each tuning curve is "
+                           f"interpolated at 0.1° "
+                           f"and smoothed with a Hanning window of {smoothing:g}° "
+                           f"half-width at half-height before the half-width at "
+                           f"1/√2 of its peak is read, as Ringach et al. 2002 "
+                           f"describe; 'raw' is the same measure without smoothing.")
+        rows.append(row)
     return rows
 
 
+def _finite_or_none(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
 def format_cortex_table(rows):
-    """A plain-text table of `cortex_table` rows."""
+    """
+    A plain-text table of `cortex_table` rows: a row's ``raw`` value in
+    parentheses beside its network value, the rows' notes below the table.
+    """
     head = ("measure", "network", "V1 range", "inside", "source")
     lines = []
     for r in rows:
         value = "n/a" if r["network"] is None else f"{r['network']:.3g}"
+        if r.get("raw") is not None:
+            value += f" (raw {r['raw']:.3g})"
         if r["low"] is None:
             rng = "(no range)"
         else:
@@ -1379,4 +1511,5 @@ def format_cortex_table(rows):
     out += [fmt.format(*line) for line in lines]
     out = [line.rstrip() for line in out]
     out.append("~ approximate summary of the literature range (see cortex_v1.json)")
+    out += [f"* {r['note']}" for r in rows if r.get("note")]   # the labels' '*'
     return "\n".join(out)

@@ -1,0 +1,218 @@
+"""
+The spiking network's spike statistics beside those of primary visual cortex.
+
+Two experiments on the bundled model's spiking network
+(`ipvae_snn.stats.cortex_experiment`):
+
+1. held-out natural patches, each shown in 20 repeated trials of 10 s
+   (101 windows of 100 ms; windows 16-100 analysed): Fano factor of the
+   spike counts in 0.5-s counting windows, pairwise noise correlations,
+   ISI CV and local variation LV, lifetime and population sparseness, and
+   the firing-rate distribution with its log-normal fit;
+2. static gratings (16 orientations × 8 phases): circular variance, OSI and
+   the orientation bandwidth, the half-width at 1/√2 of the peak read from
+   the Hanning-smoothed curve as Ringach et al. (2002) did (the unsmoothed
+   value is printed beside it).
+
+Each value is set beside the V1 range of ``ipvae_snn/cortex_v1.json`` (with
+its sources). Outputs:
+
+``cortex_table.txt``, ``cortex_table.json``
+    the table as printed, and as JSON (rows, all network values, settings);
+``cortex_comparison.png``
+    one row per measure: the cortical range (grey bar, hatched where it is
+    an approximate literature summary), its typical value (tick) and the
+    network (dot: green inside, red outside);
+``cortex_distributions.png``
+    the distributions behind four of the medians: Fano factors, noise
+    correlations, firing rates (log axis, with the log-normal fit) and
+    lifetime sparseness, each over the cortical range.
+
+The window realization is the default (``--realization window``): its counts
+are exact posterior samples, and its spike times are placed uniformly inside
+each window, so its ISI CV and LV are near 1 by construction.
+``--realization continuous`` simulates the spike times (dt = 1 ms), at about
+five times the cost.
+
+Run ``python examples/cortex_comparison.py [--quick] [--out DIR]``.
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Network-vs-V1 table of spike statistics (printed, saved as text "
+                    "and JSON) and its figures.")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke mode: few patches, trials and windows (seconds); "
+                             "the numbers are then rough")
+    parser.add_argument("--out", default="examples_output", metavar="DIR",
+                        help="folder for the table and figures (default %(default)s)")
+    parser.add_argument("--realization", default="window",
+                        choices=("window", "continuous"),
+                        help="spiking realization (default %(default)s)")
+    parser.add_argument("--device", default="cpp_standalone",
+                        choices=("cpp_standalone", "runtime"),
+                        help="Brian2 device (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    return parser.parse_args(argv)
+
+
+def plot_distributions(experiment, n_trials, count_windows, reference):
+    """Histograms of the per-neuron values behind four medians of the table."""
+    import matplotlib.pyplot as plt
+
+    from ipvae_snn import stats
+    natural = experiment.natural
+    window_s = natural.window_s
+    counts = stats.trial_counts(natural, n_trials)                 # (S, R, W, K)
+    n_stim, _, n_win, k = counts.shape
+    n_blocks = n_win // count_windows
+    blocks = counts[:, :, :n_blocks * count_windows].reshape(
+        n_stim, n_trials, n_blocks, count_windows, k).sum(axis=3)
+    cond = blocks.transpose(0, 2, 1, 3).reshape(-1, n_trials, k)
+    fano = stats.fano_factor(cond, axis=1)[cond.mean(axis=1) >= 1.0]
+    r_sc = stats.pair_values(stats.noise_correlation(cond))
+    rates = stats.firing_rates(counts, window_s)
+    fit = stats.lognormal_fit(rates)
+    lifetime = stats.lifetime_sparseness(counts.mean(axis=(1, 2)))
+    ranges = {key: m["range"] for key, m in reference["measures"].items()}
+    # Wide enough for the network's spread and for the cortical range.
+    r_lim = max(0.05, float(np.percentile(np.abs(r_sc), 99.9)))
+    r_high = max(r_lim, (ranges.get("noise_correlation") or [0, 0])[1] + 0.02)
+
+    fig, axes = plt.subplots(1, 4, figsize=(11.0, 2.9), layout="constrained")
+    panels = (
+        (axes[0], fano, np.linspace(0, max(2.5, np.nanpercentile(fano, 99.5)), 41),
+         "Fano factor (0.5-s counts)", ranges.get("fano_factor"),
+         f"median {np.nanmedian(fano):.2f}"),
+        (axes[1], r_sc, np.linspace(-r_lim, r_lim, 41), "noise correlation r_sc",
+         ranges.get("noise_correlation"), f"mean {np.mean(r_sc):+.1e}, SD "
+         f"{np.std(r_sc):.3f} ({r_sc.size} pairs)"),
+        (axes[3], lifetime[np.isfinite(lifetime)], np.linspace(0, 1, 26),
+         "lifetime sparseness", ranges.get("lifetime_sparseness"),
+         f"mean {np.nanmean(lifetime):.2f}"),
+    )
+    for ax, values, bins, label, rng, text in panels:
+        if rng:
+            ax.axvspan(*rng, color="0.85", lw=0, label="V1 range")
+        ax.hist(values, bins=bins, color="tab:blue", alpha=0.85)
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_title(text, fontsize=8)
+    axes[1].set_xlim(-r_lim, r_high)
+    ax = axes[2]
+    logs = np.log10(rates[rates > 0])
+    if ranges.get("median_rate_hz"):
+        ax.axvspan(*np.log10(ranges["median_rate_hz"]), color="0.85", lw=0,
+                   label="V1 median-rate range")
+    ax.hist(logs, bins=30, density=True, color="tab:blue", alpha=0.85)
+    grid = np.linspace(logs.min() - 0.3, logs.max() + 0.3, 200)
+    sd = fit.sigma_log10
+    ax.plot(grid, np.exp(-0.5 * ((grid - np.log10(fit.median)) / sd) ** 2)
+            / (sd * np.sqrt(2 * np.pi)), color="tab:red", lw=1.2,
+            label="log-normal fit")
+    ax.set_xlabel("log10 rate (spikes/s)", fontsize=8)
+    ax.set_title(f"median {np.median(rates):.2f} sp/s; fit SD {sd:.2f} decades",
+                 fontsize=8)
+    ax.legend(fontsize=6, frameon=False, loc="upper left")
+    axes[0].legend(fontsize=6, frameon=False)
+    for ax in axes:
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].set_ylabel("count", fontsize=8)
+    fig.suptitle(f"Distributions behind the table ({n_stim} natural patches × "
+                 f"{n_trials} trials, {natural.info.get('realization')} realization; "
+                 f"grey: V1 range)", fontsize=9)
+    return fig
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import ipvae_snn
+    from ipvae_snn import stats, stimuli
+    from ipvae_snn._io import atomic_path, atomic_save_json
+    from ipvae_snn.data import natural_patches
+    from ipvae_snn.network import SpikingIPVAE
+    from ipvae_snn.plotting import plot_cortex_comparison, save_figure
+    from ipvae_snn.results import RunawayWarning
+
+    os.makedirs(args.out, exist_ok=True)
+    if args.quick:
+        n_patches, n_trials, n_windows, n_ori, n_phase = 8, 8, 65, 8, 4
+    else:
+        n_patches, n_trials, n_windows, n_ori, n_phase = 30, 20, 101, 16, 8
+    count_windows = 5
+    start = time.perf_counter()
+    params = ipvae_snn.default_params()
+    x = natural_patches(n_patches=n_patches, seed=args.seed)
+    gratings = stimuli.grating_set(np.arange(n_ori) * 180.0 / n_ori,
+                                   phases=np.arange(n_phase) * 360.0 / n_phase)
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RunawayWarning)
+        exp = stats.cortex_experiment(net.run, x, n_trials=n_trials,
+                                      n_windows=n_windows, gratings=gratings,
+                                      count_windows=count_windows, seed=args.seed)
+    for w in caught:
+        print(f"note: {w.message}")
+    t_sim = time.perf_counter() - start
+    reference = stats.load_cortex_reference()
+    rows = stats.cortex_table(exp.values, reference)
+    table = stats.format_cortex_table(rows)
+    header = (f"Network vs V1: bundled model, {args.realization} realization; "
+              f"{n_patches} held-out natural patches x {n_trials} trials x "
+              f"{n_windows} windows of 100 ms (windows 16-{n_windows - 1} analysed, "
+              f"counts over {count_windows * 0.1:g} s); {len(gratings[0])} gratings")
+    print(header)
+    print(table)
+
+    with atomic_path(os.path.join(args.out, "cortex_table.txt"), suffix=".txt") as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(header + "\n" + table + "\n")
+    doc = dict(realization=args.realization, n_patches=n_patches, n_trials=n_trials,
+               n_windows=n_windows, n_gratings=len(gratings[0]),
+               count_windows=count_windows, seed=args.seed, quick=args.quick,
+               simulation_s=t_sim, rows=rows,
+               # NaN (e.g. a measure without enough spikes) is not valid JSON
+               values={k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                       for k, v in exp.values.items()})
+    atomic_save_json(os.path.join(args.out, "cortex_table.json"), doc)
+    written = [os.path.join(args.out, n) for n in ("cortex_table.txt", "cortex_table.json")]
+
+    def save(fig, name):
+        path = os.path.join(args.out, name)
+        save_figure(fig, path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    n_in = sum(1 for r in rows if r["inside"])
+    n_cmp = sum(1 for r in rows if r["inside"] is not None)
+    save(plot_cortex_comparison(
+        rows, title=f"Spiking iP-VAE ({args.realization} realization) vs macaque/cat "
+                    f"V1: {n_in} of {n_cmp} measures inside the cortical range"),
+         "cortex_comparison.png")
+    save(plot_distributions(exp, n_trials, count_windows, reference),
+         "cortex_distributions.png")
+    for path in written:
+        print(f"wrote {path}")
+    print(f"cortex_comparison: {time.perf_counter() - start:.1f} s (simulation "
+          f"{t_sim:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, RuntimeError, OSError) as exc:
+        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
