@@ -204,12 +204,15 @@ def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
                         Synapses, TimedArray, second)
     eqs = equations.load(spec.realization)
     window, dt = spec.window_s * second, spec.dt_s * second
-    namespace = {_DRIVE: TimedArray(drive, dt=spec.n_windows * window, name=_DRIVE)}
+    # multiples of dt computed from dt itself, so that Brian2 sees aligned grids
+    input_dt = dt * spec.steps_per_input
+    namespace = {_DRIVE: TimedArray(drive, dt=input_dt, name=_DRIVE)}
     draw = eqs["draw"] if "draw" in eqs else None
     if spec.replay:
         if spec.realization != "window":
             raise ValueError("replaying counts needs realization='window'")
-        namespace[_REPLAY] = TimedArray(replay, dt=window, name=_REPLAY)
+        namespace[_REPLAY] = TimedArray(replay, dt=dt * spec.steps_per_window,
+                                        name=_REPLAY)
         draw = eqs["draw_replay"]
     group = NeuronGroup(spec.n_latents, eqs["neuron"] + "\n" + eqs["constants"],
                         threshold=eqs["threshold"], reset="", method="euler",
@@ -221,7 +224,7 @@ def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
         setattr(group, name, value)
     group.u = group.u_init
     group.runaway_onset = -1
-    input_start = group.run_regularly(eqs["input_start"], dt=spec.n_windows * window,
+    input_start = group.run_regularly(eqs["input_start"], dt=input_dt,
                                       when="start", order=-1, name="input_start")
     objects = [group, input_start]
     if draw is not None:
@@ -240,7 +243,7 @@ def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
     # The state of each input after its last update, read just before the
     # next input starts (order -2 runs before input_start's reset).
     boundary = StateMonitor(group, ["u", "runaway_onset"], record=True,
-                            dt=spec.n_windows * window, when="start", order=-2,
+                            dt=input_dt, when="start", order=-2,
                             name="boundary")
     objects += [lateral, spikes, boundary]
     monitors = dict(spikes=spikes, boundary=boundary)
