@@ -62,10 +62,10 @@ _SEED_ENV = "IPVAE_SNN_SEED"
 _GROUP, _SYNAPSES, _DRIVE, _REPLAY = ("ipvae_neurons", "ipvae_lateral",
                                       "drive_input", "replay_counts")
 # Aim for about this many simulated windows per standalone run: enough to
-# amortise starting the program and loading W (~20-30 ms), few enough to
+# amortise starting the program and loading W (~35 ms), few enough to
 # spread a batch over processes. It depends on n_windows only, so that batches
 # of any size share one build (the last run of a batch is padded).
-_WINDOWS_PER_RUN = 4000
+_WINDOWS_PER_RUN = 8000
 
 
 def _default_window():
@@ -193,6 +193,54 @@ def _run_values(params, spec, max_count, runaway_margin):
     return constants, dict(bias=params.bias, u_init=params.u_init), weights
 
 
+# softplus(x) = log(1 + e^x), linear above `threshold` (torch's convention).
+# Above x = 7 it is evaluated as x + log1p(e^-x) with log1p by its series to
+# fourth order (error < e^-5x / 5 < 1e-16 relative): one exp instead of exp
+# and log1p on the path nearly every neuron takes each window. Identical to
+# log1p(exp(x)) within one unit in the last place of a double.
+_SOFTPLUS_SERIES_FROM = 7.0
+_SOFTPLUS_C = """
+static inline double ipvae_softplus(const double x, const double threshold)
+{
+    if (x > threshold)
+        return x;
+    if (x > %(from)r) {
+        const double e = exp(-x);
+        return x + e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)));
+    }
+    return log1p(exp(x));
+}
+""" % {"from": _SOFTPLUS_SERIES_FROM}
+
+
+def _softplus_function():
+    """The Brian2 `Function` ``softplus(x, threshold)`` used by the equations."""
+    from brian2 import Function
+
+    def softplus(x, threshold):
+        x = np.asarray(x, dtype=np.float64)
+        threshold = np.broadcast_to(threshold, x.shape)
+        out = np.array(x)                                   # linear above threshold
+        with np.errstate(over="ignore"):
+            series = (x > _SOFTPLUS_SERIES_FROM) & (x <= threshold)
+            e = np.exp(-x[series])
+            out[series] = x[series] + e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)))
+            low = x <= np.minimum(threshold, _SOFTPLUS_SERIES_FROM)
+            out[low] = np.log1p(np.exp(x[low]))
+        return out
+
+    function = Function(softplus, arg_units=[1, 1], return_unit=1,
+                        arg_types=["float", "float"], return_type="float",
+                        stateless=True)
+    function.implementations.add_implementation("cpp", _SOFTPLUS_C,
+                                                name="ipvae_softplus")
+    function.implementations.add_implementation(
+        "cuda", _SOFTPLUS_C.replace("static inline double",
+                                    "__host__ __device__ static inline double"),
+        name="ipvae_softplus")
+    return function
+
+
 def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
     """
     The Brian2 objects of one network, from the equation texts.
@@ -206,7 +254,8 @@ def _build_objects(spec, constants, neuron_arrays, weights, drive, replay):
     window, dt = spec.window_s * second, spec.dt_s * second
     # multiples of dt computed from dt itself, so that Brian2 sees aligned grids
     input_dt = dt * spec.steps_per_input
-    namespace = {_DRIVE: TimedArray(drive, dt=input_dt, name=_DRIVE)}
+    namespace = {_DRIVE: TimedArray(drive, dt=input_dt, name=_DRIVE),
+                 "softplus": _softplus_function()}
     draw = eqs["draw"] if "draw" in eqs else None
     if spec.replay:
         if spec.realization != "window":
@@ -475,7 +524,7 @@ class SpikingIPVAE:
         Processes running standalone batches in parallel (default: CPU count).
     inputs_per_run : int, optional
         Inputs simulated one after another by one run of the standalone program
-        (default: about 4,000 windows per run). Part of the build's identity.
+        (default: about 8,000 windows per run). Part of the build's identity.
     cache_dir : str, optional
         Where compiled programs live (default `default_cache_dir`).
     runaway_margin : float
