@@ -326,23 +326,29 @@ def run_simulate(args):
     # the neurons the first patch drives hardest: the ones worth watching
     traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-n_traced:])
     try:
+        # The traced neurons are part of the compiled program: record them in
+        # every run so that the batch and the figure run share one build.
         net = SpikingIPVAE(
             params, realization=args.realization, device=args.device,
             window=args.window_ms * ms,
             dt=None if args.dt_ms is None else args.dt_ms * ms,
             max_rate=None if args.max_rate is None else args.max_rate * Hz,
-            record_u=traced if args.traces else None, dtype=args.dtype,
-            n_jobs=args.jobs)
+            record_u=traced, dtype=args.dtype, n_jobs=args.jobs)
     except RuntimeError as exc:                  # no compiler, no brian2cuda
         raise CLIError(str(exc)) from None
     n_windows = args.windows + 1
+    progress = False if args.quiet else None
     with warnings.catch_warnings():
         # Reported in the summary instead of as a warning with a code line.
         warnings.simplefilter("ignore", RunawayWarning)
         result = net.run(x, n_windows, seed=args.seed,
-                         record_windows=None if (args.raster or args.traces)
-                         else record_windows_for(n_windows),
-                         progress=False if args.quiet else None)
+                         record_windows=record_windows_for(n_windows),
+                         progress=progress)
+        if args.raster or args.traces:
+            # Every window of the first patch, without storing every window of
+            # the batch. The first patch of a run draws the same random stream
+            # whatever follows it, so these are the batch's own spikes.
+            first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
     if args.raster or args.traces:
         import matplotlib
         matplotlib.use("Agg")
@@ -350,9 +356,9 @@ def run_simulate(args):
 
         from .plotting import plot_membrane_traces, plot_raster
         if args.raster:
-            plt.close(plot_raster(result, patch=0, path=args.raster))
+            plt.close(plot_raster(first, patch=0, path=args.raster))
         if args.traces:
-            plt.close(plot_membrane_traces(result, patch=0, path=args.traces))
+            plt.close(plot_membrane_traces(first, patch=0, path=args.traces))
     timing = result.info["timing"]
     model = os.path.basename(args.model) if args.model else "bundled ipvae_k512"
     header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model {model} "

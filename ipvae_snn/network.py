@@ -815,9 +815,13 @@ class _Collector:
         keep = patch < n_here                    # drop the padding inputs
         i = raw["spike_i"].astype(np.int64)
         weight = raw["spike_count"] if spec.realization == "window" else None
-        dense = np.zeros((n_here, nw, k), np.int64)
-        np.add.at(dense, (patch[keep], window[keep], i[keep]),
-                  1 if weight is None else weight[keep])
+        flat = (patch[keep] * nw + window[keep]) * k + i[keep]
+        if weight is None:      # one spike per event: count them
+            dense = np.bincount(flat, minlength=n_here * nw * k)
+        else:                   # one event per neuron and window, carrying its count
+            dense = np.zeros(n_here * nw * k, np.int64)
+            dense[flat] = weight[keep]
+        dense = dense.reshape(n_here, nw, k).astype(np.int32)
         r2, mse, zf, mc = window_metrics(self.x[sl], dense, self.phi_t)
         self.r2[sl], self.mse[sl], self.zero_fraction[sl], self.mean_count[sl] = \
             r2, mse, zf, mc

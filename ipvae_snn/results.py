@@ -48,7 +48,8 @@ def window_metrics(x, counts, phi_t):
     -------
     r2, mse, zero_fraction, mean_count : ndarray, shape (n, n_windows)
     """
-    resid = x[:, None, :] - counts @ phi_t
+    # float32 products: counts are exact in float32 and R² needs no more
+    resid = x[:, None, :] - (counts.astype(np.float32) @ phi_t.astype(np.float32))
     ss_res = np.einsum("ntm,ntm->nt", resid, resid)
     centred = x - x.mean(axis=1, keepdims=True)
     ss_tot = np.einsum("nm,nm->n", centred, centred)[:, None]
