@@ -5,13 +5,29 @@ Vafaii, Galor & Yates, "Brain-like variational inference", NeurIPS 2025
 (arXiv:2410.19315). Membrane potentials carry out the FOND inference updates,
 lateral-inhibition synapses carry the competition between neurons, and the
 integer spike count of each window is the posterior sample.
+
+The spiking network (`SpikingIPVAE`, needs Brian2), the learner
+(`SpikingDictionaryLearner`, scikit-learn) and the official-checkpoint reader
+(`from_official`, torch) are imported on first use, so that ``import
+ipvae_snn`` stays light.
 """
 
 __version__ = "0.1.0"
 
 from .params import IPVAEParams, default_params
-from .reference import infer, replay, fond_update
-from .results import InferenceResult, RunawayWarning
+from .reference import fond_update, infer, replay
+from .results import InferenceResult, RunawayWarning, SpikingResult
 
 __all__ = ["IPVAEParams", "default_params", "infer", "replay", "fond_update",
-           "InferenceResult", "RunawayWarning", "__version__"]
+           "InferenceResult", "SpikingResult", "RunawayWarning", "SpikingIPVAE",
+           "SpikingDictionaryLearner", "from_official", "__version__"]
+
+_LAZY = {"SpikingIPVAE": "network", "SpikingDictionaryLearner": "learning",
+         "from_official": "official"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -243,6 +243,29 @@ def truth_u(params, x):
     return result.u[:, 0]
 
 
+@pytest.mark.standalone
+def test_network_backend_learns_from_brian2_spikes_without_recompiling(
+        rng_patches, monkeypatch, tmp_path):
+    from ipvae_snn import network
+    monkeypatch.setenv("IPVAE_SNN_CACHE", str(tmp_path))
+    builds = []
+    compile_ = network._compile
+    monkeypatch.setattr(network, "_compile",
+                        lambda *a, **k: builds.append(a[0].key()) or compile_(*a, **k))
+    seen = _capture(monkeypatch, SpikingDictionaryLearner)
+    learner = SpikingDictionaryLearner(backend="network", device="cpp_standalone",
+                                       **SMALL).fit(rng_patches)
+    # every batch ran through the compiled Brian2 network, with new weights
+    # each time, and the network was compiled once for all of them
+    assert learner.n_batches_ == 12 and len(seen) == 12
+    assert all(r.info["realization"] == "window" and r.info["device"] == "cpp_standalone"
+               for r in seen)
+    assert len(builds) == 1
+    assert learner.params_.phi.shape == (64, 24)
+    assert np.isfinite(learner.params_.phi).all()
+    assert learner.score(rng_patches[:50]) > seen[0].r2[:, 4].mean()
+
+
 def test_network_backend_reports_missing_module(rng_patches, monkeypatch):
     monkeypatch.setitem(sys.modules, "ipvae_snn.network", None)
     learner = SpikingDictionaryLearner(backend="network", **SMALL)

@@ -205,6 +205,37 @@ def test_runaway_detected_bounded_and_comparable(params, build_cache):
     assert bounded.counts.max() <= max_count + 6 * np.sqrt(max_count)
 
 
+@pytest.fixture(scope="module")
+def runaway_natural_patches():
+    """Three high-contrast patches of scikit-learn's 'china' photograph that run
+    away within 300 windows under the reference model (found by scanning 1,000
+    patches: 34 ran away within 1,000 windows), and one held-out patch."""
+    from ipvae_snn.data import natural_patches
+    china = natural_patches(("china",), n_patches=1000, seed=0)
+    calm = natural_patches(("chelsea",), n_patches=1, seed=0)
+    return np.concatenate([china[[936, 119, 258]], calm])
+
+
+@pytest.mark.standalone
+def test_runaway_on_natural_patches(params, build_cache, runaway_natural_patches):
+    x = runaway_natural_patches
+    net = SpikingIPVAE(params, device="cpp_standalone", cache_dir=build_cache)
+    with pytest.warns(RunawayWarning, match=r"3 of 4 patch\(es\)"):
+        res = net.run(x, 301, seed=0, record_windows=[300])
+    # detected per patch and neuron, with the window it started
+    onsets = {}
+    for p, _, w in res.runaway_events():
+        onsets[p] = min(w, onsets.get(p, w))
+    assert set(onsets) == {0, 1, 2}
+    assert all(80 <= w <= 300 for w in onsets.values())
+    # ran to the end without overflow: ~exp(10) spikes per window, finite read-outs
+    assert 5000 < res.counts.max() < 10 * np.exp(params.clamp_u)
+    assert np.isfinite(res.r2[3]).all() and res.runaway_onset[3].max() == -1
+    # the reference algorithm flags the same patches
+    ref = infer(params, x, 301, seed=0, record_windows=[300], warn=False)
+    assert {p for p, _, _ in ref.runaway_events()} == {0, 1, 2}
+
+
 @pytest.mark.runtime
 def test_continuous_realization_runs_and_records(params):
     net = SpikingIPVAE(params, realization="continuous", device="runtime",
