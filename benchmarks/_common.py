@@ -2,8 +2,9 @@
 Helpers shared by the benchmark scripts of this folder.
 
 Command-line flags, thread limits, timing, machine description, the shared
-reference patches, a paired agreement test, the result table and the JSON
-report. The benchmarks are scripts (``python benchmarks/bench_*.py``); this
+reference patches, a paired agreement test, the result table, the JSON
+report and the end of every ``main()`` (`run_main`: errors, ratios,
+agreement, JSON). The benchmarks are scripts (``python benchmarks/bench_*.py``); this
 module is imported from the script's own folder.
 """
 
@@ -21,11 +22,12 @@ import numpy as np
 from ipvae_snn import IPVAEParams, __version__
 from ipvae_snn._io import atomic_save_json
 from ipvae_snn._shared_data import find_reference_dir
+from ipvae_snn.cli import positive_int
 
 __all__ = ["positive_int", "available_cpus", "base_parser", "limit_threads",
            "timed", "median", "machine_info", "load_shared_patches",
            "load_reference_params", "paired_agreement", "format_table",
-           "print_table", "write_json", "BenchmarkError"]
+           "print_table", "write_json", "run_main", "BenchmarkError"]
 
 #: Packages whose versions every report lists (those installed).
 DEFAULT_PACKAGES = ("numpy", "scipy", "torch", "brian2", "threadpoolctl")
@@ -33,17 +35,6 @@ DEFAULT_PACKAGES = ("numpy", "scipy", "torch", "brian2", "threadpoolctl")
 
 class BenchmarkError(Exception):
     """A problem with the benchmark's inputs, reported without a traceback."""
-
-
-def positive_int(text):
-    """`argparse` type: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def available_cpus():
@@ -284,3 +275,67 @@ def _jsonable(obj):
 def write_json(path, report):
     """Write ``report`` (numpy values allowed) as JSON, atomically."""
     atomic_save_json(path, _jsonable(report))
+
+
+def _print_ratios(report):
+    """
+    Print every ``ratio_<a>_over_<b>`` of ``report``, in the report's order,
+    with its per-repeat values where the report has them
+    (``ratio_<a>_over_<b>_per_repeat``).
+    """
+    for key, value in report.items():
+        if not key.startswith("ratio_") or key.endswith("_per_repeat"):
+            continue
+        line = f"{key} = {value:.2f}"
+        per_repeat = report.get(f"{key}_per_repeat")
+        if per_repeat:
+            line += "  (per repeat: " + ", ".join(f"{v:.2f}" for v in per_repeat) + ")"
+        print(line)
+
+
+def _print_agreement(report):
+    """
+    Print the paired R² tests of ``report['r2_agreement']`` (`paired_agreement`),
+    with a WARNING where a difference exceeds its ``n_sigma`` standard errors.
+    """
+    for pair, check in report.get("r2_agreement", {}).items():
+        name = pair.replace("_vs_", " vs ")
+        if check["agree"] is None:
+            print(f"R² {name}: too few patches for the agreement test")
+            continue
+        line = (f"R² {name}: difference {check['diff']:+.4f} ± {check['se']:.4f} "
+                f"(paired standard error)")
+        if check["agree"]:
+            print(line)
+        else:
+            print(f"WARNING: {line} exceeds {check['n_sigma']:g} standard errors")
+
+
+def run_main(args, benchmark, print_report):
+    """
+    The end of every benchmark's ``main()``.
+
+    Runs ``benchmark(args)`` -> ``(rows, report)``, prints it with
+    ``print_report(rows, report)`` followed by the report's speed ratios
+    (``ratio_<a>_over_<b>``) and paired R² tests (``r2_agreement``), and
+    writes ``report`` to ``--json-out``.
+    Bad input (`BenchmarkError`, a missing file or key, a bad value) ends
+    with one ``error:`` line on stderr.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 2 on bad input.
+    """
+    try:
+        rows, report = benchmark(args)
+    except (BenchmarkError, FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_report(rows, report)
+    _print_ratios(report)
+    _print_agreement(report)
+    if args.json_out:
+        write_json(args.json_out, report)
+        print(f"wrote {args.json_out}")
+    return 0

@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 
 from _common import (BenchmarkError, base_parser, limit_threads, load_shared_patches,
-                     machine_info, positive_int, print_table, timed, write_json)
+                     machine_info, positive_int, print_table, run_main, timed)
 from ipvae_snn import IPVAEParams, metrics
 from ipvae_snn.data import HELD_OUT_IMAGES, TRAIN_IMAGES, natural_patches
 from ipvae_snn.learning import SpikingDictionaryLearner
@@ -275,13 +275,7 @@ def _benchmark(args):
     return rows, report
 
 
-def main(argv=None):
-    args = _parse(argv)
-    try:
-        rows, report = _benchmark(args)
-    except (BenchmarkError, FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _print_report(rows, report):
     fit = report["fit"]
     cfg = report["config"]
     print(f"fit: {fit['n_batches']} batches of {cfg['batch_size']} in "
@@ -304,10 +298,10 @@ def main(argv=None):
               f"{check['rate_ratio_to_reference']:.2f}, target met: "
               f"{check['target_met']}, beats reference: {check['beats_reference']}, "
               f"R² - sparse coding {check['r2_minus_sparse_coding']:+.4f}")
-    if args.json_out:
-        write_json(args.json_out, report)
-        print(f"wrote {args.json_out}")
-    return 0
+
+
+def main(argv=None):
+    return run_main(_parse(argv), _benchmark, _print_report)
 
 
 if __name__ == "__main__":

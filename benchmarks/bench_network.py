@@ -38,9 +38,9 @@ import warnings
 
 import numpy as np
 
-from _common import (BenchmarkError, base_parser, limit_threads, load_reference_params,
+from _common import (base_parser, limit_threads, load_reference_params,
                      load_shared_patches, machine_info, median, paired_agreement,
-                     print_table, timed, write_json)
+                     print_table, run_main, timed)
 from bench_reference import run_ours, run_torch
 from ipvae_snn.network import SpikingIPVAE
 from ipvae_snn.results import RunawayWarning
@@ -194,13 +194,7 @@ def _benchmark(args):
     return rows, report
 
 
-def main(argv=None):
-    args = _parse(argv)
-    try:
-        rows, report = _benchmark(args)
-    except (BenchmarkError, FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _print_report(rows, report):
     cfg = report["config"]
     print(f"{cfg['n_patches']} patches x {cfg['windows']} windows, {cfg['threads']} "
           f"process(es)/thread(s), network {cfg['network_dtype']}, median of "
@@ -218,16 +212,10 @@ def main(argv=None):
                                    f"{100 * v['share']:.0f}%"
                                    for k, v in list(row["profile"].items())[:5])
                 print(f"  time per code object: {shares}")
-    for key in sorted(k for k in report if k.startswith("ratio_")):
-        print(f"{key} = {report[key]:.2f}")
-    for pair, check in report.get("r2_agreement", {}).items():
-        if check["agree"] is not None:
-            flag = "" if check["agree"] else "  WARNING: exceeds 4 standard errors"
-            print(f"R² {pair}: difference {check['diff']:+.4f} ± {check['se']:.4f}{flag}")
-    if args.json_out:
-        write_json(args.json_out, report)
-        print(f"wrote {args.json_out}")
-    return 0
+
+
+def main(argv=None):
+    return run_main(_parse(argv), _benchmark, _print_report)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import numpy as np
 
 from _common import (BenchmarkError, base_parser, limit_threads, load_reference_params,
                      load_shared_patches, machine_info, median, paired_agreement,
-                     print_table, timed, write_json)
+                     print_table, run_main, timed)
 from ipvae_snn.metrics import r2_score
 from ipvae_snn.reference import infer
 
@@ -308,34 +308,15 @@ def _benchmark(args):
     return rows, report
 
 
-def main(argv=None):
-    args = _parse(argv)
-    try:
-        rows, report = _benchmark(args)
-    except (BenchmarkError, FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _print_report(rows, report):
     cfg = report["config"]
     print(f"{cfg['n_patches']} patches x {cfg['steps']} steps, {cfg['threads']} "
           f"thread(s), float32, median of {cfg['repeats']} run(s)")
     print_table(rows, _COLUMNS)
-    for key in ("ratio_torch_over_ours", "ratio_official_over_ours"):
-        if key in report:
-            print(f"{key} = {report[key]:.2f}  (per repeat: "
-                  + ", ".join(f"{v:.2f}" for v in report[f"{key}_per_repeat"]) + ")")
-    for pair, check in report.get("r2_agreement", {}).items():
-        line = (f"R² {pair.replace('_', ' ')}: difference {check['diff']:+.4f} "
-                f"± {check['se']:.4f} (paired standard error)")
-        if check["agree"] is None:
-            line = f"R² {pair.replace('_', ' ')}: too few patches for the agreement test"
-        if check["agree"] is False:
-            print(f"WARNING: {line} exceeds {check['n_sigma']:g} standard errors")
-        else:
-            print(line)
-    if args.json_out:
-        write_json(args.json_out, report)
-        print(f"wrote {args.json_out}")
-    return 0
+
+
+def main(argv=None):
+    return run_main(_parse(argv), _benchmark, _print_report)
 
 
 if __name__ == "__main__":

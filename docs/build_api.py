@@ -95,11 +95,19 @@ def _document(qualname, obj, level):
         summary, body = _split_doc(obj)
         lines += ([summary, ""] if summary else []) + _block(body)
     else:
-        value = repr(obj)
+        value = _stable_repr(obj)
         if len(value) > 200:
             value = value[:197] + "..."
         lines += [f"{head} `{qualname}`", "", f"Value: `{value}`", ""]
     return lines
+
+
+def _stable_repr(obj):
+    """repr without memory addresses (lists of functions name them instead)."""
+    if isinstance(obj, (list, tuple)) and obj and all(callable(o) for o in obj):
+        inner = ", ".join(getattr(o, "__name__", repr(o)) for o in obj)
+        return f"[{inner}]" if isinstance(obj, list) else f"({inner})"
+    return repr(obj)
 
 
 def _constant_doc(module, name):
@@ -181,10 +189,8 @@ def main(argv=None):
         os.path.abspath(__file__)), "api.md"), help="page to write")
     args = parser.parse_args(argv)
     text, documented = render()
-    from ipvae_snn._io import atomic_path
-    with atomic_path(args.out, suffix=".md") as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+    from ipvae_snn._io import atomic_save_text
+    atomic_save_text(args.out, text)
     print(f"wrote {args.out}: {len(documented)} names")
     return 0
 

@@ -157,10 +157,8 @@ def main(argv=None):
                   file=sys.stderr)
             return 1
         return 0
-    from ipvae_snn._io import atomic_path
-    with atomic_path(args.out, suffix=".md") as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+    from ipvae_snn._io import atomic_save_text
+    atomic_save_text(args.out, text)
     print(f"wrote {args.out}")
     return 0
 

@@ -37,31 +37,22 @@ five times the cost.
 Run ``python examples/cortex_comparison.py [--quick] [--out DIR]``.
 """
 
-import argparse
-import os
-import sys
-import time
 import warnings
 
 import numpy as np
 
+from _common import Outputs, example_parser, run
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Network-vs-V1 table of spike statistics (printed, saved as text "
-                    "and JSON) and its figures.")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: few patches, trials and windows (seconds); "
-                             "the numbers are then rough")
-    parser.add_argument("--out", default="examples_output", metavar="DIR",
-                        help="folder for the table and figures (default %(default)s)")
+    parser = example_parser(
+        "Network-vs-V1 table of spike statistics (printed, saved as text and JSON) "
+        "and its figures.",
+        quick="few patches, trials and windows (seconds); the numbers are then rough",
+        out="the table and figures")
     parser.add_argument("--realization", default="window",
                         choices=("window", "continuous"),
                         help="spiking realization (default %(default)s)")
-    parser.add_argument("--device", default="cpp_standalone",
-                        choices=("cpp_standalone", "runtime"),
-                        help="Brian2 device (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     return parser.parse_args(argv)
 
 
@@ -135,25 +126,19 @@ def plot_distributions(experiment, n_trials, count_windows, reference):
 
 def main(argv=None):
     args = parse_args(argv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import ipvae_snn
     from ipvae_snn import stats, stimuli
-    from ipvae_snn._io import atomic_path, atomic_save_json
     from ipvae_snn.data import natural_patches
     from ipvae_snn.network import SpikingIPVAE
-    from ipvae_snn.plotting import plot_cortex_comparison, save_figure
+    from ipvae_snn.plotting import plot_cortex_comparison
     from ipvae_snn.results import RunawayWarning
 
-    os.makedirs(args.out, exist_ok=True)
+    outputs = Outputs(args.out)
     if args.quick:
         n_patches, n_trials, n_windows, n_ori, n_phase = 8, 8, 65, 8, 4
     else:
         n_patches, n_trials, n_windows, n_ori, n_phase = 30, 20, 101, 16, 8
     count_windows = 5
-    start = time.perf_counter()
     params = ipvae_snn.default_params()
     x = natural_patches(n_patches=n_patches, seed=args.seed)
     gratings = stimuli.grating_set(np.arange(n_ori) * 180.0 / n_ori,
@@ -166,7 +151,7 @@ def main(argv=None):
                                       count_windows=count_windows, seed=args.seed)
     for w in caught:
         print(f"note: {w.message}")
-    t_sim = time.perf_counter() - start
+    t_sim = outputs.elapsed()
     reference = stats.load_cortex_reference()
     rows = stats.cortex_table(exp.values, reference)
     table = stats.format_cortex_table(rows)
@@ -177,9 +162,7 @@ def main(argv=None):
     print(header)
     print(table)
 
-    with atomic_path(os.path.join(args.out, "cortex_table.txt"), suffix=".txt") as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(header + "\n" + table + "\n")
+    outputs.save_text("cortex_table.txt", header + "\n" + table)
     doc = dict(realization=args.realization, n_patches=n_patches, n_trials=n_trials,
                n_windows=n_windows, n_gratings=len(gratings[0]),
                count_windows=count_windows, seed=args.seed, quick=args.quick,
@@ -187,32 +170,18 @@ def main(argv=None):
                # NaN (e.g. a measure without enough spikes) is not valid JSON
                values={k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                        for k, v in exp.values.items()})
-    atomic_save_json(os.path.join(args.out, "cortex_table.json"), doc)
-    written = [os.path.join(args.out, n) for n in ("cortex_table.txt", "cortex_table.json")]
-
-    def save(fig, name):
-        path = os.path.join(args.out, name)
-        save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+    outputs.save_json("cortex_table.json", doc)
 
     n_in = sum(1 for r in rows if r["inside"])
     n_cmp = sum(1 for r in rows if r["inside"] is not None)
-    save(plot_cortex_comparison(
+    outputs.save(plot_cortex_comparison(
         rows, title=f"Spiking iP-VAE ({args.realization} realization) vs macaque/cat "
                     f"V1: {n_in} of {n_cmp} measures inside the cortical range"),
-         "cortex_comparison.png")
-    save(plot_distributions(exp, n_trials, count_windows, reference),
-         "cortex_distributions.png")
-    for path in written:
-        print(f"wrote {path}")
-    print(f"cortex_comparison: {time.perf_counter() - start:.1f} s (simulation "
-          f"{t_sim:.1f} s)")
-    return 0
+        "cortex_comparison.png")
+    outputs.save(plot_distributions(exp, n_trials, count_windows, reference),
+                 "cortex_distributions.png")
+    return outputs.finish("cortex_comparison", simulation_s=t_sim)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
-        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
+    run(main, __file__)

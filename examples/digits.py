@@ -23,27 +23,18 @@ compiled once and cached) writes
 Run ``python examples/digits.py [--quick] [--out DIR]``.
 """
 
-import argparse
-import os
-import sys
-import time
 import warnings
 
 import numpy as np
 
+from _common import Outputs, example_parser, run
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="scikit-learn digits through the natural-image model (spiking "
-                    "network); writes reconstructions, a raster and R² curves.")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: fewer digits and windows (seconds)")
-    parser.add_argument("--out", default="examples_output", metavar="DIR",
-                        help="folder for the figures (default %(default)s)")
-    parser.add_argument("--device", default="cpp_standalone",
-                        choices=("cpp_standalone", "runtime"),
-                        help="Brian2 device (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser = example_parser(
+        "scikit-learn digits through the natural-image model (spiking network); "
+        "writes reconstructions, a raster and R² curves.",
+        quick="fewer digits and windows (seconds)")
     return parser.parse_args(argv)
 
 
@@ -80,30 +71,18 @@ def plot_active_fields(result, patches, labels, n_fields=8):
 
 def main(argv=None):
     args = parse_args(argv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import ipvae_snn
     from ipvae_snn.data import digit_patches
     from ipvae_snn.network import SpikingIPVAE
-    from ipvae_snn.plotting import plot_raster, plot_reconstructions, save_figure
+    from ipvae_snn.plotting import plot_raster, plot_reconstructions
     from ipvae_snn.results import RunawayWarning
 
-    os.makedirs(args.out, exist_ok=True)
+    outputs = Outputs(args.out)
     n_digits, n_windows = (20, 65) if args.quick else (100, 1001)
-    start = time.perf_counter()
     params = ipvae_snn.default_params()
     x, labels = digit_patches(n_patches=n_digits, seed=args.seed)
     shown = [w for w in (1, 4, 16, 64, 256, 1000) if w < n_windows]
     record = sorted(set(range(min(n_windows, 61))) | set(shown))
-    written = []
-
-    def save(fig, name):
-        path = os.path.join(args.out, name)
-        save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        written.append(path)
 
     net = SpikingIPVAE(params, realization="window", device=args.device)
     with warnings.catch_warnings():
@@ -132,29 +111,25 @@ def main(argv=None):
     n_cols = len(shown) + 1
     for row, p in enumerate(examples):
         fig.axes[row * n_cols].set_ylabel(f"digit {labels[p]}", fontsize=8)
-    save(fig, "digits_reconstructions.png")
+    outputs.save(fig, "digits_reconstructions.png")
 
     best = examples[int(np.nanargmax(result.r2[examples, last]))]
-    save(plot_raster(result, patch=best, sort_by="orientation",
-                     title=f"Spike raster of a digit {labels[best]} (window "
-                           f"realization; spikes placed uniformly inside each "
-                           f"window),\nneurons sorted by receptive-field orientation"),
-         "digits_raster.png")
+    outputs.save(plot_raster(result, patch=best, sort_by="orientation",
+                             title=f"Spike raster of a digit {labels[best]} (window "
+                                   f"realization; spikes placed uniformly inside "
+                                   f"each window),\nneurons sorted by "
+                                   f"receptive-field orientation"),
+                 "digits_raster.png")
 
-    save(plot_active_fields(result, examples[:4], labels), "digits_active_fields.png")
+    outputs.save(plot_active_fields(result, examples[:4], labels),
+                 "digits_active_fields.png")
 
     by_class = {int(d): float(np.nanmean(result.r2[labels == d, last]))
                 for d in np.unique(labels)}
     print("mean R² at T=%d by class: %s" % (last, ", ".join(
         f"{d}: {v:.2f}" for d, v in by_class.items())))
-    for path in written:
-        print(f"wrote {path}")
-    print(f"digits: {time.perf_counter() - start:.1f} s")
-    return 0
+    return outputs.finish("digits")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
-        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
+    run(main, __file__)

@@ -33,28 +33,18 @@ Figures:
 Run ``python examples/hubel_wiesel.py [--quick] [--out DIR]``.
 """
 
-import argparse
-import os
-import sys
-import time
 import warnings
 
 import numpy as np
 
+from _common import Outputs, example_parser, run
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Orientation tuning of the spiking network from gratings and "
-                    "bars; writes tuning curves beside receptive fields.")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: fewer orientations, phases, positions and "
-                             "windows (seconds)")
-    parser.add_argument("--out", default="examples_output", metavar="DIR",
-                        help="folder for the figures (default %(default)s)")
-    parser.add_argument("--device", default="cpp_standalone",
-                        choices=("cpp_standalone", "runtime"),
-                        help="Brian2 device (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser = example_parser(
+        "Orientation tuning of the spiking network from gratings and bars; writes "
+        "tuning curves beside receptive fields.",
+        quick="fewer orientations, phases, positions and windows (seconds)")
     return parser.parse_args(argv)
 
 
@@ -208,35 +198,23 @@ def plot_preferred(g_tuning, b_tuning, rf_orientation, keep):
 
 def main(argv=None):
     args = parse_args(argv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import ipvae_snn
     from ipvae_snn import stats, stimuli
     from ipvae_snn.network import SpikingIPVAE
-    from ipvae_snn.plotting import plot_tuning_curves, save_figure
+    from ipvae_snn.plotting import plot_tuning_curves
     from ipvae_snn.results import RunawayWarning
 
-    os.makedirs(args.out, exist_ok=True)
+    outputs = Outputs(args.out)
     if args.quick:
         n_ori, n_phase, positions, n_windows = 8, 4, np.arange(-6.0, 6.1, 3.0), 65
     else:
         n_ori, n_phase, positions, n_windows = 16, 8, np.arange(-6.0, 6.1, 1.5), 101
     orientations = np.arange(n_ori) * 180.0 / n_ori
-    start = time.perf_counter()
     params = ipvae_snn.default_params()
     gratings, g_cond = stimuli.grating_set(orientations,
                                            phases=np.arange(n_phase) * 360.0 / n_phase)
     bars, b_cond = stimuli.bar_set(orientations, positions=positions)
     x = np.concatenate([gratings, bars])
-    written = []
-
-    def save(fig, name):
-        path = os.path.join(args.out, name)
-        save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        written.append(path)
 
     net = SpikingIPVAE(params, realization="window", device=args.device)
     with warnings.catch_warnings():
@@ -272,8 +250,9 @@ def main(argv=None):
     print(f"grating preference vs receptive-field orientation: median |difference| "
           f"{np.median(np.abs(d_rf)):.1f}°")
 
-    save(plot_stimuli(gratings, g_cond, bars, b_cond), "hubel_wiesel_stimuli.png")
-    save(plot_tuning_curves(
+    outputs.save(plot_stimuli(gratings, g_cond, bars, b_cond),
+                 "hubel_wiesel_stimuli.png")
+    outputs.save(plot_tuning_curves(
         g_tuning._replace(peak=np.where(keep, g_tuning.peak, 0.0)),
         title=f"Grating tuning (phase-averaged rates): {int(keep.sum())} responsive "
               f"neurons, median circular variance {summary['circular_variance']:.2f}, "
@@ -281,18 +260,12 @@ def main(argv=None):
               f"(Hanning-smoothed as Ringach 2002)"),
         "hubel_wiesel_tuning.png")
     examples = pick_examples(g_tuning, min_peak)
-    save(plot_examples(examples, params, g_tuning, b_tuning, b_rates, b_cond,
-                       rf_orientation), "hubel_wiesel_examples.png")
-    save(plot_preferred(g_tuning, b_tuning, rf_orientation, keep),
-         "hubel_wiesel_preferred.png")
-    for path in written:
-        print(f"wrote {path}")
-    print(f"hubel_wiesel: {time.perf_counter() - start:.1f} s")
-    return 0
+    outputs.save(plot_examples(examples, params, g_tuning, b_tuning, b_rates, b_cond,
+                               rf_orientation), "hubel_wiesel_examples.png")
+    outputs.save(plot_preferred(g_tuning, b_tuning, rf_orientation, keep),
+                 "hubel_wiesel_preferred.png")
+    return outputs.finish("hubel_wiesel")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
-        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
+    run(main, __file__)

@@ -33,27 +33,19 @@ single patch, where a separate standalone build would cost ~20 s.
 Run ``python examples/natural_images.py [--quick] [--out DIR]``.
 """
 
-import argparse
-import os
-import sys
 import time
 import warnings
 
 import numpy as np
 
+from _common import Outputs, example_parser, run
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Inference on natural-image patches with the spiking network; "
-                    "writes rasters, membrane traces, reconstructions and R² curves.")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: fewer patches and windows (seconds)")
-    parser.add_argument("--out", default="examples_output", metavar="DIR",
-                        help="folder for the figures (default %(default)s)")
-    parser.add_argument("--device", default="cpp_standalone",
-                        choices=("cpp_standalone", "runtime"),
-                        help="Brian2 device of the batch run (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser = example_parser(
+        "Inference on natural-image patches with the spiking network; writes "
+        "rasters, membrane traces, reconstructions and R² curves.",
+        device="Brian2 device of the batch run")
     return parser.parse_args(argv)
 
 
@@ -74,32 +66,19 @@ def spread_of_activity(counts, n=5):
 
 def main(argv=None):
     args = parse_args(argv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import ipvae_snn
     from ipvae_snn.data import natural_patches
     from ipvae_snn.network import SpikingIPVAE
     from ipvae_snn.plotting import (plot_membrane_traces, plot_raster,
-                                    plot_reconstructions, plot_window_curves,
-                                    save_figure)
+                                    plot_reconstructions, plot_window_curves)
     from ipvae_snn.results import RunawayWarning
 
-    os.makedirs(args.out, exist_ok=True)
+    outputs = Outputs(args.out)
     n_patches, n_windows = (16, 65) if args.quick else (64, 1001)
     traced_windows, continuous_windows = (65, 20) if args.quick else (65, 65)
-    start = time.perf_counter()
     params = ipvae_snn.default_params()
     x = natural_patches(n_patches=n_patches, seed=args.seed)
     shown = [w for w in (1, 4, 16, 64, 256, 1000) if w < n_windows]
-    written = []
-
-    def save(fig, name):
-        path = os.path.join(args.out, name)
-        save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        written.append(path)
 
     # 1. The batch: spiking network (window realization) and reference.
     t0 = time.perf_counter()
@@ -121,13 +100,13 @@ def main(argv=None):
         print(f"mean R² at T={t}: spiking network {np.nanmean(snn.r2[:, t]):.3f}, "
               f"reference {np.nanmean(ref.r2[:, t]):.3f}; silent fraction "
               f"{snn.zero_fraction[:, t].mean():.3f} / {ref.zero_fraction[:, t].mean():.3f}")
-    save(plot_reconstructions(
+    outputs.save(plot_reconstructions(
         snn, windows=shown, n_patches=6,
         title=f"Held-out natural patches (chelsea, gravel) and their reconstructions "
               f"Φz from the spike counts of window T\n(spiking network, window "
               f"realization); mean R² at T = {last}: {np.nanmean(snn.r2[:, last]):.3f}"),
         "natural_reconstructions.png")
-    save(plot_window_curves(
+    outputs.save(plot_window_curves(
         {"spiking network (Brian2, window)": snn, "reference algorithm (numpy)": ref},
         title=f"{n_patches} held-out patches: reconstruction R² and sparsity over "
               f"{last} inference windows (T_w = 100 ms)"),
@@ -138,13 +117,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     traced = SpikingIPVAE(params, realization="window", device="runtime",
                           record_u=True).run(x[patch], traced_windows, seed=args.seed)
-    save(plot_raster(traced, patch=0, sort_by="orientation",
-                     title=f"Window realization, patch {patch}: spikes of the first "
-                           f"{min(traced_windows, 60)} windows, neurons sorted by "
-                           f"their receptive field's orientation"),
-         "natural_raster_window.png")
+    outputs.save(plot_raster(
+        traced, patch=0, sort_by="orientation",
+        title=f"Window realization, patch {patch}: spikes of the first "
+              f"{min(traced_windows, 60)} windows, neurons sorted by their "
+              f"receptive field's orientation"),
+        "natural_raster_window.png")
     neurons = spread_of_activity(traced.counts[0])
-    save(plot_membrane_traces(
+    outputs.save(plot_membrane_traces(
         traced, patch=0, neurons=neurons,
         title=f"Window realization, patch {patch}: membrane potential u of five "
               f"neurons from the most to a rarely active one (u is held inside each "
@@ -155,20 +135,20 @@ def main(argv=None):
     cont = SpikingIPVAE(params, realization="continuous", device="runtime",
                         record_u=True).run(x[patch], continuous_windows, seed=args.seed)
     t_traced = time.perf_counter() - t0
-    save(plot_raster(cont, patch=0, sort_by="orientation",
-                     title=f"Continuous realization (dt = 1 ms), patch {patch}: "
-                           f"simulated spike times of the first "
-                           f"{min(continuous_windows, 60)} windows"),
-         "natural_raster_continuous.png")
+    outputs.save(plot_raster(
+        cont, patch=0, sort_by="orientation",
+        title=f"Continuous realization (dt = 1 ms), patch {patch}: simulated spike "
+              f"times of the first {min(continuous_windows, 60)} windows"),
+        "natural_raster_continuous.png")
     c_neurons = spread_of_activity(cont.counts[0])
-    save(plot_membrane_traces(
+    outputs.save(plot_membrane_traces(
         cont, patch=0, neurons=c_neurons,
         title=f"Continuous realization, patch {patch}: u drifts up with the "
               f"feed-forward drive and jumps down at every lateral spike "
               f"(own spikes: the reset)"),
         "natural_membrane_continuous.png")
     zoom = (continuous_windows - 3) * 0.1, continuous_windows * 0.1
-    save(plot_membrane_traces(
+    outputs.save(plot_membrane_traces(
         cont, patch=0, neurons=c_neurons[:3], t_range=zoom,
         title=f"Continuous realization, patch {patch}: the last 300 ms at 1 ms "
               f"resolution"),
@@ -178,14 +158,8 @@ def main(argv=None):
           f"realization R² at T={continuous_windows - 1}: "
           f"{cont.r2[0, -1]:.3f} (window realization, same patch: "
           f"{traced.r2[0, min(continuous_windows, traced_windows) - 1]:.3f})")
-    for path in written:
-        print(f"wrote {path}")
-    print(f"natural_images: {time.perf_counter() - start:.1f} s")
-    return 0
+    return outputs.finish("natural_images")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
-        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
+    run(main, __file__)

@@ -32,28 +32,18 @@ runaway diagnostics of `ipvae_snn.results.InferenceResult.runaway_events`
 Run ``python examples/out_of_distribution.py [--quick] [--out DIR]``.
 """
 
-import argparse
-import os
-import sys
-import time
 import warnings
 
 import numpy as np
 
+from _common import Outputs, example_parser, run
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Rotated, inverted, high-contrast natural patches, digits and "
-                    "noise through the natural-image model: R², rates and runaway "
-                    "diagnostics against held-out natural patches.")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: fewer patches and windows (seconds)")
-    parser.add_argument("--out", default="examples_output", metavar="DIR",
-                        help="folder for the figures (default %(default)s)")
-    parser.add_argument("--device", default="cpp_standalone",
-                        choices=("cpp_standalone", "runtime"),
-                        help="Brian2 device (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser = example_parser(
+        "Rotated, inverted, high-contrast natural patches, digits and noise through "
+        "the natural-image model: R², rates and runaway diagnostics against held-out "
+        "natural patches.")
     return parser.parse_args(argv)
 
 
@@ -128,21 +118,16 @@ def plot_curves(conditions, n_windows):
 
 def main(argv=None):
     args = parse_args(argv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from brian2 import Hz
 
     import ipvae_snn
-    from ipvae_snn._io import atomic_path
     from ipvae_snn.network import SpikingIPVAE
-    from ipvae_snn.plotting import plot_reconstructions, save_figure
+    from ipvae_snn.plotting import plot_reconstructions
     from ipvae_snn.results import RunawayWarning
 
-    os.makedirs(args.out, exist_ok=True)
+    outputs = Outputs(args.out)
     n, n_windows = (8, 65) if args.quick else (16, 1001)
     max_rate = 200 * Hz
-    start = time.perf_counter()
     params = ipvae_snn.default_params()
     inputs = make_conditions(n, args.seed)
     names = list(inputs)
@@ -155,7 +140,7 @@ def main(argv=None):
             x, n_windows, seed=args.seed, record_windows=shown)
         capped = SpikingIPVAE(params, device=args.device, max_rate=max_rate).run(
             inputs["contrast ×2"], n_windows, seed=args.seed, record_windows=shown)
-    t_sim = time.perf_counter() - start
+    t_sim = outputs.elapsed()
     conditions = [Condition(name, result, np.arange(i * n, (i + 1) * n))
                   for i, name in enumerate(names)]
     conditions.append(Condition(f"contrast ×2, max_rate {max_rate / Hz:g} Hz", capped,
@@ -178,20 +163,9 @@ def main(argv=None):
             f"{(str(hit.min()) if hit.size else '-'):>6}")
     text = "\n".join(lines)
     print(text)
-    written = []
-    path = os.path.join(args.out, "ood_summary.txt")
-    with atomic_path(path, suffix=".txt") as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    written.append(path)
+    outputs.save_text("ood_summary.txt", text)
 
-    def save(fig, name):
-        path = os.path.join(args.out, name)
-        save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-
-    save(plot_curves(conditions, n_windows), "ood_curves.png")
+    outputs.save(plot_curves(conditions, n_windows), "ood_curves.png")
     examples = [int(c.rows[0]) for c in conditions[:len(names)]]
     fig = plot_reconstructions(
         result, patches=examples, windows=shown, curves=False,
@@ -199,16 +173,9 @@ def main(argv=None):
               "counts of window T (R² per panel)")
     for row, name in enumerate(names):
         fig.axes[row * (len(shown) + 1)].set_ylabel(name, fontsize=7)
-    save(fig, "ood_examples.png")
-    for p in written:
-        print(f"wrote {p}")
-    print(f"out_of_distribution: {time.perf_counter() - start:.1f} s (simulation "
-          f"{t_sim:.1f} s)")
-    return 0
+    outputs.save(fig, "ood_examples.png")
+    return outputs.finish("out_of_distribution", simulation_s=t_sim)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
-        sys.exit(f"{os.path.basename(__file__)}: error: {exc}")
+    run(main, __file__)

@@ -13,7 +13,8 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_savez", "atomic_save_json", "load_array_file"]
+__all__ = ["atomic_path", "atomic_savez", "atomic_save_json", "atomic_save_text",
+           "load_array_file"]
 
 
 @contextlib.contextmanager
@@ -68,6 +69,13 @@ def atomic_save_json(path, obj, indent=2):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=indent)
             f.write("\n")
+
+
+def atomic_save_text(path, text):
+    """Write the string ``text`` to ``path`` (UTF-8) atomically."""
+    with atomic_path(path, suffix=os.path.splitext(os.fspath(path))[1]) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 def load_array_file(path, key=None, default_key=None, what="array"):

@@ -13,14 +13,18 @@ one-line ``ipvae-snn: error: ...`` on stderr and exit status 2.
 """
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import warnings
 
 import numpy as np
 
 from . import __version__
 
-__all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError"]
+__all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError", "positive_int",
+           "nonnegative_int"]
 
 PROG = "ipvae-snn"
 #: Patches used when neither --n-patches nor --patches is given: enough for
@@ -36,24 +40,55 @@ class CLIError(Exception):
 
 
 # ----------------------------------------------------------- shared helpers
-def _positive_int(text):
+def _int_at_least(text, minimum, expected):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
 
 
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def positive_int(text):
+    """`argparse` type: an integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def nonnegative_int(text):
+    """`argparse` type: an integer >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def _model_label(path):
+    """How the summaries name the model of ``--model``."""
+    return os.path.basename(path) if path else "bundled ipvae_k512"
+
+
+def _pyplot():
+    """`matplotlib.pyplot` on the Agg backend: the command line never opens windows."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+@contextlib.contextmanager
+def _no_runaway_warnings():
+    """
+    Silence `RunawayWarning` inside: the commands count runaway patches in
+    their summaries (infer, simulate, stats) instead of printing a warning
+    with a code line.
+    """
+    from .results import RunawayWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunawayWarning)
+        yield
+
+
+def _print_json(doc):
+    """``doc`` as one line of JSON on stdout (numpy values allowed)."""
+    sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
 
 
 def add_model_arguments(parser):
@@ -67,7 +102,7 @@ def add_input_arguments(parser):
     """``--n-patches`` | ``--patches``, ``--images``, ``--seed``."""
     from .data import HELD_OUT_IMAGES
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--n-patches", type=_positive_int, metavar="N",
+    group.add_argument("--n-patches", type=positive_int, metavar="N",
                        help=f"number of whitened 16x16 patches cut from bundled "
                             f"images (default {DEFAULT_N_PATCHES})")
     group.add_argument("--patches", metavar="FILE",
@@ -79,7 +114,7 @@ def add_input_arguments(parser):
                         help="comma-separated bundled images to cut patches from "
                              "(default: the held-out '%(default)s'; see "
                              "ipvae_snn.data.available_images())")
-    parser.add_argument("--seed", type=_nonnegative_int, default=0,
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed of the patch positions and of the spike "
                              "sampling (default %(default)s)")
 
@@ -187,17 +222,11 @@ def report(result, args, command, header, **extra):
     if args.out:
         result.save(args.out)
     if args.figure:
-        import matplotlib
-        matplotlib.use("Agg")        # the command line never opens windows
-        import matplotlib.pyplot as plt
-
         from .plotting import plot_reconstructions
-        fig = plot_reconstructions(result, path=args.figure)
-        plt.close(fig)
+        _pyplot().close(plot_reconstructions(result, path=args.figure))
     if args.json:
-        doc = summary_dict(result, command, out=args.out, figure=args.figure,
-                           **extra)
-        sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
+        _print_json(summary_dict(result, command, out=args.out, figure=args.figure,
+                                 **extra))
         return
     print(header)
     print(format_summary_table(result.summary()))
@@ -226,7 +255,7 @@ def add_infer_parser(subparsers):
         description="Run T steps of iterative FOND inference (the numpy reference "
                     "algorithm, float32) on whitened 16x16 patches and print "
                     "reconstruction quality and spiking activity at a few steps.")
-    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, metavar="T",
+    p.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS, metavar="T",
                    help="number of inference updates; metrics are read at window "
                         "T, as the paper's 'after T steps' (default %(default)s)")
     add_input_arguments(p)
@@ -238,26 +267,19 @@ def add_infer_parser(subparsers):
 
 def run_infer(args):
     """Run ``ipvae-snn infer``."""
-    import os
-    import warnings
-
     from .reference import infer
-    from .results import RunawayWarning
 
     check_output_arguments(args)
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
     n_windows = args.steps + 1
-    with warnings.catch_warnings():
-        # Reported in the summary instead of as a warning with a code line.
-        warnings.simplefilter("ignore", RunawayWarning)
+    with _no_runaway_warnings():
         result = infer(params, x, n_windows, seed=args.seed,
                        record_windows=record_windows_for(n_windows),
                        progress=False if args.quiet else None)
-    model = os.path.basename(args.model) if args.model else "bundled ipvae_k512"
     header = (f"{PROG} infer: {result.n_patches} patches ({source}), model "
-              f"{model} (K={params.n_latents}), {args.steps} steps, "
-              f"{result.info['seconds']:.2f} s")
+              f"{_model_label(args.model)} (K={params.n_latents}), {args.steps} "
+              f"steps, {result.info['seconds']:.2f} s")
     report(result, args, "infer", header, model=args.model, patches=args.patches)
     return 0
 
@@ -272,7 +294,7 @@ def add_simulate_parser(subparsers):
                     "window, spike counts per window as posterior samples. Prints "
                     "the same summary as 'infer' and can draw a raster and "
                     "membrane-potential traces.")
-    p.add_argument("--windows", type=_positive_int, default=DEFAULT_STEPS, metavar="T",
+    p.add_argument("--windows", type=positive_int, default=DEFAULT_STEPS, metavar="T",
                    help="windows after the first; metrics are read at window T, "
                         "like 'infer --steps T' (default %(default)s)")
     p.add_argument("--device", default="cpp_standalone",
@@ -291,7 +313,7 @@ def add_simulate_parser(subparsers):
                    help="opt-in refractory-like bound on firing rates, in spikes/s")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
                    help="precision of the compiled network (default %(default)s)")
-    p.add_argument("--jobs", type=_positive_int, default=None,
+    p.add_argument("--jobs", type=positive_int, default=None,
                    help="processes for standalone runs (default: CPU count)")
     p.add_argument("--raster", metavar="F.png",
                    help="write a spike raster of the first patch")
@@ -307,13 +329,9 @@ def add_simulate_parser(subparsers):
 
 def run_simulate(args):
     """Run ``ipvae-snn simulate``."""
-    import os
-    import warnings
-
     from brian2 import Hz, ms
 
     from .network import SpikingIPVAE
-    from .results import RunawayWarning
 
     check_output_arguments(args)
     for path in (args.raster, args.traces):
@@ -338,9 +356,7 @@ def run_simulate(args):
         raise CLIError(str(exc)) from None
     n_windows = args.windows + 1
     progress = False if args.quiet else None
-    with warnings.catch_warnings():
-        # Reported in the summary instead of as a warning with a code line.
-        warnings.simplefilter("ignore", RunawayWarning)
+    with _no_runaway_warnings():
         result = net.run(x, n_windows, seed=args.seed,
                          record_windows=record_windows_for(n_windows),
                          progress=progress)
@@ -350,21 +366,18 @@ def run_simulate(args):
             # whatever follows it, so these are the batch's own spikes.
             first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
     if args.raster or args.traces:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         from .plotting import plot_membrane_traces, plot_raster
+        plt = _pyplot()
         if args.raster:
             plt.close(plot_raster(first, patch=0, path=args.raster))
         if args.traces:
             plt.close(plot_membrane_traces(first, patch=0, path=args.traces))
     timing = result.info["timing"]
-    model = os.path.basename(args.model) if args.model else "bundled ipvae_k512"
-    header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model {model} "
-              f"(K={params.n_latents}), {args.realization} realization on "
-              f"{args.device}, {args.windows} windows of {args.window_ms:g} ms, "
-              f"{timing['total_s']:.2f} s ({timing['n_runs']} run(s)"
+    header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model "
+              f"{_model_label(args.model)} (K={params.n_latents}), "
+              f"{args.realization} realization on {args.device}, {args.windows} "
+              f"windows of {args.window_ms:g} ms, {timing['total_s']:.2f} s "
+              f"({timing['n_runs']} run(s)"
               + (f", compiled in {timing['build_s']:.1f} s" if timing.get("compiled")
                  else "") + ")")
     report(result, args, "simulate", header, model=args.model, patches=args.patches,
@@ -404,16 +417,16 @@ def add_stats_parser(subparsers):
     source.add_argument("--patches", metavar="FILE",
                         help="your own patches instead: .npy, or .npz with one "
                              "array, shape (n, 256) or (n, 16, 16)")
-    p.add_argument("--n-patches", type=_positive_int, metavar="N",
+    p.add_argument("--n-patches", type=positive_int, metavar="N",
                    help=f"distinct patches, each shown --trials times (default "
                         f"{STATS_N_PATCHES}; with --patches, the first N of the file)")
-    p.add_argument("--trials", type=_positive_int, default=STATS_TRIALS,
+    p.add_argument("--trials", type=positive_int, default=STATS_TRIALS,
                    help="repeated trials per patch, >= 2 (default %(default)s)")
-    p.add_argument("--windows", type=_positive_int, default=STATS_WINDOWS, metavar="N",
+    p.add_argument("--windows", type=positive_int, default=STATS_WINDOWS, metavar="N",
                    help="windows of 100 ms per trial, >= 33; windows 16..N-1 are "
                         "analysed, after the transient from the prior "
                         "(default %(default)s)")
-    p.add_argument("--count-windows", type=_positive_int, default=5, metavar="W",
+    p.add_argument("--count-windows", type=positive_int, default=5, metavar="W",
                    help="windows per spike count of the Fano factor and noise "
                         "correlations (default %(default)s: 0.5 s)")
     p.add_argument("--device", default="cpp_standalone",
@@ -421,7 +434,7 @@ def add_stats_parser(subparsers):
                    help="Brian2 device (default %(default)s; compiled once, cached)")
     p.add_argument("--realization", default="window", choices=("window", "continuous"),
                    help="spiking realization (default %(default)s)")
-    p.add_argument("--seed", type=_nonnegative_int, default=0,
+    p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the patch positions and of the network "
                         "(default %(default)s)")
     add_model_arguments(p)
@@ -450,13 +463,10 @@ def _finite(obj):
 def run_stats(args):
     """Run ``ipvae-snn stats``."""
     import functools
-    import os
     import time
-    import warnings
 
     from . import stats
     from .network import SpikingIPVAE
-    from .results import RunawayWarning
 
     check_output_arguments(args)
     if args.trials < 2:
@@ -480,9 +490,7 @@ def run_stats(args):
         raise CLIError(str(exc)) from None
     run = functools.partial(net.run, progress=False if args.quiet else None)
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # Reported in the summary instead of as a warning with a code line.
-        warnings.simplefilter("ignore", RunawayWarning)
+    with _no_runaway_warnings():
         exp = stats.cortex_experiment(run, x, n_trials=args.trials,
                                       n_windows=args.windows,
                                       count_windows=args.count_windows,
@@ -492,13 +500,8 @@ def run_stats(args):
     runaway = {name: len({p for p, _, _ in res.runaway_events()})
                for name, res in (("natural", exp.natural), ("gratings", exp.gratings))}
     if args.figure:
-        import matplotlib
-        matplotlib.use("Agg")        # the command line never opens windows
-        import matplotlib.pyplot as plt
-
         from .plotting import plot_cortex_comparison
-        plt.close(plot_cortex_comparison(rows, path=args.figure))
-    model = os.path.basename(args.model) if args.model else "bundled ipvae_k512"
+        _pyplot().close(plot_cortex_comparison(rows, path=args.figure))
     if args.json:
         doc = dict(command="stats", model=args.model, patches=args.patches,
                    source=source, n_patches=int(x.shape[0]), trials=args.trials,
@@ -507,11 +510,11 @@ def run_stats(args):
                    n_gratings=int(exp.gratings.n_patches), seconds=seconds,
                    values=exp.values, rows=rows,
                    runaway_patches=runaway, figure=args.figure)
-        sys.stdout.write(json.dumps(_finite(doc), default=_json_default) + "\n")
+        _print_json(_finite(doc))
         return 0
-    print(f"{PROG} stats: model {model} (K={params.n_latents}), {args.realization} "
-          f"realization on {args.device}; {x.shape[0]} patches ({source}) x "
-          f"{args.trials} trials x {args.windows} windows of "
+    print(f"{PROG} stats: model {_model_label(args.model)} (K={params.n_latents}), "
+          f"{args.realization} realization on {args.device}; {x.shape[0]} patches "
+          f"({source}) x {args.trials} trials x {args.windows} windows of "
           f"{exp.natural.info.get('window_s', 0.1) * 1e3:g} ms, windows 16-"
           f"{args.windows - 1} analysed; {exp.gratings.n_patches} gratings; "
           f"{seconds:.1f} s")
@@ -572,7 +575,7 @@ def run_convert(args):
                bias_range=[float(params.bias.min()), float(params.bias.max())],
                u_init_mean=float(params.u_init.mean()))
     if args.json:
-        sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
+        _print_json(doc)
         return 0
     print(f"{PROG} convert: {args.folder} ({doc['checkpoint_file']}) -> {args.out}")
     print(f"  {params.n_latents} latents x {params.n_pixels} pixels, lr {params.lr:.5g}, "
@@ -612,7 +615,7 @@ def add_fit_parser(subparsers):
                         help="your own training patches: .npy, or .npz with one array "
                              "(or one under 'patches'), shape (n, pixels) or (n, h, w); "
                              "z-score them like the bundled ones")
-    source.add_argument("--n-patches", type=_positive_int, metavar="N",
+    source.add_argument("--n-patches", type=positive_int, metavar="N",
                         help=f"training patches cut from --images (default "
                              f"{FIT_N_PATCHES})")
     p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
@@ -621,17 +624,17 @@ def add_fit_parser(subparsers):
     p.add_argument("--init", default="random", metavar="random|default|F.npz",
                    help="starting model: a random dictionary (default), the bundled "
                         "model, or a model file (warm start)")
-    p.add_argument("--n-components", type=_positive_int, default=None, metavar="K",
+    p.add_argument("--n-components", type=positive_int, default=None, metavar="K",
                    help="latent neurons (default: 512, or the --init model's)")
-    p.add_argument("--epochs", type=_positive_int, default=FIT_EPOCHS,
+    p.add_argument("--epochs", type=positive_int, default=FIT_EPOCHS,
                    help="passes over the patches (default %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--learning-rate", type=float, default=5e-3,
                    help="Adam step on the dictionary (default %(default)s)")
     p.add_argument("--target-rate", type=float, default=None, metavar="R",
                    help="adapt the spike cost so that the mean count per neuron in "
                         "window --t-train is R (default: keep the cost)")
-    p.add_argument("--t-train", type=_positive_int, default=16, metavar="T",
+    p.add_argument("--t-train", type=positive_int, default=16, metavar="T",
                    help="read-out windows 1..T per batch (default %(default)s)")
     p.add_argument("--learn-sigma", action="store_true",
                    help="also fit the decoder std by its closed form")
@@ -645,7 +648,7 @@ def add_fit_parser(subparsers):
                    help="Brian2 device of --backend network (default %(default)s)")
     p.add_argument("--checkpoint", metavar="F.npz",
                    help="write a checkpoint here every --checkpoint-every batches")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100, metavar="N")
     p.add_argument("--resume", action="store_true",
                    help="continue the fit saved in --checkpoint (same data and "
                         "settings)")
@@ -653,11 +656,11 @@ def add_fit_parser(subparsers):
                    help="dictionary figure (default: MODEL_dictionary.png beside "
                         "--out)")
     p.add_argument("--no-figure", action="store_true", help="write no figure")
-    p.add_argument("--eval-patches", type=_nonnegative_int, default=FIT_EVAL_PATCHES,
+    p.add_argument("--eval-patches", type=nonnegative_int, default=FIT_EVAL_PATCHES,
                    metavar="N",
                    help="score the model on N patches of the held-out bundled images "
                         "(16x16 models only; 0: skip; default %(default)s)")
-    p.add_argument("--seed", type=_nonnegative_int, default=0,
+    p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the patches, the random dictionary and the spike "
                         "sampling (default %(default)s)")
     p.add_argument("--json", action="store_true",
@@ -723,12 +726,8 @@ def run_fit(args):
     params = learner.params_
     params.save(args.out)
     if figure:
-        import matplotlib
-        matplotlib.use("Agg")        # the command line never opens windows
-        import matplotlib.pyplot as plt
-
         from .plotting import plot_dictionary
-        plt.close(plot_dictionary(params, order="orientation", path=figure))
+        _pyplot().close(plot_dictionary(params, order="orientation", path=figure))
     hist = learner.history_
     tail = slice(-max(1, len(hist["r2"]) // 10), None)
     doc = dict(command="fit", out=args.out, figure=figure, source=source,
@@ -743,15 +742,11 @@ def run_fit(args):
                held_out=None)
     side = int(round(np.sqrt(params.n_pixels)))
     if args.eval_patches and args.patches is None and side * side == params.n_pixels:
-        import warnings
-
         from .reference import infer
-        from .results import RunawayWarning
         x_eval = natural_patches(HELD_OUT_IMAGES, n_patches=args.eval_patches,
                                  seed=args.seed, patch_size=side)
         t = args.t_train
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RunawayWarning)
+        with _no_runaway_warnings():
             res = infer(params, x_eval, t + 1, seed=args.seed, record_windows=[t],
                         progress=False)
         doc["held_out"] = dict(images=list(HELD_OUT_IMAGES), n_patches=args.eval_patches,
@@ -759,7 +754,7 @@ def run_fit(args):
                                zero_fraction=float(res.zero_fraction[:, t].mean()),
                                mean_count=float(res.mean_count[:, t].mean()))
     if args.json:
-        sys.stdout.write(json.dumps(_finite(doc), default=_json_default) + "\n")
+        _print_json(_finite(doc))
         return 0
     print(f"{PROG} fit: {doc['n_patches']} patches ({source}), K={params.n_latents}, "
           f"{doc['n_batches']} batches in {seconds:.1f} s")

@@ -64,6 +64,14 @@ def save_figure(fig, path, dpi=150):
     return os.fspath(path)
 
 
+def _finish(fig, title, path):
+    """Give ``fig`` its title, write it to ``path`` when given; return it."""
+    fig.suptitle(title, fontsize=9)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def _default_patches(n_patches, n_show):
     # Evenly spaced through the batch: inputs are usually grouped by image.
     return np.unique(np.linspace(0, n_patches - 1, min(n_show, n_patches)).round()
@@ -177,10 +185,7 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
         title = (f"Reconstructions Φz from spike counts, {result.n_patches} patches, "
                  f"K = {result.params.n_latents}; mean R² at T = {last}: "
                  f"{np.nanmean(result.r2[:, last]):.3f}")
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def _plot_curves(result, windows, ax_r2, ax_act):
@@ -323,7 +328,7 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
     if neurons.size and (neurons.min() < 0 or neurons.max() >= k):
         raise ValueError(f"neurons must be indices in [0, {k - 1}]")
 
-    colors, ori = None, None
+    ori = None
     if isinstance(sort_by, str):
         if sort_by == "rate":
             order = neurons[np.argsort(-spikes_per_neuron[neurons], kind="stable")]
@@ -398,10 +403,7 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
         n_active = int(np.count_nonzero(spikes_per_neuron))
         title = (f"Spike raster, patch {patch} ({kind}): {n_active} of {k} neurons "
                  f"spike in windows {w0}–{w1 - 1}, {how}")
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_membrane_traces(result, patch=0, neurons=None, max_neurons=6, t_range=None,
@@ -515,10 +517,7 @@ def plot_membrane_traces(result, patch=0, neurons=None, max_neurons=6, t_range=N
         how = "per window" if steps else "every time step"
         title = (f"Membrane potential u (log rate per window) of patch {patch} "
                  f"({kind}, {how})")
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_dictionary(phi, order=None, neurons=None, n_cols=None, path=None, title=None):
@@ -596,10 +595,7 @@ def plot_dictionary(phi, order=None, neurons=None, n_cols=None, path=None, title
                "norm": "sorted by norm"}.get(key, "in the given order")
         title = (f"Dictionary Φ: {n} receptive fields of {side}×{side} pixels, {how} "
                  f"(each scaled to its own maximum)")
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_window_curves(results, labels=None, path=None, title=None):
@@ -658,10 +654,7 @@ def plot_window_curves(results, labels=None, path=None, title=None):
     ax_r2.legend(fontsize=7, frameon=False)
     if title is None:
         title = "Read-out quality and sparsity over inference windows"
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_cortex_comparison(table, path=None, title=None):
@@ -733,15 +726,12 @@ def plot_cortex_comparison(table, path=None, title=None):
         n_cmp = sum(1 for r in rows if r.get("inside") is not None)
         title = (f"Network vs V1: {n_in} of {n_cmp} measures inside the cortical range "
                  f"(grey bars; hatched: approximate literature summary)")
-    fig.suptitle(title, fontsize=9)
     notes = [r["note"] for r in rows if r.get("note")]
     if notes:
         import textwrap
         fig.supxlabel("\n".join(textwrap.fill("* " + n, 150) for n in notes),
                       fontsize=6, color="0.35", ha="left", x=0.01)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None):
@@ -814,8 +804,5 @@ def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None
         title = (f"Orientation tuning: {int(keep.sum())} responsive neurons, median "
                  f"circular variance {np.nanmedian(tuning.circular_variance[keep]):.2f}, "
                  f"median half-width {np.nanmedian(hw):.1f}°")
-    fig.suptitle(title, fontsize=9)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 

@@ -289,20 +289,7 @@ def isi_cv(spiketrains, min_spikes=3, backend="auto"):
     cells is inconsistent with temporal integration of random EPSPs.
     J. Neurosci. 13(1), 334–350.
     """
-    min_spikes = _check_min_spikes(min_spikes)
-    es = _backend(backend)
-
-    def one(times):
-        if times.size < min_spikes:
-            return np.nan
-        intervals = np.diff(times)
-        mean = intervals.mean()
-        if mean <= 0:
-            return np.nan
-        if es is not None:
-            return float(es.cv(intervals))
-        return float(intervals.std() / mean)
-    return _per_train(one, spiketrains)
+    return _per_train_intervals(_cv, spiketrains, min_spikes, backend)
 
 
 def isi_lv(spiketrains, min_spikes=3, backend="auto"):
@@ -335,19 +322,41 @@ def isi_lv(spiketrains, min_spikes=3, backend="auto"):
     Shinomoto, S., Shima, K. & Tanji, J. (2003). Differences in spiking
     patterns among cortical neurons. Neural Comput. 15(12), 2823–2842.
     """
+    return _per_train_intervals(_lv, spiketrains, min_spikes, backend)
+
+
+def _cv(intervals, es):
+    """CV of ``intervals`` (NaN for a zero mean); ``es``: Elephant or None."""
+    mean = intervals.mean()
+    if mean <= 0:
+        return np.nan
+    if es is not None:
+        return float(es.cv(intervals))
+    return float(intervals.std() / mean)
+
+
+def _lv(intervals, es):
+    """LV of ``intervals`` (NaN where two consecutive ones sum to 0)."""
+    pair = intervals[:-1] + intervals[1:]
+    if np.any(pair <= 0):
+        return np.nan
+    if es is not None:
+        return float(es.lv(intervals, with_nan=False))
+    return float(3.0 * np.mean((np.diff(intervals) / pair) ** 2))
+
+
+def _per_train_intervals(measure, spiketrains, min_spikes, backend):
+    """
+    ``measure(intervals, es)`` of each train's inter-spike intervals; NaN for
+    trains with fewer than ``min_spikes`` spikes.
+    """
     min_spikes = _check_min_spikes(min_spikes)
     es = _backend(backend)
 
     def one(times):
         if times.size < min_spikes:
             return np.nan
-        intervals = np.diff(times)
-        pair = intervals[:-1] + intervals[1:]
-        if np.any(pair <= 0):
-            return np.nan
-        if es is not None:
-            return float(es.lv(intervals, with_nan=False))
-        return float(3.0 * np.mean((np.diff(intervals) / pair) ** 2))
+        return measure(np.diff(times), es)
     return _per_train(one, spiketrains)
 
 
@@ -384,11 +393,9 @@ def pooled_isi_cv(trials, min_intervals=20, backend="auto"):
     """
     es = _backend(backend)
     intervals = _pooled_intervals(trials, es)
-    if intervals.size < max(2, int(min_intervals)) or intervals.mean() <= 0:
+    if intervals.size < max(2, int(min_intervals)):
         return np.nan
-    if es is not None:
-        return float(es.cv(intervals))
-    return float(intervals.std() / intervals.mean())
+    return _cv(intervals, es)
 
 
 def pooled_isi_lv(trials, min_intervals=20, backend="auto"):

@@ -68,6 +68,19 @@ def params():
 
 
 @pytest.fixture(scope="session")
+def cxx_compiler():
+    """
+    Skips the test where no C++ compiler is found: ``cpp_standalone`` networks
+    are compiled (`ipvae_snn.network.check_compiler`).
+    """
+    from ipvae_snn.network import check_compiler
+    try:
+        check_compiler()
+    except RuntimeError as exc:
+        pytest.skip(f"cpp_standalone needs a C++ compiler: {exc}")
+
+
+@pytest.fixture(scope="session")
 def snn_cache(tmp_path_factory):
     """
     One folder of compiled networks for the whole test session (the user's

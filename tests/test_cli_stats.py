@@ -8,22 +8,12 @@ import pytest
 
 from ipvae_snn import stats
 from ipvae_snn.cli import main
-from ipvae_snn.network import SpikingIPVAE, check_compiler
+from ipvae_snn.network import SpikingIPVAE
 
 # 65 windows: the same compiled network as the examples' --quick runs.
 SMALL = ("stats", "--n-patches", "4", "--trials", "3", "--windows", "65", "--quiet")
-
-
-def _has_compiler():
-    try:
-        check_compiler()
-    except RuntimeError:
-        return False
-    return True
-
-
-needs_compiler = pytest.mark.skipif(not _has_compiler(),
-                                    reason="cpp_standalone needs a C++ compiler")
+#: Skips where cpp_standalone has no C++ compiler (the fixture is in conftest.py).
+needs_compiler = pytest.mark.usefixtures("cxx_compiler")
 
 
 def _run(capsys, *argv):

@@ -37,15 +37,6 @@ OUTPUTS = {
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _has_compiler():
-    from ipvae_snn.network import check_compiler
-    try:
-        check_compiler()
-    except RuntimeError:
-        return False
-    return True
-
-
 def test_every_example_is_covered():
     scripts = sorted(f for f in os.listdir(EXAMPLES)
                      if f.endswith(".py") and not f.startswith("_"))
@@ -67,8 +58,7 @@ def _check_png(path):
 
 
 @pytest.mark.standalone
-@pytest.mark.skipif(not _has_compiler(), reason="the examples compile with "
-                    "cpp_standalone, which needs a C++ compiler")
+@pytest.mark.usefixtures("cxx_compiler")     # the examples compile with cpp_standalone
 @pytest.mark.parametrize("script", sorted(OUTPUTS))
 def test_example_quick_mode_writes_its_figures(script, tmp_path, snn_cache):
     env = dict(os.environ, IPVAE_SNN_CACHE=snn_cache, MPLBACKEND="Agg")
