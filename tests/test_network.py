@@ -70,6 +70,7 @@ def test_window_realization_equals_reference_in_distribution(window_runs, T):
     for name in ("r2", "zero_fraction"):
         a = float(np.nanmean(getattr(snn, name)[:, T]))
         b = float(np.nanmean(getattr(ref, name)[:, T]))
+        print(f"\n{name} at T={T}: network {a:.4f}, reference {b:.4f}")
         assert abs(a - b) <= 0.01, (name, T, a, b)
     # the posterior samples have the reference's distribution, not just its mean
     za, zb = snn.counts_at(T).ravel(), ref.counts_at(T).ravel()
