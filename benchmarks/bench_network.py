@@ -8,7 +8,9 @@ On the same shared patches, the same number of windows and the same cores:
     spread over ``--threads`` processes.
 ``snn_continuous``
     Realization "continuous" (escape-noise neurons, ``--continuous-steps``
-    time steps per window), same device and processes.
+    time steps per window), same device and processes. Not the same
+    algorithm: its activity matches, its R² is higher (docs/model.md), so it
+    is timed but not tested for agreement.
 ``reference``
     ``ipvae_snn.reference.infer`` (numpy, float32, ``--threads`` threads).
 ``torch``
@@ -188,7 +190,10 @@ def _benchmark(args):
             if a != b and b in runners:
                 per_repeat = [sa / sb for sa, sb in zip(seconds[a], seconds[b])]
                 report[f"ratio_{a}_over_{b}"] = median(per_repeat)
-        if a != "reference" and "reference" in runners:
+        # The continuous realization is a different dynamical system (its
+        # read-out is better at the same activity, docs/model.md): only the
+        # implementations of the same update must agree.
+        if a not in ("reference", "snn_continuous") and "reference" in runners:
             report.setdefault("r2_agreement", {})[f"{a}_vs_reference"] = \
                 paired_agreement(outputs[a]["r2"], outputs["reference"]["r2"])
     return rows, report
