@@ -179,7 +179,7 @@ class _Spec:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _run_values(params, spec, max_count, runaway_margin):
+def _run_values(params, max_count, runaway_margin):
     """Parameter values of a run: shared constants, per-neuron arrays, weights."""
     constants = dict(
         lr=params.lr, clamp_u=params.clamp_u, clamp_du=params.clamp_du,
@@ -348,20 +348,18 @@ class _Program:
             atomic_save_json(manifest_path, manifest)
             return cls(directory, manifest), True
 
-    def write_inputs(self, tag, arrays):
-        """Write per-run arrays as files named by their content; return paths."""
-        inputs = os.path.join(self.directory, "inputs")
-        os.makedirs(inputs, exist_ok=True)
-        paths = {}
-        for name, (arr, dtype) in arrays.items():
-            data = np.ascontiguousarray(arr, dtype=dtype)
-            digest = hashlib.sha1(data.tobytes()).hexdigest()[:16]
-            path = os.path.join(inputs, f"{name}-{digest}.dat")
-            if not os.path.exists(path):
-                with _atomic_binary(path) as tmp:
-                    data.tofile(tmp)
-            paths[name] = path
-        return paths
+    def write_inputs(self, folder, arrays):
+        """
+        Write run-argument arrays into ``folder`` in the program's dtypes and
+        return the arguments naming them (``group.variable=path``).
+        """
+        m = self.manifest
+        args = []
+        for name, arr in arrays.items():
+            path = os.path.join(folder, f"{name}.dat")
+            np.ascontiguousarray(arr, dtype=m["dtypes"][name]).tofile(path)
+            args.append(f"{m['args'][name]}={path}")
+        return args
 
     def run(self, results_dir, args, seed):
         """Run the program once; return the result arrays by name."""
@@ -411,15 +409,24 @@ def _compile(spec, directory, device_name):
                 np.zeros(k * k), np.zeros((p, k)), replay)
             # Seed every generator from the environment when asked to (run
             # arguments cannot reach the seed, which Brian2 writes as a literal).
-            device.insert_code("after_start", (
-                f'{{ const char* _s = getenv("{_SEED_ENV}"); if (_s) '
-                f'for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) '
-                f'brian::_random_generators[_i].seed(strtoul(_s, 0, 10) + _i); }}'))
+            # brian2cuda draws with cuRAND and has no such generators: its runs
+            # are seeded by brian2cuda itself.
+            if device_name == "cpp_standalone":
+                device.insert_code("after_start", (
+                    f'{{ const char* _s = getenv("{_SEED_ENV}"); if (_s) '
+                    f'for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) '
+                    f'brian::_random_generators[_i].seed(strtoul(_s, 0, 10) + _i); }}'))
             net.run(p * spec.n_windows * spec.window_s * _second(),
                     namespace=net.namespace, profile=spec.profile)
             tmp_dir = directory + ".building"
             shutil.rmtree(tmp_dir, ignore_errors=True)
-            device.build(directory=tmp_dir, compile=True, run=False, with_output=False)
+            try:
+                device.build(directory=tmp_dir, compile=True, run=False,
+                             with_output=False)
+            except Exception as exc:   # the compiler's own messages are in tmp_dir
+                raise RuntimeError(f"compiling the network with {device_name} failed "
+                                   f"({type(exc).__name__}: {exc}); the project is in "
+                                   f"{tmp_dir}") from exc
             results = {}
             for label, var in (("spike_i", monitors["spikes"].variables["i"]),
                                ("spike_t", monitors["spikes"].variables["t"]),
@@ -473,19 +480,6 @@ def _file_lock(path):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _atomic_binary(path):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 class SpikingIPVAE:
@@ -683,24 +677,31 @@ class SpikingIPVAE:
             timing["build_s"] = time.perf_counter() - t0
             timing["compiled"] = built
             self.n_builds += int(built)
-            static = self._static_args(program, spec)
             run_times = []
+            # Inputs and results live in a folder of this call, removed at its
+            # end: fits run thousands of batches, each with new weights.
+            call_dir = tempfile.mkdtemp(prefix="call-", dir=program.directory)
+            static = self._static_args(program, call_dir)
 
             def job(item):
                 slot, sl, s = item
                 t1 = time.perf_counter()
-                args = static + self._chunk_args(program, spec, drive[sl],
+                run_dir = os.path.join(call_dir, f"run{slot}")
+                os.makedirs(run_dir)
+                args = static + self._chunk_args(program, spec, run_dir, drive[sl],
                                                  _chunk(replay_counts, sl))
-                with tempfile.TemporaryDirectory(
-                        prefix=f"run{slot}-", dir=program.directory) as results_dir:
-                    raw = program.run(results_dir, args, s)
+                raw = program.run(os.path.join(run_dir, "results"), args, s)
+                shutil.rmtree(run_dir, ignore_errors=True)
                 run_times.append(time.perf_counter() - t1)
                 collector.add(sl, raw)
                 bar.update(sl.stop - sl.start)
 
             items = [(i, sl, s) for i, (sl, s) in enumerate(zip(chunks, seeds))]
-            with ThreadPoolExecutor(min(self.n_jobs, len(items))) as pool:
-                list(pool.map(job, items))
+            try:
+                with ThreadPoolExecutor(min(self.n_jobs, len(items))) as pool:
+                    list(pool.map(job, items))
+            finally:
+                shutil.rmtree(call_dir, ignore_errors=True)
             timing["run_s"] = float(np.sum(run_times))
             timing["per_run_s"] = float(np.median(run_times))
             if collector.profile:
@@ -718,33 +719,27 @@ class SpikingIPVAE:
         return result
 
     # ------------------------------------------------------ device plumbing
-    def _values(self, spec):
-        return _run_values(self.params, spec, self.max_count, self.runaway_margin)
+    def _values(self):
+        return _run_values(self.params, self.max_count, self.runaway_margin)
 
-    def _static_args(self, program, spec):
+    def _static_args(self, program, folder):
         """Run arguments that stay the same for every chunk: the parameters."""
-        constants, arrays, w = self._values(spec)
+        constants, arrays, w = self._values()
         m = program.manifest
-        paths = program.write_inputs("params", {
-            "bias": (arrays["bias"], m["dtypes"]["bias"]),
-            "u_init": (arrays["u_init"], m["dtypes"]["u_init"]),
-            "w": (w, m["dtypes"]["w"])})
         args = [f"{m['args'][k]}={float(v)!r}" for k, v in constants.items()]
         args.append(f"{m['args']['window']}={self.window_s!r}")
-        args += [f"{m['args'][k]}={paths[k]}" for k in ("bias", "u_init", "w")]
-        return args
+        return args + program.write_inputs(folder, dict(arrays, w=w))
 
-    def _chunk_args(self, program, spec, drive, replay):
-        m = program.manifest
+    def _chunk_args(self, program, spec, folder, drive, replay):
+        """Run arguments of one chunk: its drives (and replayed counts), padded."""
         padded = np.zeros((spec.inputs_per_run, spec.n_latents))
         padded[:len(drive)] = drive
-        arrays = {"drive": (padded, m["dtypes"]["drive"])}
+        arrays = {"drive": padded}
         if spec.replay:
             rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
             rep[:replay.shape[0] * spec.n_windows] = replay.reshape(-1, spec.n_latents)
-            arrays["replay"] = (rep, m["dtypes"]["replay"])
-        paths = program.write_inputs("chunk", arrays)
-        return [f"{m['args'][k]}={v}" for k, v in paths.items()]
+            arrays["replay"] = rep
+        return program.write_inputs(folder, arrays)
 
     def _run_runtime(self, spec, drive, replay, seed):
         from brian2 import prefs
@@ -754,7 +749,7 @@ class SpikingIPVAE:
         saved = prefs.codegen.target
         prefs.codegen.target = "numpy"
         try:
-            constants, arrays, w = self._values(spec)
+            constants, arrays, w = self._values()
             rep = None if replay is None else replay.reshape(-1, spec.n_latents)
             net, group, _, monitors = _build_objects(spec, constants, arrays, w,
                                                      drive, rep)
@@ -807,7 +802,7 @@ class _Collector:
         with self._lock:
             for name, sec in raw.get("profile", {}).items():
                 self.profile[name] = self.profile.get(name, 0.0) + sec
-        k, nw, p = spec.n_latents, spec.n_windows, spec.inputs_per_run
+        k, nw = spec.n_latents, spec.n_windows
         n_here = sl.stop - sl.start
         step = np.rint(raw["spike_t"] / spec.dt_s).astype(np.int64)
         patch, step_in = np.divmod(step, spec.steps_per_input)

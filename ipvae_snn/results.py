@@ -211,8 +211,8 @@ class InferenceResult:
                 if len(by_patch) > max_patches else "")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
-                f"same): " + "; ".join(parts) + more + ". Pass max_rate (network) "
-                f"or max_count (reference) for bounded activity.")
+                "same): " + "; ".join(parts) + more + ". Pass max_rate (network) "
+                "or max_count (reference) for bounded activity.")
 
     def warn_runaway(self, stacklevel=3):
         """Issue a `RunawayWarning` if any neuron ran away."""
