@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._progress import ProgressBar
 from .data import check_patches
@@ -366,7 +367,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     start = time.perf_counter()
     # Our threads split the batch; BLAS threads on top would only compete with
     # them (and spin badly on a loaded machine).
-    with _single_threaded_blas(True):
+    with threadpool_limits(limits=1, user_api="blas"):
         if n_jobs == 1:
             for item in blocks:
                 work(item)
@@ -410,25 +411,3 @@ def _check_windows(record_windows, n_windows):
         raise ValueError(f"record_windows must lie in [0, {n_windows - 1}] "
                          f"(n_windows={n_windows}), got {w.tolist()[:10]}")
     return w
-
-
-class _single_threaded_blas:
-    """Limit BLAS to one thread while our own threads split the batch."""
-
-    def __init__(self, active):
-        self.active = active
-        self._ctl = None
-
-    def __enter__(self):
-        if self.active:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:   # comes with scikit-learn; harmless without
-                return self
-            self._ctl = threadpool_limits(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctl is not None:
-            self._ctl.restore_original_limits()
-        return False
