@@ -229,7 +229,8 @@ def check_number(value, name, low=None, high=None, low_open=False, high_open=Fal
     if not expected.startswith("a "):
         expected = "a number " + expected
     expected += units
-    if not _is_real(value):
+    # A Brian2 quantity with units is an ndarray too: only plain numbers pass.
+    if not _is_real(value) or not getattr(value, "is_dimensionless", True):
         raise InvalidTypeError(f"{name} must be {expected}, got {value!r}")
     v = float(value)
     bad = (not np.isfinite(v)

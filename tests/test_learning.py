@@ -249,9 +249,10 @@ def test_network_backend_learns_from_brian2_spikes_without_recompiling(
     from ipvae_snn import network
     monkeypatch.setenv("IPVAE_SNN_CACHE", str(tmp_path))
     builds = []
-    compile_ = network._compile
-    monkeypatch.setattr(network, "_compile",
-                        lambda *a, **k: builds.append(a[0].key()) or compile_(*a, **k))
+    compile_ = network.CppStandaloneBackend.compile
+    monkeypatch.setattr(network.CppStandaloneBackend, "compile",
+                        lambda self, spec, *a, **k: builds.append(spec.key())
+                        or compile_(self, spec, *a, **k))
     seen = _capture(monkeypatch, SpikingDictionaryLearner)
     learner = SpikingDictionaryLearner(backend="network", device="cpp_standalone",
                                        **SMALL).fit(rng_patches)
