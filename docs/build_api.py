@@ -189,7 +189,7 @@ def main(argv=None):
         os.path.abspath(__file__)), "api.md"), help="page to write")
     args = parser.parse_args(argv)
     text, documented = render()
-    from ipvae_snn._io import atomic_save_text
+    from ipvae_snn.io import atomic_save_text
     atomic_save_text(args.out, text)
     print(f"wrote {args.out}: {len(documented)} names")
     return 0

@@ -109,7 +109,8 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     >>> check_patches(np.zeros((2, 15)), 16)
     Traceback (most recent call last):
     ...
-    ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels (4x4) to match the model, got shape (2, 15)
+    ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels
+    (4x4) to match the model, got shape (2, 15)
     """
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiub":

@@ -158,7 +158,7 @@ def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
     path = str(tmp_path / "ckpt.npz")
     full = SpikingDictionaryLearner(**SMALL).fit(rng_patches)
     stopped = SpikingDictionaryLearner(checkpoint=path, checkpoint_every=100,
-                                       callback=lambda l, i: i["n_batches"] == 5,
+                                       callback=lambda learner, i: i["n_batches"] == 5,
                                        **SMALL).fit(rng_patches)
     assert stopped.n_batches_ == 5          # the final checkpoint holds batch 5
     resumed = SpikingDictionaryLearner(checkpoint=path, **SMALL)

@@ -21,13 +21,13 @@ static inline double ipvae_softplus(const double x, const double threshold)
 {
     if (x > threshold)
         return x;
-    if (x > %(from)r) {
+    if (x > SERIES_FROM) {
         const double e = exp(-x);
         return x + e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)));
     }
     return log1p(exp(x));
 }
-""" % {"from": SOFTPLUS_SERIES_FROM}
+""".replace("SERIES_FROM", repr(SOFTPLUS_SERIES_FROM))
 
 
 def _softplus_numpy(x, threshold):

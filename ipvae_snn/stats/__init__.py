@@ -36,7 +36,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from ipvae_snn import stats
->>> counts = np.random.default_rng(0).poisson(2.0, size=(500, 3))
+>>> counts = np.random.default_rng(0).poisson(2.0, size=(20000, 3))   # trials x neurons
 >>> np.round(stats.fano_factor(counts), 1).tolist()
 [1.0, 1.0, 1.0]
 >>> sorted(stats.load_cortex_reference()["measures"])[:2]
