@@ -22,16 +22,18 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _CANDIDATES = (os.path.join(_HERE, "equations"), os.path.join(_HERE, os.pardir, "equations"))
 
 
-def equations_dir(candidates=_CANDIDATES):
+def equations_dir(candidates=None):
     """
-    The folder holding the equation files: the first of ``candidates`` with a
-    file for every realization.
+    The folder holding the equation files: the first of ``candidates``
+    (default: the package data folder, then the checkout's ``equations/``)
+    with a file for every realization.
 
     Raises
     ------
     FileNotFoundError
         Naming the folders looked at (a broken installation).
     """
+    candidates = _CANDIDATES if candidates is None else candidates
     for folder in candidates:
         if all(os.path.isfile(os.path.join(folder, f"{r}.txt")) for r in REALIZATIONS):
             return os.path.abspath(folder)

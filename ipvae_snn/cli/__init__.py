@@ -28,7 +28,7 @@ import warnings
 from .. import __version__
 from ..validation import InputError
 from . import common, convert, fit, infer, simulate, stats
-from .common import PROG, CLIError, nonnegative_int, positive_int
+from .common import CLIError, nonnegative_int, positive_int
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError", "positive_int",
            "nonnegative_int", "is_user_error"]
@@ -45,7 +45,7 @@ _PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError,
 def build_parser():
     """The ``ipvae-snn`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog=common.PROG,
         description="The iterative Poisson VAE (iP-VAE) as a spiking network.")
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {__version__}")
@@ -79,13 +79,13 @@ def main(argv=None):
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
+        sys.stderr.write(f"{common.PROG}: interrupted\n")
         return 130
     except Exception as exc:
         if not is_user_error(exc):
             raise
         first = str(exc).strip().splitlines() or [type(exc).__name__]
-        sys.stderr.write(f"{PROG}: error: {first[0]}\n")
+        sys.stderr.write(f"{common.PROG}: error: {first[0]}\n")
         return 2
 
 
