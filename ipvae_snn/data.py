@@ -163,6 +163,18 @@ def load_patches(path, n_pixels=PATCH_SIZE * PATCH_SIZE):
         (`FileNotFoundError`, `KeyError`, `ValueError`) Naming the file and
         the problem (missing, several keys, not numeric, wrong patch size,
         NaN/inf).
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "mine.npz")
+    >>> np.savez(path, patches=np.zeros((3, 16, 16)))
+    >>> load_patches(path).shape
+    (3, 256)
+    >>> load_patches("missing.npy")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.MissingFileError: patches file 'missing.npy' does not exist
     """
     arr = load_array_file(path, default_key="patches", what="patches")
     return check_patches(arr, n_pixels, name=f"patches file '{os.fspath(path)}'")
@@ -368,6 +380,13 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     See Also
     --------
     preprocess_frames : the per-frame pipeline (module docstring lists the steps).
+
+    Examples
+    --------
+    >>> x, source = natural_patches(("camera", "moon"), n_patches=5, seed=0,
+    ...                             return_source=True)
+    >>> x.shape, source.tolist()
+    ((5, 256), [0, 0, 0, 1, 1])
     """
     if isinstance(images, str):
         images = (images,)

@@ -346,6 +346,19 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     See Also
     --------
     ipvae_snn.network.SpikingIPVAE : the same dynamics as a Brian2 network.
+
+    Examples
+    --------
+    >>> import ipvae_snn
+    >>> from ipvae_snn.data import natural_patches
+    >>> params = ipvae_snn.default_params()
+    >>> result = ipvae_snn.infer(params, natural_patches(n_patches=16, seed=0), 17,
+    ...                          seed=0, record_windows=[4, 16], record_u=[0, 1])
+    >>> result.counts_at(16).shape, result.u.shape
+    ((16, 512), (16, 2, 2))
+    >>> row = result.summary()[-1]                # the paper's metrics after T = 16
+    >>> row["T"], 0 < row["r2"] < 1, 0 < row["zero_fraction"] < 1
+    (16, True, True)
     """
     x = check_patches(x, params.n_pixels, name="x")
     n_windows = check_int(n_windows, "n_windows")

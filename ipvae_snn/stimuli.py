@@ -128,6 +128,12 @@ def grating(orientation, spatial_frequency=DEFAULT_SPATIAL_FREQUENCY, phase=0.0,
     Returns
     -------
     ndarray, shape (size, size)
+
+    Examples
+    --------
+    >>> g = grating(90.0, spatial_frequency=0.25)       # vertical stripes
+    >>> bool(np.allclose(g[0], g[-1])), round(float(np.sqrt(np.mean(g ** 2))), 6)
+    (True, 1.0)
     """
     theta = np.deg2rad(check_number(orientation, "orientation"))
     f = check_number(spatial_frequency, "spatial_frequency", low=0, high=0.5,

@@ -2,8 +2,9 @@
 The ``ipvae-snn`` command line.
 
 One module per subcommand (`infer`, `simulate`, `stats`, `convert`, `fit`),
-each with ``NAME``, ``add_parser(subparsers)`` and ``run(args)``; `SUBCOMMANDS`
-lists them, in the order ``--help`` shows them. What they share (argument
+each with ``NAME``, ``add_parser(subparsers)`` (returns its parser) and
+``run(args)``; `SUBCOMMANDS` lists them, in the order ``--help`` shows them,
+and `build_parser` dispatches each to its ``run``. What they share (argument
 types and groups, loading the model and the patches, the summary table and
 JSON, writing results and figures) is in `ipvae_snn.cli.common`. To add a
 subcommand, write its module and add it to `SUBCOMMANDS`.
@@ -52,7 +53,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module in SUBCOMMANDS:
-        module.add_parser(subparsers)
+        module.add_parser(subparsers).set_defaults(func=module.run)
     return parser
 
 

@@ -22,7 +22,8 @@ from ..validation import InputError
 
 __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
            "nonnegative_float", "add_model_arguments", "add_input_arguments",
-           "add_output_arguments", "add_network_arguments", "load_model",
+           "add_output_arguments", "add_inference_arguments", "add_network_arguments",
+           "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
            "summary_dict", "check_output_arguments", "check_figure_paths", "report",
            "print_json", "pyplot", "no_runaway_warnings", "model_label", "warn",
@@ -112,6 +113,13 @@ def add_output_arguments(parser):
                              "(nothing else goes to stdout)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar")
+
+
+def add_inference_arguments(parser):
+    """What every inference subcommand takes: inputs, model, outputs."""
+    add_input_arguments(parser)
+    add_model_arguments(parser)
+    add_output_arguments(parser)
 
 
 def add_network_arguments(parser, device="cpp_standalone", device_help=None,

@@ -8,7 +8,7 @@ NAME = "convert"
 
 
 def add_parser(subparsers):
-    """Add ``convert`` to ``subparsers``."""
+    """Add ``convert`` to ``subparsers``; returns its parser."""
     p = subparsers.add_parser(
         NAME, help="convert an official iP-VAE checkpoint folder to a model .npz",
         description="Read a checkpoint folder written by the paper's official code "
@@ -27,7 +27,6 @@ def add_parser(subparsers):
                         "you trust; by default only tensors and numpy scalars load)")
     p.add_argument("--json", action="store_true",
                    help="print a summary of the model as one JSON object")
-    p.set_defaults(func=run)
     return p
 
 

@@ -28,7 +28,7 @@ FIT_EVAL_PATCHES = 500
 
 
 def add_parser(subparsers):
-    """Add ``fit`` to ``subparsers``."""
+    """Add ``fit`` to ``subparsers``; returns its parser."""
     from ..data import TRAIN_IMAGES
     p = subparsers.add_parser(
         NAME, help="learn a model from the network's spikes",
@@ -96,7 +96,6 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
     return p
 
 

@@ -1,9 +1,8 @@
 """``ipvae-snn infer``: the numpy reference algorithm."""
 
-from .common import (DEFAULT_STEPS, PROG, add_input_arguments, add_model_arguments,
-                     add_output_arguments, check_output_arguments, load_input_patches,
-                     load_model, model_label, no_runaway_warnings, positive_int,
-                     record_windows_for, report)
+from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, check_output_arguments,
+                     load_input_patches, load_model, model_label, no_runaway_warnings,
+                     positive_int, record_windows_for, report)
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -11,7 +10,7 @@ NAME = "infer"
 
 
 def add_parser(subparsers):
-    """Add ``infer`` to ``subparsers``."""
+    """Add ``infer`` to ``subparsers``; returns its parser."""
     p = subparsers.add_parser(
         NAME, help="iterative inference with the reference algorithm",
         description="Run T steps of iterative FOND inference (the numpy reference "
@@ -20,10 +19,7 @@ def add_parser(subparsers):
     p.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS, metavar="T",
                    help="number of inference updates; metrics are read at window "
                         "T, as the paper's 'after T steps' (default %(default)s)")
-    add_input_arguments(p)
-    add_model_arguments(p)
-    add_output_arguments(p)
-    p.set_defaults(func=run)
+    add_inference_arguments(p)
     return p
 
 

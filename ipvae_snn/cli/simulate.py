@@ -3,8 +3,7 @@
 import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
-from .common import (DEFAULT_STEPS, PROG, add_input_arguments,
-                     add_model_arguments, add_network_arguments, add_output_arguments,
+from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
                      check_figure_paths, load_input_patches, load_model, model_label,
                      no_runaway_warnings, positive_float, positive_int, pyplot,
                      record_windows_for, report, warn)
@@ -17,7 +16,7 @@ N_TRACED = 5
 
 
 def add_parser(subparsers):
-    """Add ``simulate`` to ``subparsers``."""
+    """Add ``simulate`` to ``subparsers``; returns its parser."""
     p = subparsers.add_parser(
         NAME, help="inference by the Brian2 spiking network",
         description="Run the iP-VAE as a Brian2 spiking network on whitened 16x16 "
@@ -52,10 +51,7 @@ def add_parser(subparsers):
     p.add_argument("--traces", metavar="F.png",
                    help="write membrane-potential traces of the first patch's most "
                         "driven neurons")
-    add_input_arguments(p)
-    add_model_arguments(p)
-    add_output_arguments(p)
-    p.set_defaults(func=run)
+    add_inference_arguments(p)
     return p
 
 

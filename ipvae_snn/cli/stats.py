@@ -21,7 +21,7 @@ STATS_WINDOWS = 101
 
 
 def add_parser(subparsers):
-    """Add ``stats`` to ``subparsers``."""
+    """Add ``stats`` to ``subparsers``; returns its parser."""
     from ..data import HELD_OUT_IMAGES
     p = subparsers.add_parser(
         NAME, help="spike statistics of the spiking network beside V1 ranges",
@@ -63,7 +63,6 @@ def add_parser(subparsers):
                    help="print one JSON object on stdout (rows of the table, all "
                         "network values, settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
     return p
 
 

@@ -114,6 +114,14 @@ def noise_correlation(counts, method="zscore"):
     ----------
     Cohen, M. R. & Kohn, A. (2011). Measuring and interpreting neuronal
     correlations. Nat. Neurosci. 14(7), 811–819.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> shared = rng.poisson(3.0, size=(4000, 1))           # common input
+    >>> counts = shared + rng.poisson(3.0, size=(4000, 2))  # two neurons
+    >>> round(float(pair_values(noise_correlation(counts))[0]), 1)
+    0.5
     """
     c = _counts(counts, min_ndim=2)
     if c.ndim == 2:

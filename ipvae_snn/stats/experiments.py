@@ -288,6 +288,19 @@ def cortex_experiment(run, patches, n_trials=20, n_windows=101, gratings=None,
     Returns
     -------
     CortexExperiment
+
+    Examples
+    --------
+    The experiments on the reference algorithm (the network runs the same way
+    with ``SpikingIPVAE(params).run``):
+
+    >>> import functools, ipvae_snn
+    >>> from ipvae_snn.data import natural_patches
+    >>> run = functools.partial(ipvae_snn.infer, ipvae_snn.default_params(), warn=False)
+    >>> exp = cortex_experiment(run, natural_patches(n_patches=3, seed=0), n_trials=4,
+    ...                         n_windows=41)
+    >>> exp.values["n_stimuli"], exp.gratings.n_patches, "fano_factor" in exp.values
+    (3, 128, True)
     """
     from ..stimuli import grating_set
     n_windows = check_int(n_windows, "n_windows", min_analysis_windows(),

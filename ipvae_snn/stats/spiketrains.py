@@ -220,6 +220,12 @@ def isi_cv(spiketrains, min_spikes=3, backend="auto"):
     Softky, W. R. & Koch, C. (1993). The highly irregular firing of cortical
     cells is inconsistent with temporal integration of random EPSPs.
     J. Neurosci. 13(1), 334–350.
+
+    Examples
+    --------
+    >>> t = np.cumsum(np.random.default_rng(1).exponential(0.05, 20000))  # Poisson
+    >>> round(float(isi_cv(t, backend="numpy")), 1), isi_cv([np.arange(5.0), [0.3]]).tolist()
+    (1.0, [0.0, nan])
     """
     return _per_train_intervals(_cv, spiketrains, min_spikes, backend)
 

@@ -333,6 +333,15 @@ def orientation_tuning(responses, orientations, level=RINGACH_LEVEL, smoothing=N
     Returns
     -------
     OrientationTuning
+
+    Examples
+    --------
+    >>> from ipvae_snn.stimuli import grating, grating_set
+    >>> patches, conditions = grating_set(phases=[0.0, 90.0])
+    >>> responses = np.maximum(patches @ grating(45.0).ravel(), 0)[:, None]   # one cell
+    >>> tuning = orientation_tuning(responses, conditions["orientation"])
+    >>> tuning.curves.shape, round(float(tuning.preferred[0]))
+    ((16, 1), 45)
     """
     uniq, curves = tuning_curves(responses, orientations)
     if curves.ndim != 2:
