@@ -23,10 +23,10 @@ Each exception also derives from the built-in type callers expect:
 `UnavailableDeviceError`   `RuntimeError`: no C++ compiler, no brian2cuda
 =========================  ==========================================
 
-`InvalidTypeError` and `UnitError` are also `ValueError`\\ s because these
-checks raised `ValueError` before version 0.2; code that catches
-`ValueError` keeps working (scikit-learn's ``InvalidParameterError`` does the
-same).
+`InvalidTypeError` and `UnitError` are also value errors because these checks
+raised `ValueError` before this module gathered them: code that catches
+`ValueError` keeps working (scikit-learn's ``InvalidParameterError`` is both a
+`ValueError` and a `TypeError` for the same reason).
 
 Examples
 --------

@@ -139,7 +139,8 @@ def test_window_needs_time_units(params):
         SpikingIPVAE(params, device="runtime", window=0.1)
     with pytest.raises(ValueError, match="units of time"):
         SpikingIPVAE(params, device="runtime", window=5 * Hz)
-    with pytest.raises(ValueError, match="max_rate"):
+    with pytest.warns(DeprecationWarning, match="max_count"), \
+            pytest.raises(ValueError, match="max_rate"):
         SpikingIPVAE(params, device="runtime", max_rate=2 * ms)
 
 
