@@ -20,9 +20,9 @@ import time
 import numpy as np
 
 from ipvae_snn import IPVAEParams, __version__
-from ipvae_snn._io import atomic_save_json
-from ipvae_snn._shared_data import find_reference_dir
-from ipvae_snn.cli import positive_int
+from ipvae_snn.io import atomic_save_json
+from ipvae_snn.datasets import find_reference_dir
+from ipvae_snn.cli import is_user_error, positive_int
 
 __all__ = ["positive_int", "available_cpus", "base_parser", "limit_threads",
            "timed", "median", "machine_info", "load_shared_patches",
@@ -319,8 +319,9 @@ def run_main(args, benchmark, print_report):
     ``print_report(rows, report)`` followed by the report's speed ratios
     (``ratio_<a>_over_<b>``) and paired R² tests (``r2_agreement``), and
     writes ``report`` to ``--json-out``.
-    Bad input (`BenchmarkError`, a missing file or key, a bad value) ends
-    with one ``error:`` line on stderr.
+    Bad input (`BenchmarkError`, or what the ``ipvae-snn`` command counts as
+    the user's error: `ipvae_snn.cli.is_user_error`) ends with one ``error:``
+    line on stderr; a bug shows its traceback.
 
     Returns
     -------
@@ -329,7 +330,9 @@ def run_main(args, benchmark, print_report):
     """
     try:
         rows, report = benchmark(args)
-    except (BenchmarkError, FileNotFoundError, KeyError, ValueError) as exc:
+    except Exception as exc:
+        if not (isinstance(exc, BenchmarkError) or is_user_error(exc)):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_report(rows, report)

@@ -103,8 +103,9 @@ def _document(qualname, obj, level):
 
 
 def _stable_repr(obj):
-    """repr without memory addresses (lists of functions name them instead)."""
-    if isinstance(obj, (list, tuple)) and obj and all(callable(o) for o in obj):
+    """repr without memory addresses or paths (lists of functions or modules name them)."""
+    if isinstance(obj, (list, tuple)) and obj and all(
+            callable(o) or inspect.ismodule(o) for o in obj):
         inner = ", ".join(getattr(o, "__name__", repr(o)) for o in obj)
         return f"[{inner}]" if isinstance(obj, list) else f"({inner})"
     return repr(obj)
@@ -189,7 +190,7 @@ def main(argv=None):
         os.path.abspath(__file__)), "api.md"), help="page to write")
     args = parser.parse_args(argv)
     text, documented = render()
-    from ipvae_snn._io import atomic_save_text
+    from ipvae_snn.io import atomic_save_text
     atomic_save_text(args.out, text)
     print(f"wrote {args.out}: {len(documented)} names")
     return 0

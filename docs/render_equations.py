@@ -121,7 +121,8 @@ def render():
         "`ipvae_snn.equations.load(realization)` returns their sections, and "
         "`ipvae_snn.network.SpikingIPVAE` passes them to Brian2 unchanged, for "
         "every code-generation target (runtime numpy, `cpp_standalone`, "
-        "`cuda_standalone`). Everything after `#` is a comment. Names used below: `drive_input(t, i)` is a "
+        "`cuda_standalone`). Everything after `#` is a comment. Names used below: "
+        "`drive_input(t, i)` is a "
         "`TimedArray` holding each input's feed-forward drive "
         "(Φᵀ Σ⁻¹ x)ᵢ; `w` on the synapse from j to i is Wᵢⱼ = (Φᵀ Σ⁻¹ Φ)ᵢⱼ. "
         "See [the model](model.md) for what the terms mean.",
@@ -157,7 +158,7 @@ def main(argv=None):
                   file=sys.stderr)
             return 1
         return 0
-    from ipvae_snn._io import atomic_save_text
+    from ipvae_snn.io import atomic_save_text
     atomic_save_text(args.out, text)
     print(f"wrote {args.out}")
     return 0

@@ -6,40 +6,25 @@ truth for every code-generation target (runtime numpy, ``cpp_standalone``,
 Each realization is one file (``window.txt``, ``continuous.txt``) cut into
 sections by ``[name]`` headers; `load` returns them as strings that go straight
 into Brian2 (`NeuronGroup` model, threshold, `run_regularly` code, `Synapses`
-model and ``on_pre``). Comments start with ``#``.
+model and ``on_pre``). Comments start with ``#``. The ``[constants]`` section
+names the model's run-time constants (`constant_names`), which the network
+sets from the parameters on every run.
+
+The reading code lives in ``ipvae_snn/_equations.py``, inside the package, so
+that the network finds these files from a checkout as well as from a wheel.
+
+Examples
+--------
+>>> from ipvae_snn import equations
+>>> equations.REALIZATIONS
+('window', 'continuous')
+>>> print(equations.load("window")["threshold"])
+z > 0
+>>> "softplus_threshold" in equations.constant_names("continuous")
+True
 """
 
-from importlib import resources
+from ipvae_snn._equations import (REALIZATIONS, constant_names, constants,
+                                  equations_dir, load)
 
-__all__ = ["load", "REALIZATIONS"]
-
-#: The spiking realizations of the design note (section 4).
-REALIZATIONS = ("window", "continuous")
-
-
-def load(realization):
-    """
-    The sections of one realization's equation file.
-
-    Parameters
-    ----------
-    realization : {"window", "continuous"}
-
-    Returns
-    -------
-    dict of str
-        Section name -> Brian2 code, comments and blank lines removed.
-    """
-    if realization not in REALIZATIONS:
-        raise ValueError(f"unknown realization {realization!r}; choose one of "
-                         f"{REALIZATIONS}")
-    text = (resources.files(__name__) / f"{realization}.txt").read_text()
-    sections, name = {}, None
-    for line in text.splitlines():
-        code = line.split("#", 1)[0].rstrip()
-        if code.startswith("[") and code.endswith("]"):
-            name = code[1:-1].strip()
-            sections[name] = []
-        elif code.strip() and name is not None:
-            sections[name].append(code)
-    return {k: "\n".join(v) for k, v in sections.items()}
+__all__ = ["load", "REALIZATIONS", "constants", "constant_names", "equations_dir"]

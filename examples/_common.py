@@ -88,13 +88,13 @@ class Outputs:
 
     def save_text(self, name, text):
         """Write ``text`` (and a final newline) as ``name``."""
-        from ipvae_snn._io import atomic_save_text
+        from ipvae_snn.io import atomic_save_text
         atomic_save_text(os.path.join(self.folder, name), text + "\n")
         self._add(name)
 
     def save_json(self, name, obj):
         """Write ``obj`` as JSON as ``name``."""
-        from ipvae_snn._io import atomic_save_json
+        from ipvae_snn.io import atomic_save_json
         atomic_save_json(os.path.join(self.folder, name), obj)
         self._add(name)
 
@@ -114,9 +114,14 @@ class Outputs:
 def run(main, script):
     """
     Run ``main()`` as the script ``script`` (its ``__file__``) and exit with
-    its status; bad input ends with one line on stderr, not a traceback.
+    its status; bad input ends with one line on stderr, not a traceback (as
+    the ``ipvae-snn`` command: `ipvae_snn.cli.is_user_error`), while a bug
+    shows its traceback.
     """
+    from ipvae_snn.cli import is_user_error
     try:
         sys.exit(main())
-    except (ValueError, RuntimeError, OSError) as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         sys.exit(f"{os.path.basename(script)}: error: {exc}")

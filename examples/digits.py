@@ -126,8 +126,8 @@ def main(argv=None):
 
     by_class = {int(d): float(np.nanmean(result.r2[labels == d, last]))
                 for d in np.unique(labels)}
-    print("mean R² at T=%d by class: %s" % (last, ", ".join(
-        f"{d}: {v:.2f}" for d, v in by_class.items())))
+    by_class_text = ", ".join(f"{d}: {v:.2f}" for d, v in by_class.items())
+    print(f"mean R² at T={last} by class: {by_class_text}")
     return outputs.finish("digits")
 
 

@@ -9,7 +9,16 @@ integer spike count of each window is the posterior sample.
 The spiking network (`SpikingIPVAE`, needs Brian2), the learner
 (`SpikingDictionaryLearner`, scikit-learn) and the official-checkpoint reader
 (`from_official`, torch) are imported on first use, so that ``import
-ipvae_snn`` stays light.
+ipvae_snn`` stays light. ``docs/architecture.md`` maps the modules.
+
+Examples
+--------
+>>> import ipvae_snn
+>>> params = ipvae_snn.default_params()
+>>> result = ipvae_snn.infer(params, ipvae_snn.data.natural_patches(n_patches=2, seed=0),
+...                          n_windows=5, seed=0)
+>>> result.counts.shape
+(2, 5, 512)
 """
 
 __version__ = "0.1.0"

@@ -27,6 +27,15 @@ scikit-learn (nothing is downloaded):
 
 `digit_patches` prepares scikit-learn's 8×8 digits as 16×16 inputs and
 `load_patches` reads and validates user ``.npy``/``.npz`` files.
+
+Examples
+--------
+>>> from ipvae_snn.data import natural_patches, HELD_OUT_IMAGES
+>>> x = natural_patches(HELD_OUT_IMAGES, n_patches=4, seed=0)
+>>> x.shape
+(4, 256)
+>>> bool(abs(x.std() - 1) < 0.5)          # on the model's input scale
+True
 """
 
 import os
@@ -34,7 +43,9 @@ from importlib import resources
 
 import numpy as np
 
-from ._io import load_array_file
+from .defaults import PATCH_SIZE
+from .io import load_array_file
+from .validation import InvalidValueError, MissingFileError, check_int
 
 __all__ = ["check_patches", "load_patches", "available_images", "load_image",
            "natural_patches", "digit_patches", "preprocess_frames",
@@ -53,7 +64,6 @@ TRAIN_IMAGES = ("camera", "astronaut", "coffee", "rocket", "grass", "brick",
 #: Held-out images of the reference ``shared`` split (the default input).
 HELD_OUT_IMAGES = ("chelsea", "gravel")
 
-PATCH_SIZE = 16
 FRAME_SIZE = 64
 _CROP = 4
 
@@ -87,33 +97,44 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
 
     Raises
     ------
-    ValueError
-        Naming ``name`` and the problem: not numeric, empty, wrong size,
-        NaN/inf.
+    InvalidValueError
+        (a `ValueError`) Naming ``name`` and the problem: not numeric, empty,
+        wrong size, NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_patches(np.zeros((2, 4, 4)), 16).shape
+    (2, 16)
+    >>> check_patches(np.zeros((2, 15)), 16)
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels
+    (4x4) to match the model, got shape (2, 15)
     """
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+        raise InvalidValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     if allow_single and (arr.ndim == 1 or (arr.ndim == 2 and arr.size == n_pixels
                                            and arr.shape[-1] != n_pixels)):
         arr = arr.reshape(1, -1)
     if arr.ndim == 3:
         arr = arr.reshape(arr.shape[0], -1)
     if arr.ndim != 2:
-        raise ValueError(f"{name}: expected shape (n_patches, {n_pixels}), got "
+        raise InvalidValueError(f"{name}: expected shape (n_patches, {n_pixels}), got "
                          f"{arr.shape}")
     if arr.shape[0] == 0:
-        raise ValueError(f"{name}: no patches (shape {arr.shape})")
+        raise InvalidValueError(f"{name}: no patches (shape {arr.shape})")
     if arr.shape[1] != n_pixels:
         side = int(round(np.sqrt(n_pixels)))
         hint = f" ({side}x{side})" if side * side == n_pixels else ""
-        raise ValueError(f"{name}: each patch must have {n_pixels} pixels{hint} "
+        raise InvalidValueError(f"{name}: each patch must have {n_pixels} pixels{hint} "
                          f"to match the model, got shape {np.asarray(x).shape}")
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
-        raise ValueError(f"{name}: {int(bad.sum())} non-finite value(s) (NaN or "
+        raise InvalidValueError(f"{name}: {int(bad.sum())} non-finite value(s) (NaN or "
                          f"inf) in patch(es) {rows[:10].tolist()}"
                          + (" ..." if rows.size > 10 else ""))
     return arr
@@ -138,9 +159,22 @@ def load_patches(path, n_pixels=PATCH_SIZE * PATCH_SIZE):
 
     Raises
     ------
-    FileNotFoundError, KeyError, ValueError
-        Naming the file and the problem (missing, several keys, not numeric,
-        wrong patch size, NaN/inf).
+    MissingFileError, MissingKeyError, InvalidValueError
+        (`FileNotFoundError`, `KeyError`, `ValueError`) Naming the file and
+        the problem (missing, several keys, not numeric, wrong patch size,
+        NaN/inf).
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "mine.npz")
+    >>> np.savez(path, patches=np.zeros((3, 16, 16)))
+    >>> load_patches(path).shape
+    (3, 256)
+    >>> load_patches("missing.npy")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.MissingFileError: patches file 'missing.npy' does not exist
     """
     arr = load_array_file(path, default_key="patches", what="patches")
     return check_patches(arr, n_pixels, name=f"patches file '{os.fspath(path)}'")
@@ -148,13 +182,20 @@ def load_patches(path, n_pixels=PATCH_SIZE * PATCH_SIZE):
 
 # ------------------------------------------------------------------ images
 def available_images():
-    """Names of the bundled photographs `load_image` and `natural_patches` accept."""
+    """
+    Names of the bundled photographs `load_image` and `natural_patches` accept.
+
+    Examples
+    --------
+    >>> available_images()[:4]
+    ['astronaut', 'brick', 'camera', 'chelsea']
+    """
     return sorted(_IMAGES)
 
 
 def _image_path(name):
     if not isinstance(name, str) or name not in _IMAGES:
-        raise ValueError(f"image {name!r} is not available; choose from "
+        raise InvalidValueError(f"image {name!r} is not available; choose from "
                          f"{', '.join(available_images())}")
     package, filename = _IMAGES[name]
     if package == "skimage":
@@ -163,7 +204,7 @@ def _image_path(name):
         path = resources.files("sklearn.datasets") / "images" / filename
     path = str(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"image {name!r}: file '{path}' is missing from the installed "
             f"{'scikit-image' if package == 'skimage' else 'scikit-learn'}")
     return path
@@ -239,7 +280,7 @@ def contrast_normalize(frames, kernel_size=13, sigma=0.5):
     frames : ndarray, shape (..., height, width)
     """
     if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        raise InvalidValueError(f"kernel_size must be odd, got {kernel_size}")
     grid = np.linspace(-1.0, 1.0, kernel_size)
     k = np.exp(-grid ** 2 / sigma)
     k /= k.sum()
@@ -269,7 +310,7 @@ def preprocess_frames(frames, crop=_CROP):
     """
     frames = np.asarray(frames, dtype=np.float64)
     if frames.ndim < 2 or min(frames.shape[-2:]) <= 2 * crop:
-        raise ValueError(f"frames: expected shape (..., height, width) larger "
+        raise InvalidValueError(f"frames: expected shape (..., height, width) larger "
                          f"than 2*crop={2 * crop}, got {frames.shape}")
     filt = whitening_filter(frames.shape[-2:])
     filtered = np.fft.ifft2(np.fft.fft2(frames) * filt).real
@@ -282,17 +323,10 @@ def preprocess_frames(frames, crop=_CROP):
     return normed
 
 
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _image_patches(img, n, rng, patches_per_frame, patch_size):
     height, width = img.shape
     if height < FRAME_SIZE or width < FRAME_SIZE:
-        raise ValueError(f"image of shape {img.shape} is smaller than one "
+        raise InvalidValueError(f"image of shape {img.shape} is smaller than one "
                          f"{FRAME_SIZE}x{FRAME_SIZE} frame")
     n_frames = -(-n // patches_per_frame)
     top = rng.integers(0, height - FRAME_SIZE + 1, size=n_frames)
@@ -346,19 +380,26 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     See Also
     --------
     preprocess_frames : the per-frame pipeline (module docstring lists the steps).
+
+    Examples
+    --------
+    >>> x, source = natural_patches(("camera", "moon"), n_patches=5, seed=0,
+    ...                             return_source=True)
+    >>> x.shape, source.tolist()
+    ((5, 256), [0, 0, 0, 1, 1])
     """
     if isinstance(images, str):
         images = (images,)
     images = tuple(images)
     if not images:
-        raise ValueError("images: give at least one image name")
+        raise InvalidValueError("images: give at least one image name")
     for name in images:
         _image_path(name)                       # validates the name early
-    n_patches = _positive_int(n_patches, "n_patches")
-    patches_per_frame = _positive_int(patches_per_frame, "patches_per_frame")
-    patch_size = _positive_int(patch_size, "patch_size")
+    n_patches = check_int(n_patches, "n_patches")
+    patches_per_frame = check_int(patches_per_frame, "patches_per_frame")
+    patch_size = check_int(patch_size, "patch_size")
     if patch_size >= FRAME_SIZE - 2 * _CROP:
-        raise ValueError(f"patch_size must be smaller than "
+        raise InvalidValueError(f"patch_size must be smaller than "
                          f"{FRAME_SIZE - 2 * _CROP}, got {patch_size}")
     rng = np.random.default_rng(seed)
     per_image = [n_patches // len(images) + (i < n_patches % len(images))
@@ -401,17 +442,23 @@ def digit_patches(n_patches=None, seed=None, size=PATCH_SIZE):
     -------
     patches : ndarray of float64, shape (n, size**2)
     labels : ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> x, labels = digit_patches(n_patches=3, seed=0)
+    >>> x.shape, labels.shape
+    ((3, 256), (3,))
     """
     from skimage.transform import resize
     from sklearn.datasets import load_digits
 
-    size = _positive_int(size, "size")
+    size = check_int(size, "size")
     digits = load_digits()
     images, labels = digits.images, digits.target
     if n_patches is not None:
-        n_patches = _positive_int(n_patches, "n_patches")
+        n_patches = check_int(n_patches, "n_patches")
         if n_patches > len(images):
-            raise ValueError(f"n_patches must be <= {len(images)} (the number of "
+            raise InvalidValueError(f"n_patches must be <= {len(images)} (the number of "
                              f"digits), got {n_patches}")
         pick = np.sort(np.random.default_rng(seed).choice(len(images), n_patches,
                                                            replace=False))

@@ -2,13 +2,25 @@
 Read-out metrics, as the paper's code and the design note (§5) define them.
 
 One function per measure (Elephant's convention). Reconstruction quality is
-per patch; sparsity measures take counts with neurons on the last axis.
+per patch; sparsity measures take counts with neurons on the last axis. R² is
+computed here only (`r2_from_sums`): the reference algorithm, the network's
+result collection and `r2_score` all call it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from ipvae_snn import metrics
+>>> x = np.array([[1.0, 2.0, 3.0, 4.0]])
+>>> metrics.r2_score(x, x + [0.5, -0.5, 0.5, -0.5]).round(3).tolist()
+[0.8]
+>>> float(metrics.sparseness([0, 0, 3, 0])), float(metrics.sparseness([1, 1, 1, 1]))
+(1.0, 0.0)
 """
 
 import numpy as np
 
-__all__ = ["mse", "r2_score", "zero_fraction", "mean_count", "sparseness",
-           "lifetime_sparseness", "population_sparseness"]
+__all__ = ["mse", "r2_score", "r2_from_sums", "total_sum_of_squares", "zero_fraction",
+           "mean_count", "sparseness", "lifetime_sparseness", "population_sparseness"]
 
 
 def mse(x, x_hat):
@@ -28,6 +40,39 @@ def mse(x, x_hat):
     return np.einsum("...m,...m->...", diff, diff)
 
 
+def total_sum_of_squares(x):
+    """
+    ``Σ_m (x_m - mean(x))²`` per patch, the denominator of R².
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n_pixels)
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return np.einsum("...m,...m->...", centred, centred)
+
+
+def r2_from_sums(ss_res, ss_tot):
+    """
+    ``1 - ss_res / ss_tot``: R² from the residual and total sums of squares.
+
+    Broadcasts; NaN where ``ss_tot`` is 0 (a constant patch).
+
+    Examples
+    --------
+    >>> r2_from_sums(np.array([1.0, 2.0]), np.array([4.0, 0.0])).tolist()
+    [0.75, nan]
+    """
+    ss_tot = np.asarray(ss_tot, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+
+
 def r2_score(x, x_hat):
     """
     Coefficient of determination per patch,
@@ -35,11 +80,7 @@ def r2_score(x, x_hat):
 
     Constant patches (zero variance) give NaN.
     """
-    x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=-1, keepdims=True)
-    ss_tot = np.einsum("...m,...m->...", centred, centred)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 - mse(x, x_hat) / np.where(ss_tot > 0, ss_tot, np.nan)
+    return r2_from_sums(mse(x, x_hat), total_sum_of_squares(x))
 
 
 def zero_fraction(counts, axis=None):
@@ -73,29 +114,16 @@ def sparseness(values, axis=-1):
 
 def lifetime_sparseness(counts):
     """
-    Lifetime sparseness of each neuron across stimuli.
-
-    Parameters
-    ----------
-    counts : array_like, shape (n_stimuli, n_neurons)
-
-    Returns
-    -------
-    ndarray, shape (n_neurons,)
+    Lifetime sparseness of each neuron across stimuli: `sparseness` over axis
+    0 of counts of shape (n_stimuli, n_neurons); one value per neuron.
     """
     return sparseness(np.asarray(counts), axis=0)
 
 
 def population_sparseness(counts):
     """
-    Population sparseness of each stimulus across neurons.
-
-    Parameters
-    ----------
-    counts : array_like, shape (n_stimuli, n_neurons)
-
-    Returns
-    -------
-    ndarray, shape (n_stimuli,)
+    Population sparseness of each stimulus across neurons: `sparseness` over
+    the last axis of counts of shape (n_stimuli, n_neurons); one value per
+    stimulus.
     """
     return sparseness(np.asarray(counts), axis=-1)

@@ -36,6 +36,12 @@ a converted checkpoint equals the ``.npz`` exported from the same weights bit
 for bit.
 
 torch is needed only here: install it with ``pip install "ipvae-snn[official]"``.
+
+Examples
+--------
+>>> from ipvae_snn.official import from_official
+>>> params = from_official("runs/IPVAE_vH16")     # doctest: +SKIP
+>>> params.save("ipvae_vH16.npz")                 # doctest: +SKIP
 """
 
 import json
@@ -45,7 +51,10 @@ import re
 
 import numpy as np
 
-from .params import FLOAT32_EPS, IPVAEParams
+from .defaults import CLAMP_MIN, FLOAT32_EPS, SIGMA_SOFTCLAMP, SOFTPLUS_THRESHOLD
+from .params import IPVAEParams
+from .validation import (InvalidValueError, MissingDependencyError, MissingFileError,
+                         MissingKeyError, check_folder, check_int)
 
 __all__ = ["from_official", "list_checkpoints", "read_official_config",
            "MODEL_CONFIG", "REQUIRED_KEYS"]
@@ -66,11 +75,10 @@ REQUIRED_KEYS = ("layer.phi.weight", "layer.dec_log_sigma", "layer.log_bias",
 # Buffers of the official layer that are kept as metadata when present.
 _OPTIONAL_KEYS = ("layer.temp", "layer.beta_inner", "layer.n_exp")
 
-# Constants of the official code (main/layers.py, main/distributions.py).
-_SIGMA_SOFTCLAMP = 3.45       # get_dec_log_sigma: softclamp_sym(., 3.45)
-_CLAMP_INIT_POISSON = 2.0     # get_c: c_init for Poisson layers
-_HARD_CLAMP_MIN = -8.0        # softclamp: x.clamp_(min=-8.0)
-_SOFTPLUS_THRESHOLD = 20.0    # torch.nn.functional.softplus default
+# Constant of the official code (main/layers.py, get_c: c_init for Poisson
+# layers); its other constants are in `ipvae_snn.defaults` (SIGMA_SOFTCLAMP
+# of get_dec_log_sigma, CLAMP_MIN of softclamp, SOFTPLUS_THRESHOLD).
+_CLAMP_INIT_POISSON = 2.0
 
 # The trainer's file name: <Model>+<Trainer>[-<checkpoint>]_(<timestamp>).pt
 _CHECKPOINT_RE = re.compile(r"-(\d+)_\(")
@@ -80,7 +88,7 @@ def _import_torch():
     try:
         import torch
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "reading official checkpoints needs PyTorch: "
             'pip install "ipvae-snn[official]"') from None
     return torch
@@ -123,22 +131,22 @@ def read_official_config(folder):
     if MODEL_CONFIG not in names:
         for other, what in _OTHER_CONFIGS.items():
             if other in names:
-                raise ValueError(
+                raise InvalidValueError(
                     f"official checkpoint folder '{folder}' holds {what} "
                     f"({other}); only Poisson iP-VAE models ({MODEL_CONFIG}) "
                     f"can run as a spiking network")
         configs = sorted(n for n in names if n.startswith("Config")
                          and n.endswith(".json"))
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"official checkpoint folder '{folder}' has no model configuration "
             f"'{MODEL_CONFIG}' (config files present: {configs or 'none'})")
     try:
         with open(path) as f:
             cfg = json.load(f)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"'{path}' is not a readable JSON file: {exc}") from None
+        raise InvalidValueError(f"'{path}' is not a readable JSON file: {exc}") from None
     if not isinstance(cfg, dict):
-        raise ValueError(f"'{path}': expected a JSON object, got "
+        raise InvalidValueError(f"'{path}': expected a JSON object, got "
                          f"{type(cfg).__name__}")
     return cfg
 
@@ -198,28 +206,23 @@ def from_official(folder, checkpoint=None, use_ema=False, trust_pickle=False):
     which = "model_ema" if use_ema else "model"
     if not isinstance(blob, dict) or which not in blob:
         keys = sorted(blob) if isinstance(blob, dict) else type(blob).__name__
-        raise KeyError(f"'{pt_name}': expected the official trainer's dict with "
+        raise MissingKeyError(f"'{pt_name}': expected the official trainer's dict with "
                        f"a '{which}' entry, got {keys}")
     state = blob[which]
     if state is None:
-        raise ValueError(f"'{pt_name}' has no '{which}' weights (the fit did not "
+        raise InvalidValueError(f"'{pt_name}' has no '{which}' weights (the fit did not "
                          f"keep an exponential moving average); use use_ema=False")
     if not isinstance(state, dict):
-        raise ValueError(f"'{pt_name}': '{which}' is not a state_dict "
+        raise InvalidValueError(f"'{pt_name}': '{which}' is not a state_dict "
                          f"(got {type(state).__name__})")
     return _params_from_state(torch, state, cfg, pt_name, blob)
 
 
 # --------------------------------------------------------------- internals
 def _check_folder(folder):
-    folder = os.fspath(folder)
-    if not os.path.exists(folder):
-        raise FileNotFoundError(f"official checkpoint folder '{folder}' does not exist")
-    if not os.path.isdir(folder):
-        raise NotADirectoryError(
-            f"'{folder}' is not a folder; pass the official checkpoint folder "
-            f"(the one holding {MODEL_CONFIG} and the .pt file)")
-    return folder
+    return check_folder(folder, "official checkpoint folder",
+                        hint=f"; pass the official checkpoint folder (the one holding "
+                             f"{MODEL_CONFIG} and the .pt file)")
 
 
 def _check_supported(cfg, folder):
@@ -227,7 +230,7 @@ def _check_supported(cfg, folder):
     src = f"{os.path.join(folder, MODEL_CONFIG)}"
     for key in ("n_latents", "clamp_u", "clamp_du"):
         if key not in cfg:
-            raise KeyError(f"{src}: missing key '{key}'")
+            raise MissingKeyError(f"{src}: missing key '{key}'")
     problems = []
     if cfg.get("dec_type", "lin") != "lin":
         problems.append(f"decoder dec_type={cfg['dec_type']!r} (only the linear "
@@ -250,7 +253,7 @@ def _check_supported(cfg, folder):
         if isinstance(value, list) and len(value) != 1:
             problems.append(f"{key}={value} (one clamp level expected)")
     if problems:
-        raise ValueError(f"{src}: unsupported model: " + "; ".join(problems))
+        raise InvalidValueError(f"{src}: unsupported model: " + "; ".join(problems))
 
 
 def _scalar_cfg(cfg, key):
@@ -260,7 +263,7 @@ def _scalar_cfg(cfg, key):
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{MODEL_CONFIG}: '{key}' must be a number, got "
+        raise InvalidValueError(f"{MODEL_CONFIG}: '{key}' must be a number, got "
                          f"{value!r}") from None
 
 
@@ -268,23 +271,21 @@ def _pick_checkpoint(folder, checkpoint):
     found = list_checkpoints(folder)
     names = [f for _, f in found]
     if not found:
-        raise FileNotFoundError(f"official checkpoint folder '{folder}' has no .pt "
+        raise MissingFileError(f"official checkpoint folder '{folder}' has no .pt "
                                 f"file (the trainer's torch.save output)")
     if checkpoint is not None:
         if isinstance(checkpoint, (str, os.PathLike)):
             name = os.path.basename(os.fspath(checkpoint))
             if name not in names:
-                raise FileNotFoundError(f"checkpoint file '{name}' is not in "
+                raise MissingFileError(f"checkpoint file '{name}' is not in "
                                         f"'{folder}' (found: {names})")
             return name
-        if isinstance(checkpoint, (bool, np.bool_)) or not isinstance(
-                checkpoint, (int, np.integer)):
-            raise ValueError(f"checkpoint must be a checkpoint number or a file "
-                             f"name, got {checkpoint!r}")
-        hits = [f for n, f in found if n == int(checkpoint)]
+        checkpoint = check_int(checkpoint, "checkpoint", minimum=None,
+                               reason="a checkpoint number, or a file name")
+        hits = [f for n, f in found if n == checkpoint]
         if len(hits) != 1:
             numbers = [n for n, _ in found]
-            raise (FileNotFoundError if not hits else ValueError)(
+            raise (MissingFileError if not hits else InvalidValueError)(
                 f"checkpoint={checkpoint}: {'no' if not hits else len(hits)} "
                 f".pt file(s) with that number in '{folder}' (numbers: {numbers}"
                 f"; files: {names})")
@@ -294,7 +295,7 @@ def _pick_checkpoint(folder, checkpoint):
     numbers = [n for n, _ in found]
     best = numbers[-1]
     if best is None or numbers.count(best) > 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"official checkpoint folder '{folder}' holds several .pt files and "
             f"the latest cannot be told from their names: {names}; pass "
             f"checkpoint=<number or file name>")
@@ -327,16 +328,16 @@ def _load_pt(torch, path, trust_pickle):
     except pickle.UnpicklingError as exc:
         unsafe = [] if trust_pickle else _unsafe_globals(torch, path)
         if unsafe or (not trust_pickle and "Unsupported global" in str(exc)):
-            raise ValueError(
+            raise InvalidValueError(
                 f"'{path}' needs Python objects beyond tensors and numpy scalars "
                 f"to load{': ' + ', '.join(unsafe) if unsafe else ''}; it was "
                 f"refused because unpickling them could run code. If you trust "
                 f"the file's source, pass trust_pickle=True (CLI: "
                 f"--trust-pickle)") from None
-        raise ValueError(f"'{path}' is not a readable torch checkpoint: "
+        raise InvalidValueError(f"'{path}' is not a readable torch checkpoint: "
                          f"{exc}") from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise ValueError(f"'{path}' is not a readable torch checkpoint: "
+        raise InvalidValueError(f"'{path}' is not a readable torch checkpoint: "
                          f"{exc}") from None
 
 
@@ -354,32 +355,32 @@ def _unsafe_globals(torch, path):
 def _params_from_state(torch, state, cfg, pt_name, blob):
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
-        raise KeyError(f"'{pt_name}': the state_dict lacks {missing} (an iP-VAE "
+        raise MissingKeyError(f"'{pt_name}': the state_dict lacks {missing} (an iP-VAE "
                        f"with a linear decoder has {list(REQUIRED_KEYS)}); keys "
                        f"present: {sorted(state)}")
     known = set(REQUIRED_KEYS) | set(_OPTIONAL_KEYS)
     extra = sorted(k for k in state if k not in known)
     if extra:
-        raise ValueError(f"'{pt_name}': unsupported model: the state_dict has "
+        raise InvalidValueError(f"'{pt_name}': unsupported model: the state_dict has "
                          f"parameters an iP-VAE with a linear decoder lacks: "
                          f"{extra}")
 
     def tensor(key, ndim=None):
         value = state[key]
         if not torch.is_tensor(value):
-            raise ValueError(f"'{pt_name}': state_dict entry '{key}' is not a "
+            raise InvalidValueError(f"'{pt_name}': state_dict entry '{key}' is not a "
                              f"tensor (got {type(value).__name__})")
         return value.detach().to("cpu", torch.float32)
 
     phi = tensor("layer.phi.weight")
     if phi.ndim != 2:
-        raise ValueError(f"'{pt_name}': 'layer.phi.weight' must be 2-D "
+        raise InvalidValueError(f"'{pt_name}': 'layer.phi.weight' must be 2-D "
                          f"(pixels x latents), got shape {tuple(phi.shape)}")
     n_pixels, n_latents = phi.shape
     expected = cfg["n_latents"]
     expected = int(expected[0] if isinstance(expected, list) else expected)
     if n_latents != expected:
-        raise ValueError(f"'{pt_name}': 'layer.phi.weight' has {n_latents} latents "
+        raise InvalidValueError(f"'{pt_name}': 'layer.phi.weight' has {n_latents} latents "
                          f"but {MODEL_CONFIG} says n_latents={expected}")
     shapes = {"layer.dec_log_sigma": n_pixels, "layer.log_bias": n_latents,
               "layer.log_lr.0": 1, "layer.u_init.0": n_latents, "layer.eps": 1}
@@ -387,14 +388,14 @@ def _params_from_state(torch, state, cfg, pt_name, blob):
     for key, n in shapes.items():
         t = tensor(key).reshape(-1)
         if t.numel() != n:
-            raise ValueError(f"'{pt_name}': state_dict entry '{key}' has "
+            raise InvalidValueError(f"'{pt_name}': state_dict entry '{key}' has "
                              f"{t.numel()} values, expected {n} (from "
                              f"'layer.phi.weight' {tuple(phi.shape)})")
         flat[key] = t
 
     # The official code's float32 arithmetic, op for op (module docstring).
-    log_sigma = flat["layer.dec_log_sigma"].div(_SIGMA_SOFTCLAMP).tanh().mul(
-        _SIGMA_SOFTCLAMP).numpy()
+    log_sigma = flat["layer.dec_log_sigma"].div(SIGMA_SOFTCLAMP).tanh().mul(
+        SIGMA_SOFTCLAMP).numpy()
     sigma = np.exp(log_sigma)
     bias = flat["layer.log_bias"].exp().numpy()
     lr = flat["layer.log_lr.0"].exp().numpy()[0]
@@ -421,8 +422,8 @@ def _params_from_state(torch, state, cfg, pt_name, blob):
         return IPVAEParams(
             phi=phi.numpy(), sigma=sigma, bias=bias, lr=lr,
             u_init=flat["layer.u_init.0"].numpy(), clamp_u=clamps["u"],
-            clamp_du=clamps["du"], clamp_min=_HARD_CLAMP_MIN,
-            rate_eps=FLOAT32_EPS, softplus_threshold=_SOFTPLUS_THRESHOLD,
+            clamp_du=clamps["du"], clamp_min=CLAMP_MIN,
+            rate_eps=FLOAT32_EPS, softplus_threshold=SOFTPLUS_THRESHOLD,
             metadata=metadata)
     except ValueError as exc:
-        raise ValueError(f"'{pt_name}': {exc}") from None
+        raise InvalidValueError(f"'{pt_name}': {exc}") from None

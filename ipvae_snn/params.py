@@ -7,37 +7,44 @@ latents), the decoder std ``sigma`` (σ), the per-neuron leak ``bias`` (b ≥ 0)
 the step size ``lr``, the prior log-rate ``u_init`` and the clamp constants.
 Everything else in a model file (the official raw parameters, training
 constants) is kept in ``metadata`` and written back on `IPVAEParams.save`.
+
+Examples
+--------
+>>> import ipvae_snn
+>>> params = ipvae_snn.default_params()
+>>> params
+IPVAEParams(n_pixels=256, n_latents=512, lr=0.5581, clamp_u=10, clamp_du=10)
+>>> params.lateral_weights().shape
+(512, 512)
+>>> params.replace(lr=0.05).lr
+0.05
 """
 
 import hashlib
-import os
 from importlib import resources
 
 import numpy as np
 
-from ._io import atomic_savez
+from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, SIGMA_SOFTCLAMP,
+                       SOFTPLUS_THRESHOLD)
+from .io import atomic_savez
+from .validation import InvalidValueError, MissingKeyError, check_file
 
 __all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "default_params"]
-
-#: The constant the official code adds to ``exp(u)`` to form the Poisson rate.
-FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 #: File name of the model shipped with the package (trained with the official
 #: code, see ``shared/reference/README.md``).
 DEFAULT_MODEL = "ipvae_k512.npz"
 
-# The official decoder log-std is soft-clamped symmetrically with this c.
-_SIGMA_SOFTCLAMP = 3.45
-
 # Scalar constants: file key -> (attribute, default). The official files store
 # the *effective* clamp levels as c_u / c_du (clamp_init + eps * (clamp -
 # clamp_init)); plain clamp_u / clamp_du are the fallback.
 _SCALARS = {
-    "clamp_u": ("c_u", "clamp_u", 10.0),
-    "clamp_du": ("c_du", "clamp_du", 10.0),
-    "clamp_min": ("hard_clamp_min", None, -8.0),
+    "clamp_u": ("c_u", "clamp_u", CLAMP_U),
+    "clamp_du": ("c_du", "clamp_du", CLAMP_DU),
+    "clamp_min": ("hard_clamp_min", None, CLAMP_MIN),
     "rate_eps": ("rate_eps", None, FLOAT32_EPS),
-    "softplus_threshold": ("softplus_threshold", None, 20.0),
+    "softplus_threshold": ("softplus_threshold", None, SOFTPLUS_THRESHOLD),
 }
 
 # Keys that `save` derives from the fields; stale copies of them are never
@@ -54,14 +61,14 @@ def _as_float_array(name, value, ndim):
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"parameter '{name}' is not numeric: {exc}") from None
+        raise InvalidValueError(f"parameter '{name}' is not numeric: {exc}") from None
     if arr.ndim != ndim:
         kind = {0: "a scalar", 1: "a 1-D array", 2: "a 2-D array"}[ndim]
-        raise ValueError(f"parameter '{name}' must be {kind}, "
+        raise InvalidValueError(f"parameter '{name}' must be {kind}, "
                          f"got shape {arr.shape}")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"parameter '{name}' contains {int(bad.sum())} "
+        raise InvalidValueError(f"parameter '{name}' contains {int(bad.sum())} "
                          f"non-finite value(s) (NaN or inf)")
     return arr
 
@@ -96,18 +103,33 @@ class IPVAEParams:
 
     Raises
     ------
-    ValueError
-        Naming the parameter: wrong shape, NaN/inf, ``sigma <= 0``,
-        ``bias < 0``, ``lr <= 0``, ``clamp_min >= clamp_u``.
+    InvalidValueError
+        (a `ValueError`) Naming the parameter: wrong shape, NaN/inf,
+        ``sigma <= 0``, ``bias < 0``, ``lr <= 0``, ``clamp_min >= clamp_u``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = IPVAEParams(phi=np.eye(4, 3), sigma=np.ones(4), bias=np.full(3, 0.1),
+    ...                 lr=0.5, u_init=np.full(3, -2.0))
+    >>> p.n_pixels, p.n_latents
+    (4, 3)
+    >>> p.feedforward(np.ones(4)).tolist()
+    [1.0, 1.0, 1.0]
+    >>> IPVAEParams(phi=np.eye(4, 3), sigma=np.ones(4), bias=np.full(3, -0.1),
+    ...             lr=0.5, u_init=np.zeros(3))
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: parameter 'bias' must be >= 0, got -0.1 at neuron 0
     """
 
-    def __init__(self, phi, sigma, bias, lr, u_init, clamp_u=10.0,
-                 clamp_du=10.0, clamp_min=-8.0, rate_eps=FLOAT32_EPS,
-                 softplus_threshold=20.0, metadata=None):
+    def __init__(self, phi, sigma, bias, lr, u_init, clamp_u=CLAMP_U,
+                 clamp_du=CLAMP_DU, clamp_min=CLAMP_MIN, rate_eps=FLOAT32_EPS,
+                 softplus_threshold=SOFTPLUS_THRESHOLD, metadata=None):
         self.phi = _as_float_array("phi", phi, 2)
         n_pixels, n_latents = self.phi.shape
         if n_pixels == 0 or n_latents == 0:
-            raise ValueError(f"parameter 'phi' is empty (shape {self.phi.shape})")
+            raise InvalidValueError(f"parameter 'phi' is empty (shape {self.phi.shape})")
         self.sigma = _as_float_array("sigma", sigma, 1)
         self.bias = _as_float_array("bias", bias, 1)
         self.u_init = _as_float_array("u_init", u_init, 1)
@@ -115,7 +137,7 @@ class IPVAEParams:
                                    ("bias", self.bias, n_latents, "n_latents"),
                                    ("u_init", self.u_init, n_latents, "n_latents")):
             if arr.shape != (n,):
-                raise ValueError(
+                raise InvalidValueError(
                     f"parameter '{name}' has shape {arr.shape}, but phi "
                     f"{self.phi.shape} implies ({what},) = ({n},)")
         self.lr = float(_as_float_array("lr", lr, 0))
@@ -127,20 +149,20 @@ class IPVAEParams:
             _as_float_array("softplus_threshold", softplus_threshold, 0))
         if (self.sigma <= 0).any():
             i = int(np.argmin(self.sigma))
-            raise ValueError(f"parameter 'sigma' must be > 0, got "
+            raise InvalidValueError(f"parameter 'sigma' must be > 0, got "
                              f"{self.sigma[i]:g} at pixel {i}")
         if (self.bias < 0).any():
             i = int(np.argmin(self.bias))
-            raise ValueError(f"parameter 'bias' must be >= 0, got "
+            raise InvalidValueError(f"parameter 'bias' must be >= 0, got "
                              f"{self.bias[i]:g} at neuron {i}")
         if self.lr <= 0:
-            raise ValueError(f"parameter 'lr' must be > 0, got {self.lr:g}")
+            raise InvalidValueError(f"parameter 'lr' must be > 0, got {self.lr:g}")
         if self.rate_eps < 0:
-            raise ValueError(f"parameter 'rate_eps' must be >= 0, got "
+            raise InvalidValueError(f"parameter 'rate_eps' must be >= 0, got "
                              f"{self.rate_eps:g}")
         for name in ("clamp_u", "clamp_du"):
             if getattr(self, name) <= self.clamp_min:
-                raise ValueError(f"parameter '{name}' ({getattr(self, name):g}) "
+                raise InvalidValueError(f"parameter '{name}' ({getattr(self, name):g}) "
                                  f"must exceed clamp_min ({self.clamp_min:g})")
         self.metadata = dict(metadata or {})
 
@@ -202,7 +224,7 @@ class IPVAEParams:
         kwargs = self.get_params()
         unknown = set(changes) - set(kwargs)
         if unknown:
-            raise KeyError(f"unknown parameter(s) {sorted(unknown)}; "
+            raise MissingKeyError(f"unknown parameter(s) {sorted(unknown)}; "
                            f"known: {sorted(kwargs)}")
         kwargs.update(changes)
         return IPVAEParams(**kwargs)
@@ -235,7 +257,7 @@ class IPVAEParams:
             for key in candidates:
                 if key in keys:
                     return key
-            raise KeyError(f"{source}: missing key '{candidates[0]}'"
+            raise MissingKeyError(f"{source}: missing key '{candidates[0]}'"
                            + (f" (or {', '.join(repr(c) for c in candidates[1:])})"
                               if len(candidates) > 1 else "")
                            + f"; keys present: {sorted(keys)}")
@@ -247,7 +269,7 @@ class IPVAEParams:
         if key == "dec_log_sigma_softclamped":
             sigma = np.exp(sigma)
         elif key == "dec_log_sigma":
-            c = float(arrays.get("dec_log_sigma_clamp_c", _SIGMA_SOFTCLAMP))
+            c = float(arrays.get("dec_log_sigma_clamp_c", SIGMA_SOFTCLAMP))
             sigma = np.exp(c * np.tanh(sigma / c))
         key = need("bias", "log_bias")
         bias = np.asarray(arrays[key], dtype=np.float64)
@@ -268,7 +290,7 @@ class IPVAEParams:
             return cls(phi=phi, sigma=sigma, bias=bias, lr=lr, u_init=u_init,
                        metadata=metadata, **scalars)
         except ValueError as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            raise InvalidValueError(f"{source}: {exc}") from None
 
     def to_arrays(self):
         """The ``.npz`` key format: fields, their official raw forms, metadata."""
@@ -285,10 +307,10 @@ class IPVAEParams:
             rate_eps=np.float64(self.rate_eps),
             softplus_threshold=np.float64(self.softplus_threshold),
         )
-        if np.all(np.abs(log_sigma) < _SIGMA_SOFTCLAMP):
-            out["dec_log_sigma_clamp_c"] = np.float64(_SIGMA_SOFTCLAMP)
-            out["dec_log_sigma"] = _SIGMA_SOFTCLAMP * np.arctanh(
-                log_sigma / _SIGMA_SOFTCLAMP)
+        if np.all(np.abs(log_sigma) < SIGMA_SOFTCLAMP):
+            out["dec_log_sigma_clamp_c"] = np.float64(SIGMA_SOFTCLAMP)
+            out["dec_log_sigma"] = SIGMA_SOFTCLAMP * np.arctanh(
+                log_sigma / SIGMA_SOFTCLAMP)
         if np.all(self.bias > 0):
             out["log_bias"] = np.log(self.bias)
         return out
@@ -300,16 +322,15 @@ class IPVAEParams:
 
         Raises
         ------
-        FileNotFoundError
-            If ``path`` does not exist.
-        KeyError
-            Naming a missing key.
-        ValueError
-            Naming the key with a wrong shape, non-finite or out-of-range value.
+        MissingFileError
+            (a `FileNotFoundError`) If ``path`` does not exist.
+        MissingKeyError
+            (a `KeyError`) Naming a missing key.
+        InvalidValueError
+            (a `ValueError`) Naming the key with a wrong shape, non-finite or
+            out-of-range value.
         """
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"model file '{path}' does not exist")
+        path = check_file(path, "model")
         try:
             data = np.load(path, allow_pickle=False)
             if isinstance(data, np.ndarray):
@@ -317,7 +338,7 @@ class IPVAEParams:
             with data:
                 arrays = {k: data[k] for k in data.files}
         except Exception as exc:
-            raise ValueError(f"model file '{path}' is not a readable .npz "
+            raise InvalidValueError(f"model file '{path}' is not a readable .npz "
                              f"file: {exc}") from exc
         return cls.from_arrays(arrays, source=f"model file '{path}'")
 

@@ -15,6 +15,18 @@ works on blocks of patches that stay in cache, spreads the blocks over threads
 (each block has its own random stream, so results do not depend on the number
 of threads), uses BLAS for the two matrix products and a Poisson sampler
 specialised for the small rates that dominate (see `poisson_counts`).
+
+Examples
+--------
+>>> import ipvae_snn
+>>> from ipvae_snn.data import natural_patches
+>>> params = ipvae_snn.default_params()
+>>> x = natural_patches(n_patches=8, seed=0)
+>>> result = ipvae_snn.infer(params, x, n_windows=17, seed=0, record_windows=[16])
+>>> result.counts.shape                     # (patches, recorded windows, neurons)
+(8, 1, 512)
+>>> bool(result.r2[:, 16].mean() > result.r2[:, 1].mean())     # R² improves
+True
 """
 
 import os
@@ -24,9 +36,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import metrics
 from ._progress import ProgressBar
 from .data import check_patches
 from .results import InferenceResult
+from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
+                         check_number, check_record_windows)
 
 __all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts"]
 
@@ -75,6 +90,14 @@ def fond_update(params, u, counts, x, dtype=np.float64):
     Returns
     -------
     ndarray, shape of ``u``
+
+    Examples
+    --------
+    >>> import numpy as np, ipvae_snn
+    >>> params = ipvae_snn.default_params()
+    >>> u1 = fond_update(params, params.u_init, np.zeros(512), np.zeros(256))
+    >>> bool(np.all(u1 < params.u_init))       # no input, no spikes: the leak wins
+    True
     """
     u = np.asarray(u, dtype=dtype)
     z = np.asarray(counts, dtype=dtype)
@@ -103,12 +126,24 @@ def replay(params, x, counts, u0=None, dtype=np.float64):
     ndarray, shape (n_patches, n_windows + 1, n_latents)
         ``u[:, t]`` is the potential of window t; ``u[:, -1]`` follows the last
         update.
+
+    Examples
+    --------
+    Replaying the counts a run drew gives back its potentials:
+
+    >>> import numpy as np, ipvae_snn
+    >>> params = ipvae_snn.default_params()
+    >>> x = np.random.default_rng(0).standard_normal((2, 256))
+    >>> run = ipvae_snn.infer(params, x, 5, seed=0, record_u=True, dtype=np.float64)
+    >>> u = replay(params, x, run.counts)
+    >>> bool(np.allclose(u[:, :5], run.u))
+    True
     """
     x = check_patches(x, params.n_pixels, name="x")
     counts = np.asarray(counts)
     if counts.ndim != 3 or counts.shape[0] != x.shape[0] \
             or counts.shape[2] != params.n_latents:
-        raise ValueError(f"counts: expected shape ({x.shape[0]}, n_windows, "
+        raise InvalidValueError(f"counts: expected shape ({x.shape[0]}, n_windows, "
                          f"{params.n_latents}), got {counts.shape}")
     n, n_windows, k = counts.shape
     u = np.empty((n, n_windows + 1, k), dtype=dtype)
@@ -202,10 +237,7 @@ class _Block:
         self.tmp = np.empty((n, k), dt)
         self.uniforms = np.empty((n, k), dt)
         self.recon = np.empty((n, x.shape[1]), dt)
-        centred = x - x.mean(axis=1, keepdims=True)
-        ss_tot = np.einsum("bm,bm->b", centred, centred)
-        self.inv_ss_tot = np.where(ss_tot > 0, 1.0 / np.where(ss_tot > 0, ss_tot, 1),
-                                   np.nan)
+        self.ss_tot = metrics.total_sum_of_squares(x)
         self.onset = np.full((n, k), -1, np.int32)
 
 
@@ -231,7 +263,7 @@ def _run_block(consts, block, out, sl, n_windows, rec_pos, progress, chunk):
         np.subtract(block.x, block.recon, out=block.recon)        # residual
         ss_res = np.einsum("bm,bm->b", block.recon, block.recon)
         out["mse"][sl, t] = ss_res
-        out["r2"][sl, t] = 1.0 - ss_res * block.inv_ss_tot
+        out["r2"][sl, t] = metrics.r2_from_sums(ss_res, block.ss_tot)
         nonzero = np.count_nonzero(z, axis=1)
         out["zero_fraction"][sl, t] = 1.0 - nonzero / n_lat
         out["mean_count"][sl, t] = z.sum(axis=1) / n_lat
@@ -240,7 +272,7 @@ def _run_block(consts, block, out, sl, n_windows, rec_pos, progress, chunk):
             if out["counts"] is not None:
                 out["counts"][sl, r] = z
             if out["u"] is not None:
-                out["u"][sl, r] = u
+                out["u"][sl, r] = u if c["u_index"] is None else u[:, c["u_index"]]
         block.recon *= c["precision"]                            # error e_t
         # ---- the update, with the official clamps
         np.matmul(block.recon, c["lr_phi"], out=du)
@@ -283,8 +315,12 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         code's precision).
     record_windows : sequence of int, optional
         Windows whose counts (and potentials) are stored; default all.
-    record_counts, record_u : bool
-        Store counts / potentials of the recorded windows.
+    record_counts : bool
+        Store the counts of the recorded windows.
+    record_u : bool or sequence of int
+        Store the potentials of the recorded windows: ``False`` / ``None``
+        none, ``True`` every neuron, a sequence of indices those neurons
+        (``result.u_neurons``), as `SpikingIPVAE`'s ``record_u``.
     max_count : float, optional
         Opt-in bound on activity: rates saturate as ``λ / (1 + λ/max_count)``,
         the rate of a Poisson neuron with a dead time of 1/max_count windows.
@@ -306,23 +342,38 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     Returns
     -------
     InferenceResult
+
+    See Also
+    --------
+    ipvae_snn.network.SpikingIPVAE : the same dynamics as a Brian2 network.
+
+    Examples
+    --------
+    >>> import ipvae_snn
+    >>> from ipvae_snn.data import natural_patches
+    >>> params = ipvae_snn.default_params()
+    >>> result = ipvae_snn.infer(params, natural_patches(n_patches=16, seed=0), 17,
+    ...                          seed=0, record_windows=[4, 16], record_u=[0, 1])
+    >>> result.counts_at(16).shape, result.u.shape
+    ((16, 512), (16, 2, 2))
+    >>> row = result.summary()[-1]                # the paper's metrics after T = 16
+    >>> row["T"], 0 < row["r2"] < 1, 0 < row["zero_fraction"] < 1
+    (16, True, True)
     """
     x = check_patches(x, params.n_pixels, name="x")
-    n_windows = _check_positive_int(n_windows, "n_windows")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    if max_count is not None and not (np.isfinite(max_count) and max_count > 0):
-        raise ValueError(f"max_count must be a positive number, got {max_count!r}")
-    block_size = _check_positive_int(block_size, "block_size")
+    n_windows = check_int(n_windows, "n_windows")
+    dtype = check_float_dtype(dtype)
+    if max_count is not None:
+        max_count = check_number(max_count, "max_count", low=0, low_open=True)
+    block_size = check_int(block_size, "block_size")
     n_patches, k = x.shape[0], params.n_latents
-    windows = _check_windows(record_windows, n_windows)
-    n_rec = windows.size if (record_counts or record_u) else 0
-    itemsize = (4 if record_counts else 0) + (dtype.itemsize if record_u else 0)
-    need = n_patches * n_rec * k * itemsize
+    windows = check_record_windows(record_windows, n_windows)
+    u_neurons = check_neurons(record_u, k)
+    n_u = 0 if u_neurons is None else len(u_neurons)
+    need = n_patches * windows.size * ((4 * k if record_counts else 0) + dtype.itemsize * n_u)
     if need > max_record_bytes:
-        raise ValueError(
-            f"recording {n_rec} windows of {n_patches} patches x {k} neurons needs "
+        raise InvalidValueError(
+            f"recording {windows.size} windows of {n_patches} patches x {k} neurons needs "
             f"{need / 1024 ** 3:.1f} GiB; pass record_windows=[...] (e.g. the "
             f"windows you will read out), record_u=False or raise max_record_bytes")
     rec_pos = np.full(n_windows, -1, np.int64)
@@ -336,13 +387,15 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         lr_bias=(params.lr * params.bias).astype(dtype),
         precision=params.precision.astype(dtype),
         rate_eps=dtype.type(params.rate_eps),
-        max_count=None if max_count is None else float(max_count),
+        max_count=max_count,
         runaway_u=params.clamp_u - float(runaway_margin),
+        # fancy indexing copies: skip it when every neuron is recorded
+        u_index=None if u_neurons in (None, tuple(range(k))) else np.array(u_neurons),
     )
     out = dict(
         counts=np.zeros((n_patches, windows.size, k), np.int32)
         if record_counts else None,
-        u=np.zeros((n_patches, windows.size, k), dtype) if record_u else None,
+        u=np.zeros((n_patches, windows.size, n_u), dtype) if n_u else None,
         u_final=np.empty((n_patches, k), dtype),
         r2=np.empty((n_patches, n_windows), np.float32),
         mse=np.empty((n_patches, n_windows), np.float32),
@@ -378,8 +431,8 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     bar.close()
     result = InferenceResult(
         params=params, x=x, n_windows=n_windows, windows=windows,
-        counts=out["counts"], u=out["u"], u_final=out["u_final"], r2=out["r2"],
-        mse=out["mse"], zero_fraction=out["zero_fraction"],
+        counts=out["counts"], u=out["u"], u_neurons=u_neurons, u_final=out["u_final"],
+        r2=out["r2"], mse=out["mse"], zero_fraction=out["zero_fraction"],
         mean_count=out["mean_count"], runaway_onset=out["runaway_onset"],
         info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
                   block_size=block_size, n_jobs=n_jobs, max_count=max_count,
@@ -393,21 +446,3 @@ def _seed_repr(seed):
     if isinstance(seed, np.random.SeedSequence):
         return seed.entropy
     return seed
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
-def _check_windows(record_windows, n_windows):
-    if record_windows is None:
-        return np.arange(n_windows)
-    w = np.unique(np.asarray(record_windows, dtype=np.int64).ravel())
-    if w.size and (w[0] < 0 or w[-1] >= n_windows):
-        raise ValueError(f"record_windows must lie in [0, {n_windows - 1}] "
-                         f"(n_windows={n_windows}), got {w.tolist()[:10]}")
-    return w

@@ -4,23 +4,34 @@ The result of an inference run (reference algorithm or spiking network).
 Window t of a run holds the counts ``z_t ~ Poisson(exp(u_t))`` drawn from the
 potential after t FOND updates (window 0 is drawn from ``u_init``). The paper's
 metric "after T steps" is therefore the read-out of window T (design note §2).
+
+Examples
+--------
+>>> import ipvae_snn
+>>> from ipvae_snn.data import natural_patches
+>>> result = ipvae_snn.infer(ipvae_snn.default_params(), natural_patches(n_patches=4, seed=0),
+...                          n_windows=20, seed=0)
+>>> result
+InferenceResult(n_patches=4, n_windows=20, recorded=20, realization='reference')
+>>> [row["T"] for row in result.summary()]          # SUMMARY_WINDOWS inside the run
+[1, 4, 16, 19]
+>>> result.reconstruction(16).shape
+(4, 256)
 """
 
+import json
 import warnings
 
 import numpy as np
 
 from . import metrics
-from ._io import atomic_savez
+from .defaults import DEFAULT_WINDOW_S, SUMMARY_WINDOWS
+from .io import atomic_savez, json_dumps
+from .validation import InvalidValueError, check_recorded
 
-__all__ = ["InferenceResult", "SpikingResult", "RunawayWarning", "window_metrics", "SUMMARY_WINDOWS", "summary_windows",
-           "spike_times_from_counts", "DEFAULT_WINDOW_S"]
-
-#: Default window length in seconds (see `ipvae_snn.network` for the choice).
-DEFAULT_WINDOW_S = 0.1
-
-#: Windows at which summaries are reported by default (those of metrics.json).
-SUMMARY_WINDOWS = (1, 4, 16, 64, 256, 1000)
+__all__ = ["InferenceResult", "SpikingResult", "RunawayWarning", "window_metrics",
+           "SUMMARY_WINDOWS", "summary_windows", "spike_times_from_counts",
+           "DEFAULT_WINDOW_S"]
 
 
 class RunawayWarning(UserWarning):
@@ -28,7 +39,14 @@ class RunawayWarning(UserWarning):
 
 
 def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
-    """The windows of ``windows`` that a run of ``n_windows`` contains, plus its last."""
+    """
+    The windows of ``windows`` that a run of ``n_windows`` contains, plus its last.
+
+    Examples
+    --------
+    >>> summary_windows(65).tolist()
+    [1, 4, 16, 64]
+    """
     out = sorted({int(w) for w in windows if 0 <= w < n_windows} | {n_windows - 1})
     return np.array(out, dtype=np.int64)
 
@@ -51,10 +69,7 @@ def window_metrics(x, counts, phi_t):
     # float32 products: counts are exact in float32 and R² needs no more
     resid = x[:, None, :] - (counts.astype(np.float32) @ phi_t.astype(np.float32))
     ss_res = np.einsum("ntm,ntm->nt", resid, resid)
-    centred = x - x.mean(axis=1, keepdims=True)
-    ss_tot = np.einsum("nm,nm->n", centred, centred)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+    r2 = metrics.r2_from_sums(ss_res, metrics.total_sum_of_squares(x)[:, None])
     k = counts.shape[2]
     return (r2, ss_res, 1.0 - np.count_nonzero(counts, axis=2) / k,
             counts.sum(axis=2) / k)
@@ -79,13 +94,19 @@ def spike_times_from_counts(counts, window_s=DEFAULT_WINDOW_S, windows=None,
     -------
     neuron : ndarray of int32
     t : ndarray of float64, seconds, sorted ascending
+
+    Examples
+    --------
+    >>> neuron, t = spike_times_from_counts([[0, 2], [1, 0]], window_s=0.1, seed=0)
+    >>> sorted(neuron.tolist()), bool(t.max() < 0.2)
+    ([0, 1, 1], True)
     """
     counts = np.asarray(counts)
     if counts.ndim != 2:
-        raise ValueError(f"counts: expected shape (n_windows, n_neurons), got "
-                         f"{counts.shape}")
+        raise InvalidValueError(f"counts: expected shape (n_windows, n_neurons), got "
+                                f"{counts.shape}")
     if (counts < 0).any():
-        raise ValueError("counts: negative values")
+        raise InvalidValueError("counts: negative values")
     rng = np.random.default_rng(seed)
     windows = np.arange(counts.shape[0]) if windows is None else np.asarray(windows)
     rows, neurons = np.nonzero(counts)
@@ -111,8 +132,11 @@ class InferenceResult:
         Windows whose counts (and potentials) were stored.
     counts : ndarray of int32, shape (n_patches, n_recorded, n_latents) or None
         Spike counts of the recorded windows: the posterior samples.
-    u : ndarray, shape (n_patches, n_recorded, n_latents) or None
-        Membrane potential during the recorded windows (``u_t``), if asked.
+    u : ndarray, shape (n_patches, n_recorded, n_u) or None
+        Membrane potential during the recorded windows (``u_t``) of the
+        neurons ``u_neurons``, if asked (``record_u``).
+    u_neurons : ndarray of int, shape (n_u,)
+        The neurons of ``u``'s last axis (empty when ``u`` is None).
     u_final : ndarray, shape (n_patches, n_latents)
         Potential after the last update.
     r2, mse, zero_fraction, mean_count : ndarray, shape (n_patches, n_windows)
@@ -127,13 +151,16 @@ class InferenceResult:
     """
 
     def __init__(self, params, x, n_windows, windows, counts, u, u_final, r2, mse,
-                 zero_fraction, mean_count, runaway_onset, info=None):
+                 zero_fraction, mean_count, runaway_onset, info=None, u_neurons=None):
         self.params = params
         self.x = x
         self.n_windows = int(n_windows)
         self.windows = np.asarray(windows, dtype=np.int64)
         self.counts = counts
         self.u = u
+        if u_neurons is None:                 # all neurons, as before record_u took indices
+            u_neurons = np.arange(0 if u is None else np.shape(u)[-1])
+        self.u_neurons = np.asarray(u_neurons, dtype=np.int64)
         self.u_final = u_final
         self.r2 = r2
         self.mse = mse
@@ -144,20 +171,28 @@ class InferenceResult:
 
     @property
     def n_patches(self):
+        """Number of input patches."""
         return self.x.shape[0]
 
     def _recorded_index(self, window):
-        hits = np.flatnonzero(self.windows == window)
-        if hits.size == 0:
-            raise KeyError(f"window {window} was not recorded; recorded windows: "
-                           f"{self.windows.tolist()[:20]}")
-        return int(hits[0])
+        check_recorded(window, self.windows, name="window")
+        return int(np.flatnonzero(self.windows == window)[0])
+
+    def _require_counts(self):
+        if self.counts is None:
+            raise InvalidValueError("this result stores no counts (record_counts=False)")
+        return self.counts
 
     def counts_at(self, window):
-        """Counts of one recorded window, shape (n_patches, n_latents)."""
-        if self.counts is None:
-            raise ValueError("this result stores no counts (record_counts=False)")
-        return self.counts[:, self._recorded_index(window)]
+        """
+        Counts of one recorded window, shape (n_patches, n_latents).
+
+        Raises
+        ------
+        NotRecordedError
+            (a `KeyError`) When the window was not recorded.
+        """
+        return self._require_counts()[:, self._recorded_index(window)]
 
     def reconstruction(self, window):
         """Reconstructions ``Φ z`` of one recorded window, shape (n_patches, n_pixels)."""
@@ -166,9 +201,7 @@ class InferenceResult:
     @property
     def reconstructions(self):
         """Reconstructions of all recorded windows, shape (n_patches, n_recorded, n_pixels)."""
-        if self.counts is None:
-            raise ValueError("this result stores no counts (record_counts=False)")
-        return self.counts @ self.params.phi.T
+        return self._require_counts() @ self.params.phi.T
 
     def spike_trains(self, patch, window_s=DEFAULT_WINDOW_S, seed=None):
         """
@@ -178,9 +211,7 @@ class InferenceResult:
         `spike_times_from_counts`); the spiking network's result overrides this
         with the simulated spike times.
         """
-        if self.counts is None:
-            raise ValueError("this result stores no counts (record_counts=False)")
-        return spike_times_from_counts(self.counts[patch], window_s,
+        return spike_times_from_counts(self._require_counts()[patch], window_s,
                                        windows=self.windows, seed=seed)
 
     # ---------------------------------------------------------- runaways
@@ -211,8 +242,8 @@ class InferenceResult:
                 if len(by_patch) > max_patches else "")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
-                "same): " + "; ".join(parts) + more + ". Pass max_rate (network) "
-                "or max_count (reference) for bounded activity.")
+                "same): " + "; ".join(parts) + more + ". Pass max_count (spikes per "
+                "window) for bounded activity.")
 
     def warn_runaway(self, stacklevel=3):
         """Issue a `RunawayWarning` if any neuron ran away."""
@@ -256,13 +287,14 @@ class InferenceResult:
         return rows
 
     # ---------------------------------------------------------------- I/O
-    _ARRAYS = ("x", "windows", "counts", "u", "u_final", "r2", "mse",
+    _ARRAYS = ("x", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
                "zero_fraction", "mean_count", "runaway_onset")
 
     def to_arrays(self):
+        """The ``.npz`` layout of `save`: the arrays, ``info`` as JSON, the parameters."""
         out = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
         out["n_windows"] = np.int64(self.n_windows)
-        out["info_json"] = np.array(_json_dumps(self.info))
+        out["info_json"] = np.array(json_dumps(self.info))
         for k, v in self.params.to_arrays().items():
             out["params__" + k] = v
         return out
@@ -274,8 +306,6 @@ class InferenceResult:
     @classmethod
     def load(cls, path):
         """Load a result written by `save`."""
-        import json
-
         from .params import IPVAEParams
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -294,18 +324,6 @@ class InferenceResult:
                 f"realization={self.info.get('realization')!r})")
 
 
-def _json_dumps(obj):
-    import json
-
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        return str(o)
-    return json.dumps(obj, default=default)
-
-
 class SpikingResult(InferenceResult):
     """
     `InferenceResult` of the spiking network, with its spike times and traces.
@@ -318,6 +336,8 @@ class SpikingResult(InferenceResult):
     u_trace_t : ndarray, shape (n_steps,)
         Time of each sample from the input's onset, in seconds.
     u_trace_neurons : ndarray of int
+        The neurons of ``record_u``; ``u`` (the potential at the start of each
+        recorded window) and ``u_neurons`` hold the same neurons.
     spikes : list of (neuron, t) per patch, or None
         Simulated spike times (continuous realization) of the recorded windows.
         The window realization simulates counts; its spike times are placed
@@ -376,8 +396,8 @@ class SpikingResult(InferenceResult):
             spikes = [(extra["spikes_i"][a:b], extra["spikes_t"][a:b])
                       for a, b in zip(edges[:-1], edges[1:])]
         kwargs = {k: getattr(base, k) for k in ("params", "x", "n_windows", "windows",
-                                                "counts", "u", "u_final", "r2", "mse",
-                                                "zero_fraction", "mean_count",
+                                                "counts", "u", "u_neurons", "u_final",
+                                                "r2", "mse", "zero_fraction", "mean_count",
                                                 "runaway_onset", "info")}
         return cls(**kwargs, spikes=spikes, u_trace=extra.get("u_trace"),
                    u_trace_t=extra.get("u_trace_t"),

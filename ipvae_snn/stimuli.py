@@ -34,17 +34,28 @@ The bundled dictionary's atoms peak at spatial frequencies between about 0.14
 and 0.36 cycles/pixel (10th–90th percentile, median 0.25; periods of 3 to 7
 pixels), which is where gratings drive the model best
 (`ipvae_snn.stats.receptive_field_tuning` gives each neuron's peak).
+
+Examples
+--------
+>>> from ipvae_snn import stimuli
+>>> g = stimuli.grating(45.0, spatial_frequency=0.25)
+>>> g.shape, round(float(g.std()), 6)
+((16, 16), 1.0)
+>>> patches, conditions = stimuli.grating_set()
+>>> patches.shape, sorted(conditions)
+((128, 256), ['contrast', 'orientation', 'phase', 'spatial_frequency'])
 """
 
 import itertools
 
 import numpy as np
 
+from .defaults import DEFAULT_WINDOW_S, PATCH_SIZE
+from .validation import InvalidValueError, check_choice, check_int, check_number
+
 __all__ = ["grating", "bar", "drifting_grating", "grating_set", "bar_set",
            "DEFAULT_SPATIAL_FREQUENCY", "PATCH_SIZE"]
 
-#: Side of the bundled model's patches.
-PATCH_SIZE = 16
 #: Median peak spatial frequency of the bundled dictionary's atoms (cycles/px).
 DEFAULT_SPATIAL_FREQUENCY = 0.25
 
@@ -59,33 +70,15 @@ def _coords(size):
 
 
 def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise ValueError(f"size must be an integer >= 2, got {size!r}")
-    return int(size)
-
-
-def _check_finite(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
+    return check_int(size, "size", 2)
 
 
 def _check_positive(value, name):
-    v = _check_finite(value, name)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
+    return check_number(value, name, low=0, low_open=True)
 
 
 def _check_contrast(contrast):
-    c = _check_finite(contrast, "contrast")
-    if c < 0:
-        raise ValueError(f"contrast must be >= 0 (RMS contrast), got {contrast!r}")
-    return c
+    return check_number(contrast, "contrast", low=0, units=" (RMS contrast)")
 
 
 def _normalize(img, contrast, name):
@@ -94,17 +87,15 @@ def _normalize(img, contrast, name):
     if contrast == 0:
         return np.zeros_like(img)
     if rms < 1e-12:
-        raise ValueError(f"{name}: the stimulus is uniform inside the patch, so it "
+        raise InvalidValueError(f"{name}: the stimulus is uniform inside the patch, so it "
                          f"cannot be scaled to an RMS contrast (check its "
                          f"position, size and spatial frequency)")
     return img * (contrast / rms)
 
 
 def _aperture_mask(size, aperture):
-    if aperture is None:
+    if check_choice(aperture, "aperture", (None, "circle")) is None:
         return None
-    if aperture != "circle":
-        raise ValueError(f"aperture must be None or 'circle', got {aperture!r}")
     x, y = _coords(size)
     r = np.hypot(x, y)
     radius = size / 2.0
@@ -137,13 +128,17 @@ def grating(orientation, spatial_frequency=DEFAULT_SPATIAL_FREQUENCY, phase=0.0,
     Returns
     -------
     ndarray, shape (size, size)
+
+    Examples
+    --------
+    >>> g = grating(90.0, spatial_frequency=0.25)       # vertical stripes
+    >>> bool(np.allclose(g[0], g[-1])), round(float(np.sqrt(np.mean(g ** 2))), 6)
+    (True, 1.0)
     """
-    theta = np.deg2rad(_check_finite(orientation, "orientation"))
-    f = _check_positive(spatial_frequency, "spatial_frequency")
-    if f > 0.5:
-        raise ValueError(f"spatial_frequency must be <= 0.5 cycles/pixel (Nyquist), "
-                         f"got {spatial_frequency!r}")
-    phi = np.deg2rad(_check_finite(phase, "phase"))
+    theta = np.deg2rad(check_number(orientation, "orientation"))
+    f = check_number(spatial_frequency, "spatial_frequency", low=0, high=0.5,
+                     low_open=True, units=" cycles/pixel (0.5: the Nyquist limit)")
+    phi = np.deg2rad(check_number(phase, "phase"))
     contrast = _check_contrast(contrast)
     x, y = _coords(size)
     # The wave vector is perpendicular to the stripes.
@@ -182,14 +177,13 @@ def bar(orientation, width=2.0, length=None, position=0.0, contrast=1.0,
     -------
     ndarray, shape (size, size)
     """
-    theta = np.deg2rad(_check_finite(orientation, "orientation"))
+    theta = np.deg2rad(check_number(orientation, "orientation"))
     width = _check_positive(width, "width")
     size = _check_size(size)
     length = float(size) if length is None else _check_positive(length, "length")
-    position = _check_finite(position, "position")
+    position = check_number(position, "position")
     contrast = _check_contrast(contrast)
-    if polarity not in (1, -1):
-        raise ValueError(f"polarity must be 1 (light) or -1 (dark), got {polarity!r}")
+    check_choice(polarity, "polarity", (1, -1))
     x, y = _coords(size)
     along = x * np.cos(theta) + y * np.sin(theta)
     across = -x * np.sin(theta) + y * np.cos(theta) - position
@@ -200,7 +194,7 @@ def bar(orientation, width=2.0, length=None, position=0.0, contrast=1.0,
 
 
 def drifting_grating(orientation, spatial_frequency=DEFAULT_SPATIAL_FREQUENCY,
-                     temporal_frequency=2.0, n_frames=10, window_s=0.1, phase=0.0,
+                     temporal_frequency=2.0, n_frames=10, window_s=DEFAULT_WINDOW_S, phase=0.0,
                      contrast=1.0, reverse=False, size=PATCH_SIZE, aperture=None):
     """
     Frames of a drifting grating, one per inference window.
@@ -230,28 +224,24 @@ def drifting_grating(orientation, spatial_frequency=DEFAULT_SPATIAL_FREQUENCY,
     -------
     ndarray, shape (n_frames, size, size)
     """
-    tf = _check_finite(temporal_frequency, "temporal_frequency")
-    if tf < 0:
-        raise ValueError(f"temporal_frequency must be >= 0 Hz, got {temporal_frequency!r}")
+    tf = check_number(temporal_frequency, "temporal_frequency", low=0, units=" Hz")
     window_s = _check_positive(window_s, "window_s")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) \
-            or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
+    n_frames = check_int(n_frames, "n_frames")
     step = 360.0 * tf * window_s * (1 if reverse else -1)
-    phase = _check_finite(phase, "phase")
+    phase = check_number(phase, "phase")
     # With the phase decreasing, cos(2π f d + φ) moves towards +d, i.e. along
     # orientation + 90°.
     return np.stack([grating(orientation, spatial_frequency, phase + k * step,
-                             contrast, size, aperture) for k in range(int(n_frames))])
+                             contrast, size, aperture) for k in range(n_frames)])
 
 
 def _as_1d(values, name):
     arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a number or a non-empty 1-D sequence, got "
+        raise InvalidValueError(f"{name} must be a number or a non-empty 1-D sequence, got "
                          f"shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains non-finite values")
+        raise InvalidValueError(f"{name} contains non-finite values")
     return arr
 
 
@@ -336,7 +326,7 @@ def bar_set(orientations=None, positions=None, widths=2.0, contrasts=1.0,
                  else _as_1d(positions, "positions"))
     pol = np.atleast_1d(np.asarray(polarities))
     if pol.size == 0 or not np.isin(pol, (1, -1)).all():
-        raise ValueError(f"polarities must be a sequence of 1 and/or -1, got "
+        raise InvalidValueError(f"polarities must be a sequence of 1 and/or -1, got "
                          f"{np.asarray(polarities).tolist()}")
     axes = dict(orientation=orientations, position=positions,
                 width=_as_1d(widths, "widths"), contrast=_as_1d(contrasts, "contrasts"),

@@ -1,7 +1,7 @@
 """
 Shared fixtures. The reference data (model trained with the official code,
 its traces and metrics, held-out patches) is located with
-`ipvae_snn._shared_data.find_reference_dir`; tests that need it are skipped
+`ipvae_snn.datasets.find_reference_dir`; tests that need it are skipped
 where it is absent.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ipvae_snn import IPVAEParams, default_params
-from ipvae_snn._shared_data import find_reference_dir
+from ipvae_snn.datasets import find_reference_dir
 
 
 @pytest.fixture(scope="session")

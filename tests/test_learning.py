@@ -158,7 +158,7 @@ def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
     path = str(tmp_path / "ckpt.npz")
     full = SpikingDictionaryLearner(**SMALL).fit(rng_patches)
     stopped = SpikingDictionaryLearner(checkpoint=path, checkpoint_every=100,
-                                       callback=lambda l, i: i["n_batches"] == 5,
+                                       callback=lambda learner, i: i["n_batches"] == 5,
                                        **SMALL).fit(rng_patches)
     assert stopped.n_batches_ == 5          # the final checkpoint holds batch 5
     resumed = SpikingDictionaryLearner(checkpoint=path, **SMALL)
@@ -249,9 +249,10 @@ def test_network_backend_learns_from_brian2_spikes_without_recompiling(
     from ipvae_snn import network
     monkeypatch.setenv("IPVAE_SNN_CACHE", str(tmp_path))
     builds = []
-    compile_ = network._compile
-    monkeypatch.setattr(network, "_compile",
-                        lambda *a, **k: builds.append(a[0].key()) or compile_(*a, **k))
+    compile_ = network.CppStandaloneBackend.compile
+    monkeypatch.setattr(network.CppStandaloneBackend, "compile",
+                        lambda self, spec, *a, **k: builds.append(spec.key())
+                        or compile_(self, spec, *a, **k))
     seen = _capture(monkeypatch, SpikingDictionaryLearner)
     learner = SpikingDictionaryLearner(backend="network", device="cpp_standalone",
                                        **SMALL).fit(rng_patches)

@@ -122,7 +122,7 @@ def test_unknown_device_and_realization(params):
 
 
 def test_missing_compiler_is_reported_before_brian2(params, monkeypatch):
-    monkeypatch.setattr(network.shutil, "which", lambda name: None)
+    monkeypatch.setattr(network.standalone.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="C\\+\\+ compiler"):
         SpikingIPVAE(params, device="cpp_standalone")
 
@@ -139,7 +139,8 @@ def test_window_needs_time_units(params):
         SpikingIPVAE(params, device="runtime", window=0.1)
     with pytest.raises(ValueError, match="units of time"):
         SpikingIPVAE(params, device="runtime", window=5 * Hz)
-    with pytest.raises(ValueError, match="max_rate"):
+    with pytest.warns(DeprecationWarning, match="max_count"), \
+            pytest.raises(ValueError, match="max_rate"):
         SpikingIPVAE(params, device="runtime", max_rate=2 * ms)
 
 
@@ -151,8 +152,8 @@ def test_window_needs_time_units(params):
 def test_bad_patches_rejected_before_brian2(params, bad, match, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("Brian2 was entered")
-    monkeypatch.setattr(network, "_build_objects", fail)
-    monkeypatch.setattr(network._Program, "load_or_build", fail)
+    monkeypatch.setattr(network.builder, "build_objects", fail)
+    monkeypatch.setattr(network.ProgramCache, "load_or_build", fail)
     net = SpikingIPVAE(params, device="cpp_standalone")
     with pytest.raises(ValueError, match=match):
         net.run(bad, 10)
@@ -198,7 +199,7 @@ def test_runaway_detected_bounded_and_comparable(params, build_cache):
     assert abs(first - min(w for _, _, w in ref_events)) <= 3
     # the opt-in refractory-like cap bounds activity
     capped = SpikingIPVAE(params, device="cpp_standalone", cache_dir=build_cache,
-                          max_rate=200 * Hz)
+                          max_count=20)     # 200 spikes/s at the 100 ms window
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunawayWarning)
         bounded = capped.run(x, 40, seed=0)

@@ -427,7 +427,7 @@ def test_network_isi_statistics_pool_trials_like_the_public_functions(backend):
             neuron.append(np.full(times.size, j))
             t.append(times)
         res.spikes.append((np.concatenate(neuron), np.concatenate(t)))
-    cv, lv = stats._pooled_isi_by_stimulus(res, n_trials, k, 1.0, 3.0, 0.1, 20, 0)
+    cv, lv = stats.experiments._pooled_isi_by_stimulus(res, n_trials, k, 1.0, 3.0, 0.1, 20, 0)
     for s in range(n_stim):
         for j in range(k):
             trials = []

@@ -1,0 +1,116 @@
+"""
+The ``ipvae-snn`` command line.
+
+One module per subcommand (`infer`, `simulate`, `stats`, `convert`, `fit`),
+each with ``NAME``, ``add_parser(subparsers)`` (returns its parser) and
+``run(args)``; `SUBCOMMANDS` lists them, in the order ``--help`` shows them,
+and `build_parser` dispatches each to its ``run``. What they share (argument
+types and groups, loading the model and the patches, the summary table and
+JSON, writing results and figures) is in `ipvae_snn.cli.common`. To add a
+subcommand, write its module and add it to `SUBCOMMANDS`.
+
+`main` separates the user's mistakes from bugs: bad input (a missing file, a
+wrong shape, NaN, an unknown image: an `~ipvae_snn.validation.InputError`, or
+an operating-system error on a path the user named) ends with a one-line
+``ipvae-snn: error: ...`` on stderr and exit status 2, as argparse's own
+usage errors do; any other exception is a bug and shows its traceback.
+
+Examples
+--------
+>>> from ipvae_snn.cli import main
+>>> main(["infer", "--steps", "2", "--patches", "missing.npy"])
+2
+"""
+
+import argparse
+import sys
+import warnings
+
+from .. import __version__
+from ..validation import InputError
+from . import common, convert, fit, infer, simulate, stats
+from .common import CLIError, nonnegative_int, positive_int
+
+__all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError", "positive_int",
+           "nonnegative_int", "is_user_error"]
+
+#: The subcommand modules, in the order of ``ipvae-snn --help``.
+SUBCOMMANDS = (infer, simulate, stats, convert, fit)
+
+# Errors of the operating system on a path the user named (they carry it in
+# ``filename``): a missing input, an unwritable output folder.
+_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError,
+                NotADirectoryError, FileExistsError)
+
+
+def build_parser():
+    """The ``ipvae-snn`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=common.PROG,
+        description="The iterative Poisson VAE (iP-VAE) as a spiking network.")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers).set_defaults(func=module.run)
+    return parser
+
+
+def is_user_error(exc):
+    """
+    Whether ``exc`` is the user's mistake (reported in one line) rather than
+    a bug (shown with its traceback).
+
+    Examples
+    --------
+    >>> from ipvae_snn.validation import InvalidValueError
+    >>> is_user_error(InvalidValueError("n_windows must be ...")), is_user_error(KeyError(1))
+    (True, False)
+    """
+    if isinstance(exc, InputError):
+        return True
+    return isinstance(exc, _PATH_ERRORS) and exc.filename is not None
+
+
+def main(argv=None):
+    """Entry point of the ``ipvae-snn`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{common.PROG}: interrupted\n")
+        return 130
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
+        first = str(exc).strip().splitlines() or [type(exc).__name__]
+        sys.stderr.write(f"{common.PROG}: error: {first[0]}\n")
+        return 2
+
+
+# Names of version 0.1, when this package was one module: old name -> (module,
+# new name). They still import, with a DeprecationWarning naming the new place.
+_MOVED = {
+    **{f"add_{m.NAME}_parser": (m, "add_parser") for m in SUBCOMMANDS},
+    **{f"run_{m.NAME}": (m, "run") for m in SUBCOMMANDS},
+    **{name: (common, name) for name in (
+        "PROG", "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS",
+        "add_model_arguments", "add_input_arguments", "add_output_arguments",
+        "load_model", "load_input_patches", "record_windows_for",
+        "format_summary_table", "summary_dict", "check_output_arguments", "report")},
+    **{name: (stats, name) for name in ("STATS_N_PATCHES", "STATS_TRIALS",
+                                        "STATS_WINDOWS")},
+    **{name: (fit, name) for name in ("FIT_N_PATCHES", "FIT_EPOCHS",
+                                      "FIT_EVAL_PATCHES")},
+}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        module, new = _MOVED[name]
+        warnings.warn(f"ipvae_snn.cli.{name} is deprecated; use "
+                      f"{module.__name__}.{new}", DeprecationWarning, stacklevel=2)
+        return getattr(module, new)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

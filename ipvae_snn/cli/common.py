@@ -1,0 +1,295 @@
+"""
+What the subcommands of ``ipvae-snn`` share: argument types and groups, the
+model and the input patches, the summary table and JSON, the output files.
+
+Every subcommand that runs inference loads the model (`load_model`) and its
+patches (`load_input_patches`), records the summary windows
+(`record_windows_for`) and ends with `report`.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .._equations import REALIZATIONS
+from ..defaults import DEFAULT_WINDOW_S, FIGURE_WINDOWS
+from ..io import json_dumps
+from ..validation import InputError
+
+__all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
+           "nonnegative_float", "add_model_arguments", "add_input_arguments",
+           "add_output_arguments", "add_inference_arguments", "add_network_arguments",
+           "load_model",
+           "load_input_patches", "record_windows_for", "format_summary_table",
+           "summary_dict", "check_output_arguments", "check_figure_paths", "report",
+           "print_json", "pyplot", "no_runaway_warnings", "model_label", "warn",
+           "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS"]
+
+PROG = "ipvae-snn"
+#: Patches used when neither --n-patches nor --patches is given: enough for
+#: stable means (R² to about ±0.01), small enough for a demo of a few seconds.
+DEFAULT_N_PATCHES = 500
+DEFAULT_STEPS = 64
+
+
+class CLIError(InputError):
+    """A user error found by the command line: printed as one line, exit status 2."""
+
+
+# ------------------------------------------------------------ argument types
+def _number_at_least(text, cast, minimum, strict, expected):
+    try:
+        value = cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
+
+
+def positive_int(text):
+    """`argparse` type: an integer >= 1."""
+    return _number_at_least(text, int, 1, False, "a positive integer")
+
+
+def nonnegative_int(text):
+    """`argparse` type: an integer >= 0."""
+    return _number_at_least(text, int, 0, False, "an integer >= 0")
+
+
+def positive_float(text):
+    """`argparse` type: a finite number > 0."""
+    return _number_at_least(text, float, 0.0, True, "a positive number")
+
+
+def nonnegative_float(text):
+    """`argparse` type: a finite number >= 0."""
+    return _number_at_least(text, float, 0.0, False, "a number >= 0")
+
+
+# ------------------------------------------------------------ argument groups
+def add_model_arguments(parser):
+    """``--model``: a model ``.npz`` (default: the bundled reference model)."""
+    parser.add_argument("--model", metavar="F.npz",
+                        help="model parameters (.npz); default: the bundled "
+                             "K=512 model trained with the official code")
+
+
+def add_input_arguments(parser):
+    """``--n-patches`` | ``--patches``, ``--images``, ``--seed``."""
+    from ..data import HELD_OUT_IMAGES
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--n-patches", type=positive_int, metavar="N",
+                       help=f"number of whitened 16x16 patches cut from bundled "
+                            f"images (default {DEFAULT_N_PATCHES})")
+    group.add_argument("--patches", metavar="FILE",
+                       help="your own patches: .npy, or .npz with one array (or "
+                            "one under the key 'patches'), shape (n, 256) or "
+                            "(n, 16, 16)")
+    parser.add_argument("--images", default=",".join(HELD_OUT_IMAGES),
+                        metavar="NAMES",
+                        help="comma-separated bundled images to cut patches from "
+                             "(default: the held-out '%(default)s'; see "
+                             "ipvae_snn.data.available_images())")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of the patch positions and of the spike "
+                             "sampling (default %(default)s)")
+
+
+def add_output_arguments(parser):
+    """``--out``, ``--figure``, ``--json``, ``--quiet``."""
+    parser.add_argument("--out", metavar="results.npz",
+                        help="save the result (counts at the summary windows, "
+                             "per-window R², zero fraction, ...) as .npz")
+    parser.add_argument("--figure", metavar="F.png",
+                        help="write a figure of patches vs reconstructions "
+                             "(format from the extension: .png, .pdf, .svg)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as one JSON object on stdout "
+                             "(nothing else goes to stdout)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar")
+
+
+def add_inference_arguments(parser):
+    """What every inference subcommand takes: inputs, model, outputs."""
+    add_input_arguments(parser)
+    add_model_arguments(parser)
+    add_output_arguments(parser)
+
+
+def add_network_arguments(parser, device="cpp_standalone", device_help=None,
+                          realization_help=None, realization=True):
+    """``--device`` (the registered devices) and, with ``realization``, ``--realization``."""
+    from ..network import DEVICES
+    parser.add_argument("--device", default=device, choices=DEVICES,
+                        help=device_help or "Brian2 device; standalone networks are "
+                                            "compiled once and cached (default "
+                                            "%(default)s)")
+    if not realization:
+        return
+    parser.add_argument("--realization", default="window", choices=REALIZATIONS,
+                        help=realization_help or "spiking realization (default "
+                                                 "%(default)s)")
+
+
+# ------------------------------------------------------------- model, inputs
+def model_label(path):
+    """How the summaries name the model of ``--model``."""
+    return os.path.basename(path) if path else "bundled ipvae_k512"
+
+
+def load_model(path):
+    """The parameters in ``path``, or the bundled model when ``path`` is None."""
+    from ..params import IPVAEParams
+    return IPVAEParams.default() if path is None else IPVAEParams.load(path)
+
+
+def load_input_patches(args, params):
+    """
+    The input patches of ``args``: ``--patches`` FILE, or ``--n-patches`` cut
+    from ``--images`` with ``--seed``. Returns ``(patches, description)``.
+    """
+    from ..data import load_patches, natural_patches
+    if args.patches is not None:
+        x = load_patches(args.patches, params.n_pixels)
+        return x, f"'{args.patches}'"
+    side = int(round(np.sqrt(params.n_pixels)))
+    if side * side != params.n_pixels:
+        raise CLIError(f"the model expects {params.n_pixels} pixels, not a square "
+                       f"patch; pass --patches")
+    images = [s.strip() for s in args.images.split(",") if s.strip()]
+    n = DEFAULT_N_PATCHES if args.n_patches is None else args.n_patches
+    x = natural_patches(images, n_patches=n, seed=args.seed, patch_size=side)
+    return x, f"{', '.join(images)}; seed {args.seed}"
+
+
+def record_windows_for(n_windows, extra=FIGURE_WINDOWS):
+    """Windows to record: the summary windows plus those the figure shows."""
+    from ..results import summary_windows
+    windows = set(summary_windows(n_windows).tolist())
+    windows.update(w for w in extra if 0 <= w < n_windows)
+    return np.array(sorted(windows), dtype=np.int64)
+
+
+def window_ms(args):
+    """The window length of ``args`` in ms (``--window-ms``, else the default)."""
+    return getattr(args, "window_ms", None) or DEFAULT_WINDOW_S * 1e3
+
+
+# --------------------------------------------------------------------- output
+def pyplot():
+    """`matplotlib.pyplot` on the Agg backend: the command line never opens windows."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+@contextlib.contextmanager
+def no_runaway_warnings():
+    """
+    Silence `RunawayWarning` inside: the commands count runaway patches in
+    their summaries (infer, simulate, stats) instead of printing a warning
+    with a code line.
+    """
+    from ..results import RunawayWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunawayWarning)
+        yield
+
+
+def warn(message):
+    """One line ``ipvae-snn: warning: ...`` on stderr (stdout stays clean for --json)."""
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+
+
+def print_json(doc):
+    """``doc`` as one line of valid JSON on stdout (numpy values allowed, NaN as null)."""
+    sys.stdout.write(json_dumps(doc) + "\n")
+
+
+_COLUMNS = (  # key, header, format spec
+    ("T", "T", "d"),
+    ("r2", "R² mean", ".4f"),
+    ("r2_median", "R² median", ".4f"),
+    ("zero_fraction", "zero frac", ".4f"),
+    ("mean_count", "count/neuron", ".4f"),
+    ("mean_count_1_to_T", "mean 1..T", ".4f"),
+    ("mse", "MSE/patch", ".2f"),
+)
+
+
+def format_summary_table(rows):
+    """
+    The rows of `InferenceResult.summary` as an aligned text table: mean and
+    median R², zero-count fraction, mean count per neuron per window at T and
+    averaged over windows 1..T, squared error per patch.
+    """
+    cells = [[h for _, h, _ in _COLUMNS]]
+    cells += [[format(row[key], spec) for key, _, spec in _COLUMNS] for row in rows]
+    widths = [max(len(line[j]) for line in cells) for j in range(len(_COLUMNS))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths))
+                     for line in cells)
+
+
+def runaway_patches(result):
+    """How many patches of ``result`` drove a neuron to the upper clamp."""
+    return len({p for p, _, _ in result.runaway_events()})
+
+
+def summary_dict(result, command, **extra):
+    """The JSON summary: provenance, the summary rows and runaway counts."""
+    out = dict(command=command, n_patches=int(result.n_patches),
+               n_latents=int(result.params.n_latents),
+               steps=int(result.n_windows - 1), n_windows=int(result.n_windows),
+               realization=result.info.get("realization"),
+               seed=result.info.get("seed"), dtype=result.info.get("dtype"),
+               seconds=result.info.get("seconds"))
+    out.update(extra)
+    out["summary"] = result.summary()
+    out["runaway"] = dict(n_patches=runaway_patches(result),
+                          n_neurons=len(result.runaway_events()))
+    return out
+
+
+def check_figure_paths(*paths):
+    """Fail on an unusable figure format before any work is done."""
+    from ..plotting import check_figure_path
+    for path in paths:
+        if path:
+            check_figure_path(path)
+
+
+def check_output_arguments(args):
+    """Fail on an unusable ``--figure`` format before any work is done."""
+    check_figure_paths(args.figure)
+
+
+def report(result, args, command, header, **extra):
+    """
+    Write ``--out`` and ``--figure``, then print the summary: a table (and
+    ``header``) on stdout, or with ``--json`` one JSON object.
+    """
+    if args.out:
+        result.save(args.out)
+    if args.figure:
+        from ..plotting import plot_reconstructions
+        pyplot().close(plot_reconstructions(result, path=args.figure))
+    if args.json:
+        print_json(summary_dict(result, command, out=args.out, figure=args.figure,
+                                **extra))
+        return
+    print(header)
+    print(format_summary_table(result.summary()))
+    events = result.runaway_events()
+    if events:
+        print(f"runaway: {runaway_patches(result)} patch(es), "
+              f"{len(events)} neuron(s) reached the upper clamp of u")
+    for what, path in (("result", args.out), ("figure", args.figure)):
+        if path:
+            print(f"{what} written to {path}")

@@ -1,0 +1,220 @@
+"""
+``ipvae-snn fit``: learn a dictionary from spikes.
+
+A thin wrapper of `ipvae_snn.learning.SpikingDictionaryLearner`: it reads the
+patches and the options, fits, writes the model and its figure, and reports
+the training and held-out read-outs.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from .common import (PROG, CLIError, add_network_arguments, check_figure_paths,
+                     no_runaway_warnings, nonnegative_float, nonnegative_int,
+                     positive_float, positive_int, print_json, pyplot)
+
+__all__ = ["NAME", "add_parser", "run", "FIT_N_PATCHES", "FIT_EPOCHS",
+           "FIT_EVAL_PATCHES"]
+
+NAME = "fit"
+#: Defaults of ``ipvae-snn fit`` on bundled images: 25,600 patches x 4 epochs
+#: (400 batches of 256), about a minute on two cores.
+FIT_N_PATCHES = 25600
+FIT_EPOCHS = 4
+#: Held-out patches (bundled held-out images) scored after a fit.
+FIT_EVAL_PATCHES = 500
+
+
+def add_parser(subparsers):
+    """Add ``fit`` to ``subparsers``; returns its parser."""
+    from ..data import TRAIN_IMAGES
+    p = subparsers.add_parser(
+        NAME, help="learn a model from the network's spikes",
+        description="Learn an iP-VAE (dictionary, prior, spike cost) by alternating "
+                    "spiking inference on mini-batches with offline updates from the "
+                    "recorded spike counts, on whitened patches of bundled images or "
+                    "your own; write the model (.npz) and a figure of the dictionary. "
+                    "A fit with --checkpoint continues after an interruption with "
+                    "--resume.")
+    p.add_argument("--out", required=True, metavar="MODEL.npz",
+                   help="where to write the learnt model (atomically)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--patches", metavar="FILE",
+                        help="your own training patches: .npy, or .npz with one array "
+                             "(or one under 'patches'), shape (n, pixels) or (n, h, w); "
+                             "z-score them like the bundled ones")
+    source.add_argument("--n-patches", type=positive_int, metavar="N",
+                        help=f"training patches cut from --images (default "
+                             f"{FIT_N_PATCHES})")
+    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
+                   help="comma-separated bundled images to cut training patches from "
+                        "(default: the reference model's training images)")
+    p.add_argument("--init", default="random", metavar="random|default|F.npz",
+                   help="starting model: a random dictionary (default), the bundled "
+                        "model, or a model file (warm start)")
+    p.add_argument("--n-components", type=positive_int, default=None, metavar="K",
+                   help="latent neurons (default: 512, or the --init model's)")
+    p.add_argument("--epochs", type=positive_int, default=FIT_EPOCHS,
+                   help="passes over the patches (default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--learning-rate", type=positive_float, default=5e-3,
+                   help="Adam step on the dictionary (default %(default)s)")
+    p.add_argument("--target-rate", type=positive_float, default=None, metavar="R",
+                   help="adapt the spike cost so that the mean count per neuron in "
+                        "window --t-train is R (default: keep the cost)")
+    p.add_argument("--t-train", type=positive_int, default=16, metavar="T",
+                   help="read-out windows 1..T per batch (default %(default)s)")
+    p.add_argument("--learn-sigma", action="store_true",
+                   help="also fit the decoder std by its closed form")
+    p.add_argument("--beta", type=nonnegative_float, default=0.0,
+                   help="weight of the one-step KL term (default %(default)s)")
+    p.add_argument("--backend", default="reference", choices=("reference", "network"),
+                   help="inference by the numpy reference algorithm (default) or the "
+                        "Brian2 network (same dynamics, slower)")
+    add_network_arguments(p, device="runtime", realization=False,
+                          device_help="Brian2 device of --backend network (default "
+                                      "%(default)s)")
+    p.add_argument("--checkpoint", metavar="F.npz",
+                   help="write a checkpoint here every --checkpoint-every batches")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100, metavar="N")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the fit saved in --checkpoint (same data and "
+                        "settings)")
+    p.add_argument("--figure", metavar="F.png",
+                   help="dictionary figure (default: MODEL_dictionary.png beside "
+                        "--out)")
+    p.add_argument("--no-figure", action="store_true", help="write no figure")
+    p.add_argument("--eval-patches", type=nonnegative_int, default=FIT_EVAL_PATCHES,
+                   metavar="N",
+                   help="score the model on N patches of the held-out bundled images "
+                        "(16x16 models only; 0: skip; default %(default)s)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the patches, the random dictionary and the spike "
+                        "sampling (default %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _figure_path(args):
+    if args.no_figure:
+        return None
+    if args.figure:
+        return args.figure
+    stem = args.out[:-4] if args.out.lower().endswith(".npz") else args.out
+    return f"{stem}_dictionary.png"
+
+
+def _patch_pixels(path):
+    """Pixels per patch of a user file: its last axis, or h*w for (n, h, w)."""
+    from ..io import load_array_file
+    arr = load_array_file(path, default_key="patches", what="patches")
+    if arr.ndim == 3:
+        return int(arr.shape[1] * arr.shape[2])
+    if arr.ndim == 2:
+        return int(arr.shape[1])
+    raise CLIError(f"patches file '{path}': expected shape (n, pixels) or (n, h, w), "
+                   f"got {arr.shape}")
+
+
+def _training_patches(args):
+    from ..data import load_patches, natural_patches
+    if args.patches is not None:
+        x = load_patches(args.patches, n_pixels=_patch_pixels(args.patches))
+        return x, f"'{args.patches}'"
+    images = [s.strip() for s in args.images.split(",") if s.strip()]
+    n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
+    x = natural_patches(images, n_patches=n, seed=args.seed)
+    return x, f"{', '.join(images)}; seed {args.seed}"
+
+
+def _held_out(args, params):
+    """Read-outs of the fitted model on held-out bundled patches, or None."""
+    from ..data import HELD_OUT_IMAGES, natural_patches
+    from ..reference import infer
+    side = int(round(np.sqrt(params.n_pixels)))
+    if not args.eval_patches or args.patches is not None or side * side != params.n_pixels:
+        return None
+    x_eval = natural_patches(HELD_OUT_IMAGES, n_patches=args.eval_patches,
+                             seed=args.seed, patch_size=side)
+    t = args.t_train
+    with no_runaway_warnings():
+        res = infer(params, x_eval, t + 1, seed=args.seed, record_windows=[t],
+                    progress=False)
+    return dict(images=list(HELD_OUT_IMAGES), n_patches=args.eval_patches, T=t,
+                r2=float(np.nanmean(res.r2[:, t])),
+                zero_fraction=float(res.zero_fraction[:, t].mean()),
+                mean_count=float(res.mean_count[:, t].mean()))
+
+
+def run(args):
+    """Run ``ipvae-snn fit``."""
+    from ..learning import SpikingDictionaryLearner
+    from ..params import IPVAEParams
+
+    figure = _figure_path(args)
+    check_figure_paths(figure)
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint (the file to continue from)")
+    init = args.init if args.init in ("random", "default") else IPVAEParams.load(args.init)
+    x, source = _training_patches(args)
+    k = args.n_components
+    if k is None:
+        k = init.n_latents if isinstance(init, IPVAEParams) else 512
+    learner = SpikingDictionaryLearner(
+        n_components=k, init=init, backend=args.backend, device=args.device,
+        t_train=args.t_train, batch_size=args.batch_size, max_iter=args.epochs,
+        learning_rate=args.learning_rate, learn_sigma=args.learn_sigma,
+        beta=args.beta, target_rate=args.target_rate, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, random_state=args.seed,
+        progress=False if (args.quiet or args.json) else None)
+    start = time.perf_counter()
+    try:
+        learner.fit(x, resume=args.resume)
+    except KeyboardInterrupt:
+        if args.checkpoint:
+            sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
+                             f"continue with the same command and --resume\n")
+        raise
+    seconds = time.perf_counter() - start
+    params = learner.params_
+    params.save(args.out)
+    if figure:
+        from ..plotting import plot_dictionary
+        pyplot().close(plot_dictionary(params, order="orientation", path=figure))
+    hist = learner.history_
+    tail = slice(-max(1, len(hist["r2"]) // 10), None)
+    doc = dict(command=NAME, out=args.out, figure=figure, source=source,
+               n_patches=int(x.shape[0]), n_pixels=int(x.shape[1]),
+               n_latents=int(params.n_latents), n_batches=int(learner.n_batches_),
+               epochs=int(learner.n_iter_), seconds=seconds,
+               train=dict(windows=args.t_train,
+                          **{key: float(np.nanmean(hist[key][tail])) for key in
+                             ("r2", "r2_median", "zero_fraction", "mean_count")}),
+               held_out=_held_out(args, params))
+    if args.json:
+        print_json(doc)
+        return 0
+    _print_summary(doc, source, params, args, figure)
+    return 0
+
+
+def _print_summary(doc, source, params, args, figure):
+    print(f"{PROG} fit: {doc['n_patches']} patches ({source}), K={params.n_latents}, "
+          f"{doc['n_batches']} batches in {doc['seconds']:.1f} s")
+    tr = doc["train"]
+    print(f"  training (last 10% of batches), window {tr['windows']}: R² mean "
+          f"{tr['r2']:.4f}, median {tr['r2_median']:.4f}, zero frac "
+          f"{tr['zero_fraction']:.4f}; count/neuron {tr['mean_count']:.4f} (windows "
+          f"1..{tr['windows']})")
+    if doc["held_out"]:
+        ho = doc["held_out"]
+        print(f"  held-out ({', '.join(ho['images'])}; {ho['n_patches']} patches), "
+              f"window {ho['T']}: R² {ho['r2']:.4f}, zero frac "
+              f"{ho['zero_fraction']:.4f}, count/neuron {ho['mean_count']:.4f}")
+    print(f"model written to {args.out}")
+    if figure:
+        print(f"figure written to {figure}")

@@ -1,0 +1,117 @@
+"""``ipvae-snn simulate``: the Brian2 spiking network."""
+
+import numpy as np
+
+from ..defaults import DEFAULT_WINDOW_S
+from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
+                     check_figure_paths, load_input_patches, load_model, model_label,
+                     no_runaway_warnings, positive_float, positive_int, pyplot,
+                     record_windows_for, report, warn)
+
+__all__ = ["NAME", "add_parser", "run", "activity_cap"]
+
+NAME = "simulate"
+#: Neurons whose membrane potentials ``--traces`` draws.
+N_TRACED = 5
+
+
+def add_parser(subparsers):
+    """Add ``simulate`` to ``subparsers``; returns its parser."""
+    p = subparsers.add_parser(
+        NAME, help="inference by the Brian2 spiking network",
+        description="Run the iP-VAE as a Brian2 spiking network on whitened 16x16 "
+                    "patches: T windows of FOND inference after the first (prior) "
+                    "window, spike counts per window as posterior samples. Prints "
+                    "the same summary as 'infer' and can draw a raster and "
+                    "membrane-potential traces.")
+    p.add_argument("--windows", type=positive_int, default=DEFAULT_STEPS, metavar="T",
+                   help="windows after the first; metrics are read at window T, "
+                        "like 'infer --steps T' (default %(default)s)")
+    add_network_arguments(
+        p, realization_help="'window': one exact FOND step per window; 'continuous': "
+                            "escape-noise neurons with continuous membranes "
+                            "(default %(default)s)")
+    p.add_argument("--window-ms", type=positive_float, default=DEFAULT_WINDOW_S * 1e3,
+                   metavar="MS", help="window length T_w in ms (default %(default)s)")
+    p.add_argument("--dt-ms", type=positive_float, default=None, metavar="MS",
+                   help="time step of the continuous realization (default T_w/100)")
+    cap = p.add_mutually_exclusive_group()
+    cap.add_argument("--max-count", type=positive_float, default=None, metavar="N",
+                     help="opt-in refractory-like bound on activity, in expected "
+                          "spikes per window")
+    cap.add_argument("--max-rate", type=positive_float, default=None, metavar="HZ",
+                     help="deprecated: the same bound in spikes/s; use --max-count "
+                          "(= max rate x T_w)")
+    p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                   help="precision of the compiled network (default %(default)s)")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="processes for standalone runs (default: CPU count)")
+    p.add_argument("--raster", metavar="F.png",
+                   help="write a spike raster of the first patch")
+    p.add_argument("--traces", metavar="F.png",
+                   help="write membrane-potential traces of the first patch's most "
+                        "driven neurons")
+    add_inference_arguments(p)
+    return p
+
+
+def activity_cap(args):
+    """``--max-count``, or the deprecated ``--max-rate`` converted with the window."""
+    if args.max_rate is None:
+        return args.max_count
+    max_count = args.max_rate * args.window_ms / 1e3
+    warn(f"--max-rate is deprecated; use --max-count {max_count:g} (spikes per window "
+         f"of {args.window_ms:g} ms)")
+    return max_count
+
+
+def run(args):
+    """Run ``ipvae-snn simulate``."""
+    from brian2 import ms
+
+    from ..network import SpikingIPVAE
+
+    check_figure_paths(args.figure, args.raster, args.traces)
+    params = load_model(args.model)
+    x, source = load_input_patches(args, params)
+    # the neurons the first patch drives hardest: the ones worth watching
+    traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-N_TRACED:])
+    # The traced neurons are part of the compiled program: record them in every
+    # run so that the batch and the figure run share one build.
+    net = SpikingIPVAE(
+        params, realization=args.realization, device=args.device,
+        window=args.window_ms * ms, dt=None if args.dt_ms is None else args.dt_ms * ms,
+        max_count=activity_cap(args), record_u=traced, dtype=args.dtype,
+        n_jobs=args.jobs)
+    n_windows = args.windows + 1
+    progress = False if args.quiet else None
+    with no_runaway_warnings():
+        result = net.run(x, n_windows, seed=args.seed,
+                         record_windows=record_windows_for(n_windows),
+                         progress=progress)
+        if args.raster or args.traces:
+            # Every window of the first patch, without storing every window of
+            # the batch. The first patch of a run draws the same random stream
+            # whatever follows it, so these are the batch's own spikes.
+            first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
+    if args.raster or args.traces:
+        from ..plotting import plot_membrane_traces, plot_raster
+        plt = pyplot()
+        if args.raster:
+            plt.close(plot_raster(first, patch=0, path=args.raster))
+        if args.traces:
+            plt.close(plot_membrane_traces(first, patch=0, path=args.traces))
+    timing = result.info["timing"]
+    header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model "
+              f"{model_label(args.model)} (K={params.n_latents}), "
+              f"{args.realization} realization on {args.device}, {args.windows} "
+              f"windows of {args.window_ms:g} ms, {timing['total_s']:.2f} s "
+              f"({timing['n_runs']} run(s)"
+              + (f", compiled in {timing['build_s']:.1f} s" if timing.get("compiled")
+                 else "") + ")")
+    report(result, args, NAME, header, model=args.model, patches=args.patches,
+           device=args.device, window_ms=args.window_ms, timing=timing)
+    for what, path in (("raster", args.raster), ("traces", args.traces)):
+        if path and not args.json:
+            print(f"{what} written to {path}")
+    return 0

@@ -1,0 +1,130 @@
+"""``ipvae-snn stats``: the network's spike statistics beside V1 ranges."""
+
+import functools
+import time
+
+from ..defaults import ANALYSIS_START, DEFAULT_WINDOW_S, min_analysis_windows
+from .common import (PROG, CLIError, add_model_arguments, add_network_arguments,
+                     check_output_arguments, load_input_patches, load_model,
+                     model_label, no_runaway_warnings, nonnegative_int, positive_int,
+                     print_json, pyplot, runaway_patches)
+
+__all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
+           "STATS_WINDOWS"]
+
+NAME = "stats"
+#: Defaults of ``ipvae-snn stats``: 30 patches x 20 trials x 101 windows take
+#: about a minute on two cores with a compiled network.
+STATS_N_PATCHES = 30
+STATS_TRIALS = 20
+STATS_WINDOWS = 101
+
+
+def add_parser(subparsers):
+    """Add ``stats`` to ``subparsers``; returns its parser."""
+    from ..data import HELD_OUT_IMAGES
+    p = subparsers.add_parser(
+        NAME, help="spike statistics of the spiking network beside V1 ranges",
+        description="Run the spiking network on repeated trials of natural patches "
+                    "and on gratings (16 orientations x 8 phases), and print its "
+                    "spike statistics (Fano factor, noise correlations, ISI CV and "
+                    "LV, sparseness, rate distribution, orientation tuning) beside "
+                    "the ranges reported for primary visual cortex, with sources.")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--images", default=",".join(HELD_OUT_IMAGES), metavar="NAMES",
+                        help="comma-separated bundled images to cut patches from "
+                             "(default: the held-out '%(default)s')")
+    source.add_argument("--patches", metavar="FILE",
+                        help="your own patches instead: .npy, or .npz with one "
+                             "array, shape (n, 256) or (n, 16, 16)")
+    p.add_argument("--n-patches", type=positive_int, metavar="N",
+                   help=f"distinct patches, each shown --trials times (default "
+                        f"{STATS_N_PATCHES}; with --patches, the first N of the file)")
+    p.add_argument("--trials", type=positive_int, default=STATS_TRIALS,
+                   help="repeated trials per patch, >= 2 (default %(default)s)")
+    p.add_argument("--windows", type=positive_int, default=STATS_WINDOWS, metavar="N",
+                   help=f"windows of {DEFAULT_WINDOW_S * 1e3:g} ms per trial, >= "
+                        f"{min_analysis_windows()}; windows {ANALYSIS_START}..N-1 are "
+                        f"analysed, after the transient from the prior "
+                        f"(default %(default)s)")
+    p.add_argument("--count-windows", type=positive_int, default=5, metavar="W",
+                   help="windows per spike count of the Fano factor and noise "
+                        "correlations (default %(default)s: 0.5 s)")
+    add_network_arguments(p, device_help="Brian2 device (default %(default)s; "
+                                         "compiled once, cached)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the patch positions and of the network "
+                        "(default %(default)s)")
+    add_model_arguments(p)
+    p.add_argument("--figure", metavar="F.png",
+                   help="write the network-vs-cortex figure (format from the "
+                        "extension)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (rows of the table, all "
+                        "network values, settings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _check_arguments(args):
+    if args.trials < 2:
+        raise CLIError(f"--trials must be at least 2, got {args.trials}")
+    if args.windows < min_analysis_windows():
+        raise CLIError(f"--windows must be at least {min_analysis_windows()} (windows "
+                       f"{ANALYSIS_START} on are analysed), got {args.windows}")
+    if args.count_windows > args.windows - ANALYSIS_START:
+        raise CLIError(f"--count-windows ({args.count_windows}) must not exceed the "
+                       f"{args.windows - ANALYSIS_START} analysed windows")
+
+
+def run(args):
+    """Run ``ipvae-snn stats``."""
+    from .. import stats
+    from ..network import SpikingIPVAE
+
+    check_output_arguments(args)
+    _check_arguments(args)
+    params = load_model(args.model)
+    n_patches = args.n_patches
+    if args.patches is None and n_patches is None:
+        args.n_patches = STATS_N_PATCHES
+    x, source = load_input_patches(args, params)
+    if args.patches is not None and n_patches is not None:
+        x = x[:n_patches]
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
+    run_net = functools.partial(net.run, progress=False if args.quiet else None)
+    start = time.perf_counter()
+    with no_runaway_warnings():
+        exp = stats.cortex_experiment(run_net, x, n_trials=args.trials,
+                                      n_windows=args.windows,
+                                      count_windows=args.count_windows,
+                                      seed=args.seed)
+    seconds = time.perf_counter() - start
+    rows = stats.cortex_table(exp.values)
+    runaway = {"natural": runaway_patches(exp.natural),
+               "gratings": runaway_patches(exp.gratings)}
+    if args.figure:
+        from ..plotting import plot_cortex_comparison
+        pyplot().close(plot_cortex_comparison(rows, path=args.figure))
+    if args.json:
+        print_json(dict(command=NAME, model=args.model, patches=args.patches,
+                        source=source, n_patches=int(x.shape[0]), trials=args.trials,
+                        n_windows=args.windows, count_windows=args.count_windows,
+                        realization=args.realization, device=args.device,
+                        seed=args.seed, n_gratings=int(exp.gratings.n_patches),
+                        seconds=seconds, values=exp.values, rows=rows,
+                        runaway_patches=runaway, figure=args.figure))
+        return 0
+    window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
+    print(f"{PROG} stats: model {model_label(args.model)} (K={params.n_latents}), "
+          f"{args.realization} realization on {args.device}; {x.shape[0]} patches "
+          f"({source}) x {args.trials} trials x {args.windows} windows of "
+          f"{window_s * 1e3:g} ms, windows {ANALYSIS_START}-{args.windows - 1} "
+          f"analysed; {exp.gratings.n_patches} gratings; {seconds:.1f} s")
+    print(stats.format_cortex_table(rows))
+    if any(runaway.values()):
+        print(f"runaway: {runaway['natural']} of {exp.natural.n_patches} trials and "
+              f"{runaway['gratings']} gratings drove neurons to the upper clamp of u")
+    if args.figure:
+        print(f"figure written to {args.figure}")
+    return 0

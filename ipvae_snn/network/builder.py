@@ -1,0 +1,207 @@
+"""
+The Brian2 objects of one network, built from the equation texts.
+
+`NetworkSpec` is everything that shapes a network (and therefore a compiled
+program); `run_values` is everything that a run sets (parameters, weights),
+named as the equations' ``[constants]`` section names them; `build_objects`
+wires the equations into a `NeuronGroup`, all-to-all lateral `Synapses` and
+the monitors the results are read from. Every device builds the same objects.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import __version__, _equations
+from .functions import softplus_function
+
+__all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_duration",
+           "brian_prefs",
+           "GROUP", "SYNAPSES", "DRIVE", "REPLAY"]
+
+# Names of the Brian2 objects (they appear in run arguments and file names).
+GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input",
+                                  "replay_counts")
+
+# The modules whose code decides what a compiled program computes: their text
+# is part of the build key, so a change to them never reuses a stale build.
+_WIRING_MODULES = ("builder.py", "functions.py", "standalone.py")
+
+
+class NetworkSpec:
+    """Everything that shapes the compiled program (and nothing else)."""
+
+    def __init__(self, realization, n_latents, n_windows, inputs_per_run,
+                 window_s, steps_per_window, record_u, replay, dtype, profile=False):
+        self.realization = realization
+        self.n_latents = int(n_latents)
+        self.n_windows = int(n_windows)
+        self.inputs_per_run = int(inputs_per_run)
+        self.window_s = float(window_s)
+        self.steps_per_window = int(steps_per_window)
+        self.record_u = tuple(int(i) for i in record_u)
+        self.replay = bool(replay)
+        self.dtype = dtype
+        self.profile = bool(profile)
+
+    @property
+    def dt_s(self):
+        """The simulation time step in seconds."""
+        return self.window_s / self.steps_per_window
+
+    @property
+    def steps_per_input(self):
+        """Time steps each input is shown for."""
+        return self.n_windows * self.steps_per_window
+
+    def key(self):
+        """Hash of the spec, the equations, the code that wires them, versions."""
+        import brian2
+        here = os.path.dirname(os.path.abspath(__file__))
+        wiring = hashlib.sha256()
+        for name in _WIRING_MODULES:
+            with open(os.path.join(here, name), "rb") as f:
+                wiring.update(f.read())
+        text = json.dumps(dict(vars(self), brian2=brian2.__version__,
+                               ipvae_snn=__version__, wiring=wiring.hexdigest(),
+                               equations=_equations.load(self.realization)),
+                          sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class RunValues(NamedTuple):
+    """
+    What a run sets: ``constants`` (name -> float, in the units of the
+    equations' ``[constants]`` section: seconds for ``window``), per-neuron
+    ``arrays`` and the lateral ``weights`` in synapse order.
+    """
+
+    constants: dict
+    arrays: dict
+    weights: np.ndarray
+
+
+def run_values(params, realization, window_s, max_count=None, runaway_margin=1.0):
+    """
+    The `RunValues` of a network with parameters ``params``.
+
+    The constants are those the equations name: each comes from the
+    parameter of the same name, except the three that the network derives.
+    """
+    derived = dict(inv_max_count=0.0 if max_count is None else 1.0 / max_count,
+                   runaway_u=params.clamp_u - runaway_margin, window=window_s)
+    constants = {name: float(derived[name] if name in derived else getattr(params, name))
+                 for name in _equations.constant_names(realization)}
+    # all-to-all synapses are created pre-major (synapse j * K + i connects
+    # j -> i), so the weight of synapse s is W[i, j] = W.T.ravel()[s]
+    weights = params.lateral_weights().T.ravel()
+    return RunValues(constants, dict(bias=params.bias, u_init=params.u_init), weights)
+
+
+def _with_units(value, unit):
+    """``value`` in the Brian2 ``unit`` named by the equations ("1", "second")."""
+    if unit == "1":
+        return value
+    import brian2
+    return value * getattr(brian2, unit)
+
+
+def build_objects(spec, values, drive, replay):
+    """
+    The Brian2 objects of one network, from the equation texts.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    values : RunValues
+    drive : ndarray, shape (inputs_per_run, n_latents)
+    replay : ndarray, shape (inputs_per_run * n_windows, n_latents), or None
+        Both become `TimedArray`s.
+
+    Returns
+    -------
+    net : brian2.Network
+    group : brian2.NeuronGroup
+    lateral : brian2.Synapses
+    monitors : dict
+        ``spikes``, ``boundary`` (the state after each input's last update)
+        and, with ``spec.record_u``, ``u_trace``.
+    """
+    from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor,
+                        Synapses, TimedArray, second)
+    eqs = _equations.load(spec.realization)
+    units = _equations.constants(spec.realization)
+    dt = spec.dt_s * second
+    # multiples of dt computed from dt itself, so that Brian2 sees aligned grids
+    input_dt = dt * spec.steps_per_input
+    namespace = {DRIVE: TimedArray(drive, dt=input_dt, name=DRIVE),
+                 "softplus": softplus_function()}
+    draw = eqs.get("draw")
+    if spec.replay:
+        if spec.realization != "window":
+            raise ValueError("replaying counts needs realization='window'")
+        namespace[REPLAY] = TimedArray(replay, dt=dt * spec.steps_per_window,
+                                       name=REPLAY)
+        draw = eqs["draw_replay"]
+    group = NeuronGroup(spec.n_latents, eqs["neuron"] + "\n" + eqs["constants"],
+                        threshold=eqs["threshold"], reset="", method="euler",
+                        dt=dt, namespace=namespace, name=GROUP)
+    for name, value in values.constants.items():
+        setattr(group, name, _with_units(value, units[name]))
+    for name, value in values.arrays.items():
+        setattr(group, name, value)
+    group.u = group.u_init
+    group.runaway_onset = -1
+    input_start = group.run_regularly(eqs["input_start"], dt=input_dt,
+                                      when="start", order=-1, name="input_start")
+    objects = [group, input_start]
+    if draw is not None:
+        objects.append(group.run_regularly(draw, dt=dt, when="before_thresholds",
+                                           name="draw"))
+    objects.append(group.run_regularly(eqs["update"], dt=dt, when="end",
+                                       name="update"))
+    lateral = Synapses(group, group, model=eqs["synapse"], on_pre=eqs["on_pre"],
+                       dt=dt, name=SYNAPSES)
+    # all-to-all, pre-major, generated in the program rather than loaded from
+    # two K*K index arrays on every run
+    lateral.connect()
+    lateral.w = values.weights
+    spike_vars = ["z"] if spec.realization == "window" else []
+    spikes = SpikeMonitor(group, variables=spike_vars, name="spikes")
+    # The state of each input after its last update, read just before the
+    # next input starts (order -2 runs before input_start's reset).
+    boundary = StateMonitor(group, ["u", "runaway_onset"], record=True,
+                            dt=input_dt, when="start", order=-2,
+                            name="boundary")
+    objects += [lateral, spikes, boundary]
+    monitors = dict(spikes=spikes, boundary=boundary)
+    if spec.record_u:
+        trace = StateMonitor(group, "u", record=list(spec.record_u), dt=dt,
+                             when="start", order=0, name="u_trace")
+        objects.append(trace)
+        monitors["u_trace"] = trace
+    net = Network(*objects)
+    net.namespace = namespace     # every object resolves names here, never in a caller's frame
+    return net, group, lateral, monitors
+
+
+def run_duration(spec, n_inputs):
+    """The simulated time of ``n_inputs`` inputs, as a Brian2 quantity."""
+    from brian2 import second
+    return n_inputs * spec.n_windows * spec.window_s * second
+
+
+@contextlib.contextmanager
+def brian_prefs(dtype):
+    """Brian2's default float type set to ``dtype`` inside the block."""
+    from brian2 import prefs
+    saved = prefs.core.default_float_dtype
+    prefs.core.default_float_dtype = np.dtype(dtype).type
+    try:
+        yield
+    finally:
+        prefs.core.default_float_dtype = saved

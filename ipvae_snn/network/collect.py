@@ -1,0 +1,114 @@
+"""
+From the raw monitor arrays of each run to a `SpikingResult`.
+
+Every device returns the same raw arrays per run (spike indices and times,
+the counts of the window realization, the state at each input's boundary, the
+final state, the membrane traces); `ResultCollector` turns them into counts
+per window, read-outs, runaway onsets and traces of the whole batch.
+"""
+
+import threading
+
+import numpy as np
+
+from ..results import SpikingResult, window_metrics
+
+__all__ = ["ResultCollector"]
+
+
+class ResultCollector:
+    """
+    Accumulates the runs of one call into the arrays of its result.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    spec : NetworkSpec
+    x : ndarray, shape (n_patches, n_pixels)
+    windows : ndarray of int
+        The windows whose counts (and spike times, potentials) are kept.
+    """
+
+    def __init__(self, params, spec, x, windows):
+        self.params, self.spec, self.x, self.windows = params, spec, x, windows
+        n, k, t = x.shape[0], spec.n_latents, spec.n_windows
+        self.counts = np.zeros((n, windows.size, k), np.int32)
+        self.r2 = np.empty((n, t), np.float32)
+        self.mse = np.empty((n, t), np.float32)
+        self.zero_fraction = np.empty((n, t), np.float32)
+        self.mean_count = np.empty((n, t), np.float32)
+        self.u_final = np.empty((n, k))
+        self.onset = np.empty((n, k), np.int32)
+        n_u = len(spec.record_u)
+        self.u_trace = (np.empty((n, n_u, spec.steps_per_input)) if n_u else None)
+        self.spikes = [None] * n if spec.realization == "continuous" else None
+        self.phi_t = params.phi.T
+        self.profile = {}
+        self._lock = threading.Lock()     # runs finish in worker threads
+
+    def add(self, sl, raw):
+        """Add the raw arrays ``raw`` of the run that simulated the inputs ``sl``."""
+        spec = self.spec
+        with self._lock:
+            for name, sec in raw.get("profile", {}).items():
+                self.profile[name] = self.profile.get(name, 0.0) + sec
+        k, nw = spec.n_latents, spec.n_windows
+        n_here = sl.stop - sl.start
+        step = np.rint(raw["spike_t"] / spec.dt_s).astype(np.int64)
+        patch, step_in = np.divmod(step, spec.steps_per_input)
+        window = step_in // spec.steps_per_window
+        keep = patch < n_here                    # drop the padding inputs
+        i = raw["spike_i"].astype(np.int64)
+        weight = raw["spike_count"] if spec.realization == "window" else None
+        flat = (patch[keep] * nw + window[keep]) * k + i[keep]
+        if weight is None:      # one spike per event: count them
+            dense = np.bincount(flat, minlength=n_here * nw * k)
+        else:                   # one event per neuron and window, carrying its count
+            dense = np.zeros(n_here * nw * k, np.int64)
+            dense[flat] = weight[keep]
+        dense = dense.reshape(n_here, nw, k).astype(np.int32)
+        r2, mse, zf, mc = window_metrics(self.x[sl], dense, self.phi_t)
+        self.r2[sl], self.mse[sl], self.zero_fraction[sl], self.mean_count[sl] = \
+            r2, mse, zf, mc
+        self.counts[sl] = dense[:, self.windows]
+        # state after the last update of each input: inputs 0..p-2 from the
+        # boundary monitor (its first row is the initial state), the last one
+        # from the final state
+        bu = raw["boundary_u"].reshape(-1, k)[1:]
+        bo = raw["boundary_onset"].reshape(-1, k)[1:]
+        u_end = np.concatenate([bu, raw["final_u"].reshape(1, k)])[:n_here]
+        onset = np.concatenate([bo, raw["final_onset"].reshape(1, k)])[:n_here]
+        self.u_final[sl] = u_end
+        first = np.arange(n_here)[:, None] * spec.steps_per_input
+        in_input = onset - first                  # steps into the input
+        self.onset[sl] = np.where(onset >= 0, in_input // spec.steps_per_window, -1)
+        if self.u_trace is not None:
+            tr = raw["u_trace"].reshape(-1, len(spec.record_u))     # (steps, neurons)
+            tr = tr[:n_here * spec.steps_per_input]
+            self.u_trace[sl] = tr.reshape(n_here, spec.steps_per_input, -1).transpose(
+                0, 2, 1)
+        if self.spikes is not None:
+            t_in = step_in * spec.dt_s
+            rec = np.isin(window, self.windows) & keep
+            for j in range(n_here):
+                mine = rec & (patch == j)
+                self.spikes[sl.start + j] = (raw["spike_i"][mine].astype(np.int32),
+                                             t_in[mine])
+
+    def result(self, info):
+        """The `SpikingResult` of the call, with provenance ``info``."""
+        spec = self.spec
+        u = u_trace_t = None
+        if self.u_trace is not None:
+            u_trace_t = np.arange(spec.steps_per_input) * spec.dt_s
+            # u during each recorded window: its value at the window's first step,
+            # the potential the window's draws start from (as infer's record_u)
+            u = self.u_trace[:, :, self.windows * spec.steps_per_window].transpose(0, 2, 1)
+        neurons = np.array(spec.record_u, dtype=np.int64)
+        return SpikingResult(
+            params=self.params, x=self.x, n_windows=spec.n_windows,
+            windows=self.windows, counts=self.counts, u=u, u_neurons=neurons,
+            u_final=self.u_final, r2=self.r2, mse=self.mse,
+            zero_fraction=self.zero_fraction, mean_count=self.mean_count,
+            runaway_onset=self.onset, info=info, spikes=self.spikes,
+            u_trace=self.u_trace, u_trace_t=u_trace_t, u_trace_neurons=neurons)

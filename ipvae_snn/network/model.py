@@ -1,0 +1,263 @@
+"""
+`SpikingIPVAE`: the public face of the network.
+
+It validates its arguments before Brian2 is entered, cuts a batch into runs,
+and hands them to the backend of its device (`backends`); the Brian2 objects
+come from `builder`, the result from `collect`.
+"""
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+from .._equations import REALIZATIONS
+from .._progress import ProgressBar
+from ..data import check_patches
+from ..defaults import DEFAULT_WINDOW_S
+from ..params import IPVAEParams
+from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
+                          check_float_dtype, check_int, check_neurons, check_number,
+                          check_quantity, check_record_windows)
+from .backends import Batch, get_backend
+from .builder import NetworkSpec, run_values
+from .collect import ResultCollector
+from .program import default_cache_dir
+
+__all__ = ["SpikingIPVAE"]
+
+
+def _is_rate(value):
+    """A Brian2 quantity in 1/time (the deprecated ``max_rate``)."""
+    if getattr(value, "dim", None) is None:       # not a Brian2 quantity
+        return False
+    from brian2 import Hz
+    return value.dim == Hz.dim
+
+
+class SpikingIPVAE:
+    """
+    The iP-VAE as a spiking network of Brian2 neuron groups and synapses.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+        The model (dictionary, decoder std, leak, step size, prior, clamps).
+    realization : {"window", "continuous"}
+        ``"window"``: one FOND step per window, exact. ``"continuous"``:
+        escape-noise neurons with continuous membranes (see
+        `ipvae_snn.network`).
+    device : {"cpp_standalone", "runtime", "cuda_standalone"}
+        Code-generation target (`DEVICES`). Standalone builds are cached and
+        reused.
+    window : brian2 Quantity (time)
+        Window length T_w, one inference step; default 100 ms
+        (`ipvae_snn.defaults.DEFAULT_WINDOW_S` says why).
+    dt : brian2 Quantity (time), optional
+        Time step of the continuous realization (default ``window / 100``);
+        the window realization always steps by one window.
+    max_count : float, optional
+        Opt-in bound on activity, in spikes per window (as `ipvae_snn.infer`'s
+        ``max_count``): expected counts saturate as ``λ / (1 + λ / max_count)``,
+        those of a Poisson neuron with an absolute refractory period of
+        ``1 / max_count`` windows. Off by default (the official dynamics).
+    record_u : bool or array_like of int, optional
+        Neurons whose membrane potential is recorded at every time step
+        (``result.u_trace``) and at the start of each recorded window
+        (``result.u``): ``False`` / ``None`` none, ``True`` all, indices those
+        neurons (as `ipvae_snn.infer`'s ``record_u``).
+    dtype : {"float64", "float32"}
+        Precision of the standalone program's arithmetic.
+    n_jobs : int, optional
+        Processes running standalone batches in parallel (default: CPU count).
+    inputs_per_run : int, optional
+        Inputs simulated one after another by one run of the standalone program
+        (default: about 8,000 windows per run). Part of the build's identity.
+    cache_dir : str, optional
+        Where compiled programs live (default `default_cache_dir`).
+    runaway_margin : float
+        Neurons whose potential exceeds ``clamp_u - runaway_margin`` are
+        reported as runaway (as in `ipvae_snn.reference.infer`).
+    profile : bool
+        Standalone only: time each Brian2 code object (reported in
+        ``result.info["timing"]["profile"]``, seconds summed over runs).
+    max_rate : brian2 Quantity (frequency), optional
+        Deprecated: the activity cap as a rate; use
+        ``max_count = max_rate * window``.
+
+    Raises
+    ------
+    InvalidValueError, InvalidTypeError, UnitError, UnavailableDeviceError
+        Before Brian2 is entered: unknown realization or device, a window
+        without time units, a missing C++ compiler, brian2cuda absent.
+
+    Examples
+    --------
+    A tiny random model on Brian2's runtime device (no compilation):
+
+    >>> import numpy as np
+    >>> from brian2 import ms
+    >>> from ipvae_snn import IPVAEParams
+    >>> from ipvae_snn.network import SpikingIPVAE
+    >>> params = IPVAEParams.random(16, 8, random_state=0)
+    >>> net = SpikingIPVAE(params, device="runtime", window=50 * ms, record_u=[0, 3])
+    >>> net.realization, net.device, net.window_s
+    ('window', 'runtime', 0.05)
+    >>> result = net.run(np.random.default_rng(0).standard_normal((2, 16)), 5, seed=0)
+    >>> result.counts.shape, result.u_trace.shape, result.u.shape
+    ((2, 5, 8), (2, 2, 5), (2, 5, 2))
+    """
+
+    def __init__(self, params, realization="window", device="cpp_standalone",
+                 window=None, dt=None, max_count=None, record_u=None,
+                 dtype="float64", n_jobs=None, inputs_per_run=None, cache_dir=None,
+                 runaway_margin=1.0, profile=False, max_rate=None):
+        if not isinstance(params, IPVAEParams):
+            raise InvalidTypeError(f"params must be an IPVAEParams, got "
+                                   f"{type(params).__name__}")
+        self.params = params
+        self.realization = check_choice(realization, "realization", REALIZATIONS)
+        backend = get_backend(device)
+        backend.check_available()
+        self.device = device
+        self.window_s = (DEFAULT_WINDOW_S if window is None else
+                         _as_seconds(window, "window"))
+        self.steps_per_window = self._steps_per_window(dt)
+        if _is_rate(max_count):          # max_rate given where it used to stand
+            max_count, max_rate = None, max_count
+        self.max_count = self._activity_cap(max_count, max_rate)
+        self.record_u = check_neurons(record_u, params.n_latents) or ()
+        self.dtype = check_float_dtype(dtype)
+        backend.check_dtype(self.dtype)
+        self.n_jobs = (os.cpu_count() or 1) if n_jobs is None else check_int(n_jobs, "n_jobs")
+        self.inputs_per_run = (None if inputs_per_run is None
+                               else check_int(inputs_per_run, "inputs_per_run"))
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.runaway_margin = check_number(runaway_margin, "runaway_margin")
+        self.profile = bool(profile)
+        #: Number of standalone programs compiled by this object (cache misses).
+        self.n_builds = 0
+
+    def _steps_per_window(self, dt):
+        if self.realization == "window":
+            if dt is not None:
+                raise InvalidValueError("dt applies to the continuous realization; the "
+                                        "window realization steps by one window")
+            return 1
+        dt_s = self.window_s / 100 if dt is None else _as_seconds(dt, "dt")
+        ratio = self.window_s / dt_s
+        if dt_s >= self.window_s or abs(ratio - round(ratio)) > 1e-6:
+            raise InvalidValueError(f"dt must divide the window into an integer number "
+                                    f"(>1) of steps; window/dt = {ratio:g}")
+        return int(round(ratio))
+
+    def _activity_cap(self, max_count, max_rate):
+        if max_rate is not None:
+            warnings.warn("SpikingIPVAE(max_rate=...) is deprecated; pass max_count, the "
+                          "cap in spikes per window (max_rate * window), as infer does",
+                          DeprecationWarning, stacklevel=3)
+            if max_count is not None:
+                raise InvalidValueError("pass max_count or the deprecated max_rate, "
+                                        "not both")
+            from brian2 import Hz
+            return check_quantity(max_rate, "max_rate", Hz, "a rate", "500*Hz") \
+                * self.window_s
+        if max_count is None:
+            return None
+        return check_number(max_count, "max_count", low=0, low_open=True)
+
+    @property
+    def max_rate_hz(self):
+        """The activity cap in spikes per second (``max_count / T_w``), or None."""
+        return None if self.max_count is None else self.max_count / self.window_s
+
+    def __repr__(self):
+        return (f"SpikingIPVAE({self.params!r}, realization={self.realization!r}, "
+                f"device={self.device!r}, window={self.window_s * 1e3:g} ms)")
+
+    # ----------------------------------------------------------------- run
+    def run(self, patches, n_windows, seed=None, record_windows=None,
+            replay_counts=None, progress=None, warn=True):
+        """
+        Infer a batch of patches with the spiking network.
+
+        Parameters
+        ----------
+        patches : array_like, shape (n_patches, n_pixels)
+        n_windows : int
+            Windows per patch; the paper's metric at T needs ``n_windows >= T + 1``.
+        seed : int, optional
+            Seeds the network's generators (one stream per run of the program).
+        record_windows : sequence of int, optional
+            Windows whose counts (and spike times) are kept; default all.
+        replay_counts : array_like of int, shape (n_patches, n_windows, n_latents), optional
+            Replace the neurons' own draws by these counts (window realization):
+            the membrane potentials then follow deterministically.
+        progress : bool, optional
+            Progress bar over runs (default: when stderr is a terminal).
+        warn : bool
+            Issue a `RunawayWarning` when neurons run away.
+
+        Returns
+        -------
+        SpikingResult
+        """
+        p = self.params
+        x = check_patches(patches, p.n_pixels, name="patches")
+        n_windows = check_int(n_windows, "n_windows")
+        n = x.shape[0]
+        windows = check_record_windows(record_windows, n_windows)
+        replay_counts = self._check_replay(replay_counts, n, n_windows)
+        backend = get_backend(self.device)(n_jobs=self.n_jobs, cache_dir=self.cache_dir)
+        per_run = backend.inputs_per_run(n, n_windows, self.inputs_per_run)
+        spec = NetworkSpec(self.realization, p.n_latents, n_windows, per_run, self.window_s,
+                           self.steps_per_window, self.record_u, replay_counts is not None,
+                           self.dtype.name,
+                           profile=self.profile and backend.supports_profile)
+        chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
+        seeds = [int(ss.generate_state(1)[0]) for ss in
+                 np.random.SeedSequence(seed).spawn(len(chunks))]
+        batch = Batch(spec, run_values(p, self.realization, self.window_s, self.max_count,
+                                       self.runaway_margin),
+                      p.feedforward(x), replay_counts, chunks, seeds)
+        collector = ResultCollector(p, spec, x, windows)
+        bar = ProgressBar(n, desc=f"{self.realization} network", enabled=progress,
+                          unit=" patches")
+        start = time.perf_counter()
+        try:
+            timing = backend.run(batch, collector, bar)
+        finally:
+            bar.close()
+        self.n_builds += int(timing.get("compiled", False))
+        timing["total_s"] = time.perf_counter() - start
+        result = collector.result(info=dict(
+            realization=self.realization, device=self.device, seed=seed,
+            window_s=self.window_s, dt_s=spec.dt_s, dtype=self.dtype.name,
+            max_count=self.max_count, max_rate_hz=self.max_rate_hz,
+            runaway_margin=self.runaway_margin, inputs_per_run=per_run,
+            n_jobs=self.n_jobs, replay=spec.replay, seconds=timing["total_s"],
+            timing=timing))
+        if warn:
+            result.warn_runaway(stacklevel=2)
+        return result
+
+    def _check_replay(self, replay_counts, n, n_windows):
+        if replay_counts is None:
+            return None
+        if self.realization != "window":
+            raise InvalidValueError("replay_counts needs realization='window'")
+        replay_counts = np.asarray(replay_counts)
+        k = self.params.n_latents
+        if replay_counts.shape != (n, n_windows, k):
+            raise InvalidValueError(f"replay_counts: expected shape ({n}, {n_windows}, "
+                                    f"{k}), got {replay_counts.shape}")
+        if replay_counts.dtype.kind not in "iu" or (replay_counts < 0).any():
+            raise InvalidValueError("replay_counts must be non-negative integers")
+        return replay_counts
+
+
+def _as_seconds(value, name):
+    """A Brian2 time quantity -> float seconds (`check_quantity`)."""
+    from brian2 import second
+    return check_quantity(value, name, second, "a time", "100*ms")

@@ -1,0 +1,231 @@
+"""
+The standalone devices: the network compiled once, then run as a program.
+
+`CppStandaloneBackend` compiles the network with Brian2's ``cpp_standalone``
+device once per `NetworkSpec` into a `ProgramCache`; every run — new inputs
+*and new parameters* — goes in through command-line run arguments, so fitting
+a dictionary never recompiles. The inputs of a call are cut into runs of about
+`WINDOWS_PER_RUN` windows, spread over processes, each with its own results
+folder. `CudaStandaloneBackend` takes the same path through brian2cuda.
+"""
+
+import os
+import shutil
+import sysconfig
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..validation import UnavailableDeviceError
+from . import builder
+from .backends import Backend
+from .program import SEED_ENV, ProgramCache
+
+__all__ = ["CppStandaloneBackend", "CudaStandaloneBackend", "check_compiler",
+           "WINDOWS_PER_RUN"]
+
+#: Aim for about this many simulated windows per standalone run: enough to
+#: amortise starting the program and loading W (~35 ms), few enough to
+#: spread a batch over processes. It depends on n_windows only, so that batches
+#: of any size share one build (the last run of a batch is padded).
+WINDOWS_PER_RUN = 8000
+
+
+def check_compiler():
+    """
+    The C++ compiler Brian2's standalone mode will use.
+
+    Raises
+    ------
+    UnavailableDeviceError
+        (a `RuntimeError`) When none can be found, naming what was looked for.
+    """
+    candidates = []
+    for value in (os.environ.get("CXX"), sysconfig.get_config_var("CXX")):
+        if value:
+            candidates.append(value.split()[0])
+    candidates += ["c++", "g++", "clang++"]
+    for name in candidates:
+        if shutil.which(name):
+            return shutil.which(name)
+    raise UnavailableDeviceError(
+        "device 'cpp_standalone' needs a C++ compiler, but none was found "
+        f"(looked for {', '.join(dict.fromkeys(candidates))} on PATH). Install one "
+        "(e.g. 'apt install g++') or use device='runtime'.")
+
+
+class CppStandaloneBackend(Backend):
+    """Brian2's ``cpp_standalone`` device: compiled once per spec, run as processes."""
+
+    name = "cpp_standalone"
+    supports_profile = True
+
+    @classmethod
+    def check_available(cls):
+        check_compiler()
+
+    def inputs_per_run(self, n_inputs, n_windows, requested=None):
+        return requested or max(1, WINDOWS_PER_RUN // n_windows)
+
+    # ------------------------------------------------------------- compile
+    def _seed_code(self):
+        """
+        C++ run at the program's start that seeds every generator from the
+        environment (run arguments cannot reach the seed, which Brian2 writes
+        as a literal).
+        """
+        return (f'{{ const char* _s = getenv("{SEED_ENV}"); if (_s) '
+                f'for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) '
+                f'brian::_random_generators[_i].seed(strtoul(_s, 0, 10) + _i); }}')
+
+    def compile(self, spec, directory, values):
+        """
+        Build the standalone project of ``spec`` into ``directory``.
+
+        ``values`` (any run's `builder.RunValues`) only fill the project's
+        initial state: every run sets them again through its arguments.
+
+        Returns
+        -------
+        dict
+            The `Program` manifest.
+        """
+        from brian2 import device, set_device
+        from brian2.devices.device import reset_device
+        k, p = spec.n_latents, spec.inputs_per_run
+        replay = np.zeros((p * spec.n_windows, k)) if spec.replay else None
+        tmp_dir = directory + ".building"
+        set_device(self.name, build_on_run=False)
+        try:
+            device.reinit()
+            device.activate(build_on_run=False)
+            with builder.brian_prefs(spec.dtype):
+                net, group, lateral, monitors = builder.build_objects(
+                    spec, values, np.zeros((p, k)), replay)
+                seed_code = self._seed_code()
+                if seed_code:
+                    device.insert_code("after_start", seed_code)
+                net.run(builder.run_duration(spec, p), namespace=net.namespace,
+                        profile=spec.profile)
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+                try:
+                    device.build(directory=tmp_dir, compile=True, run=False,
+                                 with_output=False)
+                except Exception as exc:   # the compiler's own messages are in tmp_dir
+                    raise RuntimeError(f"compiling the network with {self.name} failed "
+                                       f"({type(exc).__name__}: {exc}); the project is "
+                                       f"in {tmp_dir}") from exc
+                manifest = self._manifest(spec, values, device, group, lateral, monitors)
+        finally:
+            device.reinit()
+            reset_device("runtime")
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.replace(tmp_dir, directory)
+        return manifest
+
+    def _manifest(self, spec, values, device, group, lateral, monitors):
+        def entry(var):
+            return device.get_array_filename(var), np.dtype(var.dtype).str
+
+        spikes = monitors["spikes"].variables
+        boundary = monitors["boundary"].variables
+        results = dict(spike_i=entry(spikes["i"]), spike_t=entry(spikes["t"]),
+                       boundary_u=entry(boundary["u"]),
+                       boundary_onset=entry(boundary["runaway_onset"]),
+                       final_u=entry(group.variables["u"]),
+                       final_onset=entry(group.variables["runaway_onset"]))
+        if spec.realization == "window":
+            results["spike_count"] = entry(spikes["z"])
+        if "u_trace" in monitors:
+            results["u_trace"] = entry(monitors["u_trace"].variables["u"])
+        g, d, r = builder.GROUP, builder.DRIVE, builder.REPLAY
+        args = {name: f"{g}.{name}" for name in (*values.constants, *values.arrays)}
+        args.update(w=f"{builder.SYNAPSES}.w", drive=f"{d}.values",
+                    replay=f"{r}.values")
+        dtypes = {name: np.dtype(group.variables[name].dtype).str for name in values.arrays}
+        dtypes.update(w=np.dtype(lateral.variables["w"].dtype).str,
+                      drive=np.dtype(group.namespace[d].values.dtype).str,
+                      replay=(np.dtype(group.namespace[r].values.dtype).str
+                              if spec.replay else None))
+        return dict(binary="main", results=results, args=args, dtypes=dtypes,
+                    spec=vars(spec) | {"dtype": np.dtype(spec.dtype).name},
+                    device=self.name)
+
+    # ----------------------------------------------------------------- run
+    def run(self, batch, collector, progress):
+        spec = batch.spec
+        t0 = time.perf_counter()
+        program, built = ProgramCache(self.cache_dir).load_or_build(
+            spec, lambda s, d: self.compile(s, d, batch.values),
+            description=f"the {spec.realization} network for {self.name}",
+            progress=progress.enabled)
+        timing = dict(build_s=time.perf_counter() - t0, run_s=0.0,
+                      n_runs=len(batch.chunks), compiled=built)
+        run_times = []
+        with program.call_folder() as call_dir:
+            values = batch.values
+            static = program.scalar_args(values.constants) + program.write_inputs(
+                call_dir, dict(values.arrays, w=values.weights))
+
+            def job(item):
+                slot, sl, seed = item
+                t1 = time.perf_counter()
+                run_dir = os.path.join(call_dir, f"run{slot}")
+                os.makedirs(run_dir)
+                args = static + program.write_inputs(run_dir, _chunk_inputs(batch, sl))
+                raw = program.run(os.path.join(run_dir, "results"), args, seed)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                run_times.append(time.perf_counter() - t1)
+                collector.add(sl, raw)
+                progress.update(sl.stop - sl.start)
+
+            items = [(i, sl, s) for i, (sl, s) in enumerate(zip(batch.chunks, batch.seeds))]
+            with ThreadPoolExecutor(min(self.n_jobs, len(items))) as pool:
+                list(pool.map(job, items))
+        timing["run_s"] = float(np.sum(run_times))
+        timing["per_run_s"] = float(np.median(run_times))
+        if collector.profile:
+            timing["profile"] = collector.profile
+        return timing
+
+
+def _chunk_inputs(batch, sl):
+    """Run-argument arrays of one run: its drives (and replayed counts), padded."""
+    spec = batch.spec
+    drive = batch.drive[sl]
+    padded = np.zeros((spec.inputs_per_run, spec.n_latents))
+    padded[:len(drive)] = drive
+    arrays = {"drive": padded}
+    if spec.replay:
+        replay = batch.chunk_replay(sl)
+        rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
+        rep[:replay.shape[0] * spec.n_windows] = replay.reshape(-1, spec.n_latents)
+        arrays["replay"] = rep
+    return arrays
+
+
+class CudaStandaloneBackend(CppStandaloneBackend):
+    """brian2cuda's ``cuda_standalone`` device: the C++ path on an NVIDIA GPU."""
+
+    name = "cuda_standalone"
+
+    @classmethod
+    def check_available(cls):
+        try:
+            import brian2cuda  # noqa: F401
+        except ImportError:
+            raise UnavailableDeviceError(
+                "device 'cuda_standalone' needs brian2cuda and an NVIDIA GPU with the "
+                "CUDA toolkit: pip install brian2cuda (1.0b1 pins brian2==2.10.1, "
+                "Python 3.12). Use device='cpp_standalone' on a CPU.") from None
+
+    def _seed_code(self):
+        # brian2cuda draws with cuRAND and has no such generators: its runs are
+        # seeded by brian2cuda itself.
+        return None
+
+    def compile(self, spec, directory, values):
+        import brian2cuda  # noqa: F401  (registers the device)
+        return super().compile(spec, directory, values)
