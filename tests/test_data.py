@@ -34,9 +34,9 @@ def _statistics(x):
                 quantile=np.percentile(x, [5, 25, 50, 75, 95]))
 
 
-def test_shift_constants_are_those_of_the_shared_patches(shared_patches):
-    assert data.SHIFT_MU == float(shared_patches["shift_mu"])
-    assert data.SHIFT_SD == float(shared_patches["shift_sd"])
+def test_shift_constants_are_those_of_the_shared_patches(few_shared_patches):
+    assert data.SHIFT_MU == float(few_shared_patches["shift_mu"])
+    assert data.SHIFT_SD == float(few_shared_patches["shift_sd"])
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,8 @@ def test_model_metrics_on_our_patches_match_official(our_patches, params, metric
                    - official[str(T)]["frac_zero_counts_at_T"]) < 0.005
 
 
-def test_image_sizes_after_downsampling(shared_patches):
-    sizes = json.loads(str(shared_patches["image_sizes"]))
+def test_image_sizes_after_downsampling(few_shared_patches):
+    sizes = json.loads(str(few_shared_patches["image_sizes"]))
     assert set(sizes) <= set(data.available_images())
     for name, text in sizes.items():
         img = data.load_image(name)

@@ -79,10 +79,10 @@ def test_window_realization_equals_reference_in_distribution(window_runs, T):
 
 
 @pytest.mark.standalone
-def test_compile_once_run_many(reference_params, shared_patches, tmp_path):
+def test_compile_once_run_many(reference_params, few_shared_patches, tmp_path):
     net = SpikingIPVAE(reference_params, device="cpp_standalone",
                        cache_dir=str(tmp_path), inputs_per_run=1)
-    x = shared_patches["shared"][:50]
+    x = few_shared_patches["shared"][:50]
     results = [net.run(x[i:i + 1], 16, seed=i) for i in range(50)]
     assert net.n_builds == 1
     assert results[0].info["timing"]["compiled"]
@@ -101,14 +101,16 @@ def test_compile_once_run_many(reference_params, shared_patches, tmp_path):
 
 
 @pytest.mark.standalone
-def test_new_parameters_need_no_rebuild(reference_params, shared_patches, build_cache):
-    x = shared_patches["shared"][:4]
+def test_new_parameters_need_no_rebuild(reference_params, few_shared_patches,
+                                        build_cache):
+    x = few_shared_patches["shared"][:4]
     base = SpikingIPVAE(reference_params, device="cpp_standalone", cache_dir=build_cache)
     other = reference_params.replace(bias=reference_params.bias * 3)
     changed = SpikingIPVAE(other, device="cpp_standalone", cache_dir=build_cache)
     a = base.run(x, 30, seed=3)
     b = changed.run(x, 30, seed=3)
-    assert changed.n_builds == 0 or base.n_builds == 1
+    # base compiled the program or found it; either way changed finds it
+    assert changed.n_builds == 0
     # a larger spike cost makes the network sparser: the parameters did arrive
     assert b.mean_count[:, 10:].mean() < a.mean_count[:, 10:].mean()
 

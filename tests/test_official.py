@@ -1,8 +1,9 @@
 """
 Import of official checkpoints (`ipvae_snn.official.from_official`).
 
-The truth is the reference folder written by the official trainer and the
-``.npz`` exported from the same weights: the conversion must reproduce every
+The truth is the reference folder written by the official trainer (its copy
+in ``tests/data/reference``) and the ``.npz`` exported from the same weights
+(the package's bundled model): the conversion must reproduce every
 field bit for bit. The error cases are built from copies of that folder.
 """
 
@@ -24,12 +25,6 @@ from ipvae_snn.official import from_official, list_checkpoints  # noqa: E402
 
 FIELDS = ("phi", "sigma", "bias", "lr", "u_init", "clamp_u", "clamp_du", "clamp_min",
           "rate_eps", "softplus_threshold")
-FOLDER = "ipvae_vh16like_k512"
-
-
-@pytest.fixture(scope="module")
-def official_dir(reference_dir):
-    return os.path.join(reference_dir, FOLDER)
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +57,9 @@ def _edit_config(folder, **changes):
         json.dump(cfg, f)
 
 
-def test_equals_exported_npz_bit_for_bit(official_dir, reference_dir):
+def test_equals_exported_npz_bit_for_bit(official_dir, reference_model_path):
     converted = from_official(official_dir)
-    exported = IPVAEParams.load(os.path.join(reference_dir, "ipvae_k512.npz"))
+    exported = IPVAEParams.load(reference_model_path)
     for name in FIELDS:
         a, b = getattr(converted, name), getattr(exported, name)
         assert np.asarray(a).dtype == np.asarray(b).dtype, name
@@ -233,14 +228,14 @@ def test_missing_torch_names_the_extra(official_dir, monkeypatch):
 
 
 # ---------------------------------------------------------------- command line
-def test_cli_convert_writes_the_model(official_dir, reference_dir, tmp_path, capsys):
+def test_cli_convert_writes_the_model(official_dir, reference_model_path, tmp_path,
+                                      capsys):
     from ipvae_snn.cli import main
     out = tmp_path / "converted.npz"
     assert main(["convert", official_dir, str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["n_latents"] == 512 and doc["checkpoint_file"].endswith(".pt")
-    assert IPVAEParams.load(out) == IPVAEParams.load(
-        os.path.join(reference_dir, "ipvae_k512.npz"))
+    assert IPVAEParams.load(out) == IPVAEParams.load(reference_model_path)
 
 
 def test_cli_convert_errors_are_one_line(tmp_path, capsys, monkeypatch):
