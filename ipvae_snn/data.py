@@ -43,9 +43,9 @@ from importlib import resources
 
 import numpy as np
 
-from .defaults import PATCH_SIZE
+from .defaults import MAX_ABS_VALUE, PATCH_SIZE
 from .io import load_array_file
-from .validation import InvalidValueError, MissingFileError, check_int
+from .validation import InvalidValueError, MissingFileError, check_int, check_memory
 
 __all__ = ["check_patches", "load_patches", "available_images", "load_image",
            "natural_patches", "digit_patches", "preprocess_frames",
@@ -93,50 +93,68 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     Validate input patches and return them as a float64 array (n, n_pixels).
 
     Accepts (n, n_pixels), (n, h, w) with ``h * w == n_pixels`` and, when
-    ``allow_single``, one patch (n_pixels,) or (h, w).
+    ``allow_single``, one patch (n_pixels,) or (side, side) for a square patch.
+    Values must be finite and within ±`~ipvae_snn.defaults.MAX_ABS_VALUE`
+    (1e6): the model works on whitened patches of unit scale, and larger
+    values overflow its arithmetic.
 
     Raises
     ------
     InvalidValueError
         (a `ValueError`) Naming ``name`` and the problem: not numeric, empty,
-        wrong size, NaN/inf.
+        wrong size, NaN/inf, values too large.
 
     Examples
     --------
     >>> import numpy as np
     >>> check_patches(np.zeros((2, 4, 4)), 16).shape
     (2, 16)
+    >>> check_patches(np.zeros((4, 4)), 16).shape           # one square patch
+    (1, 16)
     >>> check_patches(np.zeros((2, 15)), 16)
     Traceback (most recent call last):
     ...
     ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels
     (4x4) to match the model, got shape (2, 15)
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:      # ragged nested lists, objects numpy cannot take
+        raise InvalidValueError(f"{name}: not an array of numbers ({exc})") from None
     if arr.dtype.kind not in "fiub":
         raise InvalidValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
-    if allow_single and (arr.ndim == 1 or (arr.ndim == 2 and arr.size == n_pixels
-                                           and arr.shape[-1] != n_pixels)):
+    shape = arr.shape
+    side = int(round(np.sqrt(n_pixels)))
+    square = side * side == n_pixels
+    expected = (f"(n_patches, {n_pixels})" + (f" or (n_patches, {side}, {side})"
+                                               if square else ""))
+    if allow_single and (arr.ndim == 1 or (square and shape == (side, side))):
         arr = arr.reshape(1, -1)
     if arr.ndim == 3:
         arr = arr.reshape(arr.shape[0], -1)
     if arr.ndim != 2:
-        raise InvalidValueError(f"{name}: expected shape (n_patches, {n_pixels}), got "
-                         f"{arr.shape}")
+        raise InvalidValueError(f"{name}: expected shape {expected}, got {shape}")
     if arr.shape[0] == 0:
-        raise InvalidValueError(f"{name}: no patches (shape {arr.shape})")
+        raise InvalidValueError(f"{name}: no patches (shape {shape})")
     if arr.shape[1] != n_pixels:
-        side = int(round(np.sqrt(n_pixels)))
-        hint = f" ({side}x{side})" if side * side == n_pixels else ""
+        hint = f" ({side}x{side})" if square else ""
         raise InvalidValueError(f"{name}: each patch must have {n_pixels} pixels{hint} "
-                         f"to match the model, got shape {np.asarray(x).shape}")
+                                f"to match the model, got shape {shape}")
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
         raise InvalidValueError(f"{name}: {int(bad.sum())} non-finite value(s) (NaN or "
-                         f"inf) in patch(es) {rows[:10].tolist()}"
-                         + (" ..." if rows.size > 10 else ""))
+                                f"inf) in patch(es) {rows[:10].tolist()}"
+                                + (" ..." if rows.size > 10 else ""))
+    big = np.abs(arr) > MAX_ABS_VALUE
+    if big.any():
+        rows = np.flatnonzero(big.any(axis=1))
+        raise InvalidValueError(
+            f"{name}: {int(big.sum())} value(s) beyond ±{MAX_ABS_VALUE:g} (largest "
+            f"{np.abs(arr).max():.3g}) in patch(es) {rows[:10].tolist()}"
+            + (" ..." if rows.size > 10 else "")
+            + "; the model expects whitened patches of unit scale (z-score them)")
     return arr
 
 
@@ -401,6 +419,9 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     if patch_size >= FRAME_SIZE - 2 * _CROP:
         raise InvalidValueError(f"patch_size must be smaller than "
                          f"{FRAME_SIZE - 2 * _CROP}, got {patch_size}")
+    n_frames = -(-n_patches // patches_per_frame)
+    check_memory(8 * (3 * n_patches * patch_size ** 2 + 8 * n_frames * FRAME_SIZE ** 2),
+                 f"n_patches={n_patches}", "cut fewer patches at a time")
     rng = np.random.default_rng(seed)
     per_image = [n_patches // len(images) + (i < n_patches % len(images))
                  for i in range(len(images))]

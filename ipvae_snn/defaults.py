@@ -22,7 +22,8 @@ import numpy as np
 
 __all__ = ["DEFAULT_WINDOW_S", "PATCH_SIZE", "FLOAT32_EPS", "SIGMA_SOFTCLAMP",
            "CLAMP_U", "CLAMP_DU", "CLAMP_MIN", "SOFTPLUS_THRESHOLD", "SUMMARY_WINDOWS",
-           "FIGURE_WINDOWS", "ANALYSIS_START", "min_analysis_windows"]
+           "FIGURE_WINDOWS", "ANALYSIS_START", "min_analysis_windows", "MAX_ABS_VALUE",
+           "MAX_CLAMP_U", "MAX_SELF_INHIBITION", "MEMORY_LIMIT_ENV"]
 
 #: Default window length T_w in seconds: one inference step. 100 ms makes the
 #: bundled model's mean counts per window (0.01 in the first windows, 0.3 at
@@ -47,6 +48,26 @@ SIGMA_SOFTCLAMP = 3.45
 #: ``clamp_u``, ``clamp_du`` of the reference model).
 CLAMP_U = 10.0
 CLAMP_DU = 10.0
+
+#: The largest upper clamp of u a model may have: ``exp(20)`` ≈ 4.9e8 expected
+#: spikes per window. Beyond it the counts overflow the 32-bit integers they are
+#: stored in (and numpy's Poisson sampler refuses rates above ~1e19).
+MAX_CLAMP_U = 20.0
+
+#: The largest magnitude of an input pixel and of a model's dictionary entry,
+#: decoder std (and its inverse), spike cost and step size. The model works on
+#: whitened patches of unit scale (the bundled model has |Φ| < 1, σ ≈ 1);
+#: within these bounds every intermediate of the dynamics stays finite in
+#: float32, beyond them squares and products overflow to inf and NaN.
+MAX_ABS_VALUE = 1e6
+
+#: The largest self-inhibition ``‖φ_k‖² / σ²`` (a diagonal entry of the lateral
+#: weights ``W = Φᵀ Σ⁻¹ Φ``) a model may have; the bundled model's is 0.1.
+MAX_SELF_INHIBITION = 1e12
+
+#: Environment variable that caps the memory (in bytes, or with a K/M/G/T
+#: suffix) a run may plan to allocate; default: the memory available now.
+MEMORY_LIMIT_ENV = "IPVAE_SNN_MEMORY_LIMIT"
 
 #: Hard lower clamp of u and Δu (official ``hard_clamp_min``).
 CLAMP_MIN = -8.0

@@ -25,7 +25,8 @@ from importlib import resources
 
 import numpy as np
 
-from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, SIGMA_SOFTCLAMP,
+from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, MAX_ABS_VALUE,
+                       MAX_CLAMP_U, MAX_SELF_INHIBITION, SIGMA_SOFTCLAMP,
                        SOFTPLUS_THRESHOLD)
 from .io import atomic_savez
 from .validation import InvalidValueError, MissingKeyError, check_file
@@ -105,7 +106,10 @@ class IPVAEParams:
     ------
     InvalidValueError
         (a `ValueError`) Naming the parameter: wrong shape, NaN/inf,
-        ``sigma <= 0``, ``bias < 0``, ``lr <= 0``, ``clamp_min >= clamp_u``.
+        ``sigma <= 0``, ``bias < 0``, ``lr <= 0``, ``clamp_min >= clamp_u``,
+        ``u_init > clamp_u``, ``clamp_u > 20``, and finite values that would
+        overflow the dynamics: magnitudes beyond 1e6 (σ below 1e-6), a
+        self-inhibition ``‖φ_k‖²/σ²`` beyond 1e12 (`ipvae_snn.defaults`).
 
     Examples
     --------
@@ -164,7 +168,56 @@ class IPVAEParams:
             if getattr(self, name) <= self.clamp_min:
                 raise InvalidValueError(f"parameter '{name}' ({getattr(self, name):g}) "
                                  f"must exceed clamp_min ({self.clamp_min:g})")
+        self._check_magnitudes()
         self.metadata = dict(metadata or {})
+
+    def _check_magnitudes(self):
+        """
+        Finite values that would overflow the dynamics: every intermediate of a
+        run must stay finite in float32 (see `~ipvae_snn.defaults.MAX_ABS_VALUE`).
+        """
+        big = MAX_ABS_VALUE
+        for name, arr, what in (("phi", self.phi, "entry"), ("bias", self.bias, "neuron"),
+                                ("u_init", self.u_init, "neuron"),
+                                ("sigma", self.sigma, "pixel")):
+            worst = tuple(int(i) for i in
+                          np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape))
+            if abs(arr[worst]) > big:
+                at = worst if arr.ndim > 1 else worst[0]
+                raise InvalidValueError(
+                    f"parameter '{name}' has a value of {arr[worst]:.3g} (at {what} {at}); "
+                    f"magnitudes beyond {big:g} overflow the network's arithmetic (the "
+                    f"model works on whitened patches of unit scale)")
+        if self.sigma.min() < 1 / big:
+            i = int(np.argmin(self.sigma))
+            raise InvalidValueError(f"parameter 'sigma' must be >= {1 / big:g}, got "
+                                    f"{self.sigma[i]:.3g} at pixel {i} (its inverse square "
+                                    f"overflows the network's arithmetic)")
+        for name in ("lr", "clamp_du", "clamp_min", "rate_eps", "softplus_threshold"):
+            value = getattr(self, name)
+            if abs(value) > big:
+                raise InvalidValueError(f"parameter '{name}' is {value:.3g}; magnitudes "
+                                        f"beyond {big:g} overflow the network's arithmetic")
+        if self.clamp_u > MAX_CLAMP_U:
+            raise InvalidValueError(
+                f"parameter 'clamp_u' is {self.clamp_u:g}, above {MAX_CLAMP_U:g}: rates up "
+                f"to exp(clamp_u) = {np.exp(self.clamp_u):.3g} spikes per window overflow "
+                f"the spike counts")
+        if (self.u_init > self.clamp_u).any():
+            i = int(np.argmax(self.u_init))
+            raise InvalidValueError(
+                f"parameter 'u_init' must not exceed clamp_u ({self.clamp_u:g}), got "
+                f"{self.u_init[i]:g} at neuron {i}: the first window would draw from a "
+                f"rate of exp({self.u_init[i]:g}) spikes")
+        # the diagonal of W = Φᵀ Σ⁻¹ Φ, the largest lateral weight
+        self_inhibition = np.square(self.phi / self.sigma[:, None]).sum(axis=0)
+        k = int(np.argmax(self_inhibition))
+        if not self_inhibition[k] <= MAX_SELF_INHIBITION:
+            raise InvalidValueError(
+                f"parameters 'phi' and 'sigma' give neuron {k} a self-inhibition "
+                f"|phi_k|^2 / sigma^2 of {self_inhibition[k]:.3g}, beyond "
+                f"{MAX_SELF_INHIBITION:g}: the lateral weights W = phi^T Sigma^-1 phi "
+                f"overflow the network's arithmetic")
 
     # ------------------------------------------------------------------ sizes
     @property

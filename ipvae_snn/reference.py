@@ -40,10 +40,11 @@ from . import metrics
 from ._progress import ProgressBar
 from .data import check_patches
 from .results import InferenceResult
-from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
-                         check_number, check_record_windows)
+from .validation import (InvalidValueError, check_float_dtype, check_int, check_memory,
+                         check_neurons, check_number, check_record_windows)
 
-__all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts"]
+__all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts",
+           "memory_estimate"]
 
 # Rates above this use numpy's Poisson sampler instead of CDF inversion.
 _INVERSION_MAX_RATE = 8.0
@@ -293,6 +294,29 @@ def _run_block(consts, block, out, sl, n_windows, rec_pos, progress, chunk):
     out["runaway_onset"][sl] = block.onset
 
 
+def memory_estimate(n_patches, n_windows, n_latents, n_pixels, dtype=np.float32,
+                    block_size=256, n_jobs=None):
+    """
+    Bytes `infer` allocates besides its recordings: the per-window read-outs
+    (R², MSE, zero fraction, mean count: 4 x float32 per patch and window), the
+    final state, the model in ``dtype`` and the work buffers of the blocks
+    that run at once.
+
+    Examples
+    --------
+    >>> memory_estimate(500, 10 ** 11, 512, 256) / 1024 ** 3 > 700       # GiB
+    True
+    """
+    itemsize = np.dtype(dtype).itemsize
+    n_jobs = n_jobs or os.cpu_count() or 1
+    per_window = 16 * n_patches * n_windows
+    final = n_patches * n_latents * (itemsize + 4)
+    model = 3 * n_pixels * n_latents * itemsize
+    blocks = min(n_jobs, -(-n_patches // block_size))
+    block = min(block_size, n_patches) * (6 * n_latents + 2 * n_pixels) * itemsize
+    return per_window + final + model + blocks * block
+
+
 def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
           record_windows=None, record_counts=True, record_u=False,
           max_count=None, runaway_margin=1.0, block_size=256, n_jobs=None,
@@ -366,6 +390,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     if max_count is not None:
         max_count = check_number(max_count, "max_count", low=0, low_open=True)
     block_size = check_int(block_size, "block_size")
+    if n_jobs is not None:
+        n_jobs = check_int(n_jobs, "n_jobs")
+    runaway_margin = check_number(runaway_margin, "runaway_margin")
     n_patches, k = x.shape[0], params.n_latents
     windows = check_record_windows(record_windows, n_windows)
     u_neurons = check_neurons(record_u, k)
@@ -376,6 +403,10 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
             f"recording {windows.size} windows of {n_patches} patches x {k} neurons needs "
             f"{need / 1024 ** 3:.1f} GiB; pass record_windows=[...] (e.g. the "
             f"windows you will read out), record_u=False or raise max_record_bytes")
+    check_memory(need + memory_estimate(n_patches, n_windows, k, params.n_pixels, dtype,
+                                        block_size, n_jobs),
+                 f"n_windows={n_windows} x {n_patches} patches",
+                 "infer fewer patches or windows at a time")
     rec_pos = np.full(n_windows, -1, np.int64)
     rec_pos[windows] = np.arange(windows.size)
 
@@ -388,7 +419,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         precision=params.precision.astype(dtype),
         rate_eps=dtype.type(params.rate_eps),
         max_count=max_count,
-        runaway_u=params.clamp_u - float(runaway_margin),
+        runaway_u=params.clamp_u - runaway_margin,
         # fancy indexing copies: skip it when every neuron is recorded
         u_index=None if u_neurons in (None, tuple(range(k))) else np.array(u_neurons),
     )

@@ -19,8 +19,12 @@ Each exception also derives from the built-in type callers expect:
                            result did not record
 `MissingFileError`         `FileNotFoundError`
 `NotAFolderError`          `NotADirectoryError`
+`FileWriteError`           `OSError`: an output that cannot be written
+                           (disk full, no permission), naming its path
 `MissingDependencyError`   `ImportError`: an optional package is missing
 `UnavailableDeviceError`   `RuntimeError`: no C++ compiler, no brian2cuda
+`UnavailableCacheError`    `RuntimeError`: a read-only cache without the
+                           build, a build lock held too long
 =========================  ==========================================
 
 `InvalidTypeError` and `UnitError` are also value errors because these checks
@@ -54,10 +58,12 @@ import numpy as np
 __all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
            "UnitError",  # noqa: F822
            "MissingKeyError", "NotRecordedError", "MissingFileError", "NotAFolderError",
-           "MissingDependencyError", "UnavailableDeviceError", "check_int",
+           "FileWriteError",
+           "MissingDependencyError", "UnavailableDeviceError", "UnavailableCacheError",
+           "check_int",
            "check_number", "check_choice", "check_float_dtype", "check_callable",
            "check_record_windows", "check_recorded", "check_neurons", "check_quantity",
-           "check_file", "check_folder"]
+           "check_file", "check_folder", "check_memory"]
 
 
 class InputError(Exception):
@@ -92,12 +98,33 @@ class NotAFolderError(InputError, NotADirectoryError):
     """A path the caller named as a folder is a file."""
 
 
+class FileWriteError(InputError, OSError):
+    """
+    A file the caller asked for could not be written (disk full, no
+    permission, read-only file system); the message names the path.
+    """
+
+    def __init__(self, path, cause):
+        super().__init__(getattr(cause, "errno", None),
+                         getattr(cause, "strerror", None) or str(cause), os.fspath(path))
+
+    def __str__(self):
+        return f"cannot write '{self.filename}': {self.strerror}"
+
+
 class MissingDependencyError(InputError, ImportError):
     """An optional package (an extra of ipvae-snn) is not installed."""
 
 
 class UnavailableDeviceError(InputError, RuntimeError):
     """A code-generation device cannot run here (no compiler, no brian2cuda)."""
+
+
+class UnavailableCacheError(InputError, RuntimeError):
+    """
+    The folder of compiled networks cannot be used: read-only without the
+    build that is needed, or its build lock held by another process too long.
+    """
 
 
 _UNIT_ERROR = []
@@ -455,3 +482,41 @@ def check_folder(path, what, hint=""):
     if not os.path.isdir(path):
         raise NotAFolderError(f"'{path}' is not a folder{hint}")
     return path
+
+
+# ------------------------------------------------------------------ memory
+def check_memory(nbytes, what, hint=""):
+    """
+    Refuse a run whose arrays would not fit in memory, before allocating them.
+
+    Parameters
+    ----------
+    nbytes : float
+        The estimated bytes of the run's arrays.
+    what : str
+        The arguments that set the size, as the caller named them
+        (``"n_windows=1000 x 500 patches"``).
+    hint : str, optional
+        What to do instead.
+
+    Raises
+    ------
+    InvalidValueError
+        Naming ``what``, the estimate and the memory available (see
+        `ipvae_snn._memory.available_memory`).
+
+    Examples
+    --------
+    >>> check_memory(1024, "n_windows=2")
+    >>> check_memory(2 ** 80, "n_windows=10**20")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: n_windows=10**20: needs about ...
+    """
+    from ._memory import available_memory, format_bytes
+    limit, source = available_memory()
+    if limit is None or nbytes <= limit:
+        return
+    raise InvalidValueError(f"{what}: needs about {format_bytes(nbytes)} of memory, more "
+                            f"than {source} ({format_bytes(limit)})"
+                            + (f"; {hint}" if hint else ""))

@@ -18,8 +18,8 @@ from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
-                          check_float_dtype, check_int, check_neurons, check_number,
-                          check_quantity, check_record_windows)
+                          check_float_dtype, check_int, check_memory, check_neurons,
+                          check_number, check_quantity, check_record_windows)
 from .backends import Batch, get_backend
 from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
@@ -216,6 +216,11 @@ class SpikingIPVAE:
                            self.dtype.name,
                            profile=self.profile and backend.supports_profile)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
+        check_memory(ResultCollector.estimate_bytes(spec, n, windows.size, p.n_pixels,
+                                                    min(self.n_jobs, len(chunks))),
+                     f"n_windows={n_windows} x {n} patches",
+                     "run fewer patches or windows at a time (record_windows keeps "
+                     "the counts of a few windows only)")
         seeds = [int(ss.generate_state(1)[0]) for ss in
                  np.random.SeedSequence(seed).spawn(len(chunks))]
         batch = Batch(spec, run_values(p, self.realization, self.window_s, self.max_count,
