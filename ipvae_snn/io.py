@@ -22,19 +22,31 @@ import json
 import math
 import os
 import tempfile
+import time
 
 import numpy as np
 
-from .validation import InvalidValueError, MissingKeyError, check_file
+from .validation import FileWriteError, InvalidValueError, MissingKeyError, check_file
 
 __all__ = ["atomic_path", "atomic_savez", "atomic_save_json", "atomic_save_text",
+           "remove_stale_temp_files", "STALE_TEMP_S",
            "load_array_file", "to_json", "json_dumps"]
+
+
+#: Temporary files of an atomic write older than this (seconds) were left by a
+#: process that was killed; the next write of the same target removes them.
+STALE_TEMP_S = 600
 
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """
     Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    The temporary file is removed when the body fails or is interrupted
+    (Ctrl-C, and SIGTERM where it raises, see `ipvae_snn._signals`); those of
+    the same target left by a killed process (older than `STALE_TEMP_S`) are
+    removed first.
 
     Parameters
     ----------
@@ -43,22 +55,49 @@ def atomic_path(path, suffix=""):
     suffix : str, optional
         Suffix for the temporary file (``np.savez`` appends ``.npz`` to names
         that lack it, so pass ``".npz"`` there).
+
+    Raises
+    ------
+    FileWriteError
+        (an `OSError`) When the file cannot be written (disk full, no
+        permission), naming ``path``; the target keeps its old content.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-",
-                               suffix=suffix, dir=directory)
-    os.close(fd)
+    prefix = ".tmp-" + os.path.basename(path) + "-"
+    try:
+        os.makedirs(directory, exist_ok=True)
+        remove_stale_temp_files(directory, prefix)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+        os.close(fd)
+    except OSError as exc:
+        raise FileWriteError(path, exc) from exc
     try:
         yield tmp
         # mkstemp creates the file 0600; give it the mode a plain open() would.
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
+            raise FileWriteError(path, exc) from exc
         raise
+
+
+def remove_stale_temp_files(directory, prefix, max_age_s=STALE_TEMP_S):
+    """
+    Remove the files ``directory/prefix*`` last changed over ``max_age_s``
+    seconds ago (temporary files of an atomic write whose process was killed).
+    """
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if name.startswith(prefix):
+                full = os.path.join(directory, name)
+                with contextlib.suppress(OSError):
+                    if now - os.stat(full).st_mtime > max_age_s:
+                        os.remove(full)
 
 
 def _file_mode(path):
@@ -116,14 +155,21 @@ def load_array_file(path, key=None, default_key=None, what="array"):
         if key is not None:
             if key not in keys:
                 raise MissingKeyError(f"{what} file '{path}' has no key '{key}' "
-                               f"(keys: {keys})")
+                                      f"(keys: {keys})")
+        elif default_key is not None and default_key in keys:
+            key = default_key
+        elif len(keys) == 1:
+            key = keys[0]
+        elif not keys:
+            raise InvalidValueError(f"{what} file '{path}' holds no arrays")
+        else:
+            raise MissingKeyError(f"{what} file '{path}' holds several arrays {keys}; "
+                                  f"store it under the single key '{default_key}'")
+        try:
             return loaded[key]
-        if default_key is not None and default_key in keys:
-            return loaded[default_key]
-        if len(keys) == 1:
-            return loaded[keys[0]]
-        raise MissingKeyError(f"{what} file '{path}' holds several arrays {keys}; "
-                       f"store it under the single key '{default_key}'")
+        except Exception as exc:  # a damaged member, an object array, ...
+            raise InvalidValueError(f"{what} file '{path}': the array '{key}' cannot be "
+                                    f"read: {exc}") from exc
 
 
 def to_json(obj):

@@ -97,6 +97,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._io import atomic_savez
 from ._progress import ProgressBar
 from .params import IPVAEParams
+from .validation import (InvalidTypeError, InvalidValueError, MissingFileError,
+                         MissingKeyError)
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -326,9 +328,9 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Patches, one per row (flattened, e.g. 256 pixels for 16×16).
         y : ignored
         resume : bool or str, default=False
-            Continue a fit from a checkpoint: True reads ``checkpoint`` (and
-            starts afresh when that file does not exist yet), a path reads that
-            file. The checkpoint must come from a fit with the same data and
+            Continue a fit from a checkpoint: True reads ``checkpoint``, a path
+            reads that file (a missing file is an error, `MissingFileError`).
+            The checkpoint must come from a fit with the same data and
             hyper-parameters; the resumed fit then ends with exactly the
             parameters of an uninterrupted one.
 
@@ -343,12 +345,13 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if resume:
             path = self.checkpoint if resume is True else os.fspath(resume)
             if path is None:
-                raise ValueError("resume=True needs the checkpoint parameter "
-                                 "(the path of the fit checkpoint)")
-            if resume is not True and not os.path.exists(path):
-                raise FileNotFoundError(f"checkpoint '{path}' does not exist")
-            if os.path.exists(path):
-                state = _load_checkpoint(path, X, hyper, self.n_components)
+                raise InvalidValueError("resume=True needs the checkpoint parameter "
+                                        "(the path of the fit checkpoint)")
+            if not os.path.exists(path):
+                raise MissingFileError(f"checkpoint '{path}' does not exist; resume "
+                                       f"continues the fit saved there (resume=False "
+                                       f"starts a new one)")
+            state = _load_checkpoint(path, X, hyper, self.n_components)
         if state is None:
             state = self._initial_state(X, hyper)
         return self._run(X, state)
@@ -359,7 +362,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             v = getattr(self, name)
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) \
                     or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise InvalidValueError(f"{name} must be a positive integer, got {v!r}")
             return int(v)
 
         def positive_float(name, allow_zero=False):
@@ -368,18 +371,21 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 and np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
             if not ok:
                 what = "non-negative" if allow_zero else "positive"
-                raise ValueError(f"{name} must be a {what} number, got {v!r}")
+                raise InvalidValueError(f"{name} must be a {what} number, got {v!r}")
             return float(v)
 
         def choice(name, options):
             v = getattr(self, name)
             if v not in options:
-                raise ValueError(f"{name} must be one of {list(options)}, got {v!r}")
+                raise InvalidValueError(f"{name} must be one of {list(options)}, got "
+                                        f"{v!r}")
             return v
 
         for name in ("n_components", "t_train", "batch_size", "max_iter",
                      "transform_window", "checkpoint_every"):
             positive_int(name)
+        if self.n_jobs is not None:
+            positive_int("n_jobs")
         for name in ("learning_rate", "init_scale"):
             positive_float(name)
         if self.max_norm is not None:
@@ -388,7 +394,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         positive_float("beta", allow_zero=True)
         if not (isinstance(self.running_decay, numbers.Real)
                 and 0 <= self.running_decay < 1):
-            raise ValueError(f"running_decay must lie in [0, 1), got "
+            raise InvalidValueError(f"running_decay must lie in [0, 1), got "
                              f"{self.running_decay!r}")
         if self.target_rate is not None:
             positive_float("target_rate")
@@ -399,7 +405,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         choice("homeostasis", ("global", "neuron"))
         choice("transform_output", ("counts", "rates"))
         if self.callback is not None and not callable(self.callback):
-            raise ValueError(f"callback must be callable, got {self.callback!r}")
+            raise InvalidTypeError(f"callback must be callable, got {self.callback!r}")
         hyper = {k: v for k, v in self.get_params(deep=False).items()
                  if k not in _NO_EFFECT}
         init = hyper["init"]
@@ -408,8 +414,8 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         elif isinstance(init, (str, os.PathLike)) and init not in ("random", "default"):
             hyper["init"] = os.fspath(init)
         elif init not in ("random", "default"):
-            raise ValueError(f"init must be 'random', 'default', an IPVAEParams or "
-                             f"the path of a model .npz, got {init!r}")
+            raise InvalidValueError(f"init must be 'random', 'default', an IPVAEParams "
+                                    f"or the path of a model .npz, got {init!r}")
         hyper["random_state"] = (self.random_state if isinstance(
             self.random_state, numbers.Integral) else None)
         return hyper
@@ -758,40 +764,58 @@ def _load_checkpoint(path, X, hyper, n_components):
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as exc:
-        raise ValueError(f"checkpoint '{path}' is not a readable .npz file: "
-                         f"{exc}") from exc
+        raise InvalidValueError(f"checkpoint '{path}' is not a readable .npz file: "
+                                f"{exc}") from exc
     if str(arrays.get("format", "")) != CHECKPOINT_FORMAT:
-        raise ValueError(f"'{path}' is not a fit checkpoint of "
-                         f"SpikingDictionaryLearner (no '{CHECKPOINT_FORMAT}' tag)")
+        raise InvalidValueError(f"'{path}' is not a fit checkpoint of "
+                                f"SpikingDictionaryLearner (no '{CHECKPOINT_FORMAT}' tag)")
+    needed = ("hyper_json", "data_hash", "seed", "epoch", "batch", "n_done", "opt_step",
+              "opt_m", "opt_v", "sigma2", "grad_norm", "rate", "max_norm",
+              *(f"history__{k}" for k in _HISTORY_KEYS))
+    missing = [k for k in needed if k not in arrays]
+    if missing:
+        raise MissingKeyError(f"checkpoint '{path}' has no key {missing[0]!r}"
+                              + (f" (nor {missing[1:]})" if len(missing) > 1 else "")
+                              + "; it is damaged or from another version")
     params = IPVAEParams.from_arrays(
         {k[len("params__"):]: v for k, v in arrays.items() if k.startswith("params__")},
         source=f"checkpoint '{path}'")
     if params.n_pixels != X.shape[1] or params.n_latents != n_components:
-        raise ValueError(
+        raise InvalidValueError(
             f"checkpoint '{path}' is from a model of another size: "
             f"{params.n_pixels} pixels x {params.n_latents} latents, but this fit "
             f"has {X.shape[1]} features and n_components={n_components}")
-    saved = json.loads(str(arrays["hyper_json"]))
+    try:
+        saved = json.loads(str(arrays["hyper_json"]))
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        raise InvalidValueError(f"checkpoint '{path}': its key 'hyper_json' is not the "
+                                f"JSON of the hyper-parameters ({exc})") from None
     current = json.loads(json.dumps(hyper, sort_keys=True, default=str))
     diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if diff:
         detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
-        raise ValueError(f"checkpoint '{path}' was written by a fit with other "
-                         f"hyper-parameters ({detail}); a resumed fit must use the "
-                         f"same ones")
+        raise InvalidValueError(f"checkpoint '{path}' was written by a fit with other "
+                                f"hyper-parameters ({detail}); a resumed fit must use the "
+                                f"same ones")
     if str(arrays["data_hash"]) != _data_hash(X):
-        raise ValueError(f"checkpoint '{path}' was written by a fit on other data "
-                         f"(different X); resume with the same X, or start a new fit "
-                         f"with init=<the checkpoint's model>")
+        raise InvalidValueError(f"checkpoint '{path}' was written by a fit on other data "
+                                f"(different X); resume with the same X, or start a new "
+                                f"fit with init=<the checkpoint's model>")
     history = {k: arrays["history__" + k].tolist() for k in _HISTORY_KEYS}
-    return dict(max_norm=float(arrays["max_norm"]),
-                seed=int(arrays["seed"]), epoch=int(arrays["epoch"]),
-                batch=int(arrays["batch"]), n_done=int(arrays["n_done"]),
-                params=params, opt_m=arrays["opt_m"], opt_v=arrays["opt_v"],
-                opt_step=int(arrays["opt_step"]), sigma2=arrays["sigma2"],
-                grad_norm=float(arrays["grad_norm"]),
-                rate=arrays["rate"], history=history, hyper=hyper,
-                data_hash=str(arrays["data_hash"]))
+    try:
+        return dict(max_norm=float(arrays["max_norm"]),
+                    seed=int(arrays["seed"]), epoch=int(arrays["epoch"]),
+                    batch=int(arrays["batch"]), n_done=int(arrays["n_done"]),
+                    params=params, opt_m=arrays["opt_m"], opt_v=arrays["opt_v"],
+                    opt_step=int(arrays["opt_step"]), sigma2=arrays["sigma2"],
+                    grad_norm=float(arrays["grad_norm"]),
+                    rate=arrays["rate"], history=history, hyper=hyper,
+                    data_hash=str(arrays["data_hash"]))
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"checkpoint '{path}' holds a value of the wrong kind "
+                                f"({exc}); it is damaged") from None
 
 
 def _kl_step_gradient(params, u, z, err):

@@ -240,6 +240,11 @@ class InferenceResult:
                          f"{min(w for _, w in items)}")
         more = (f"; {len(by_patch) - max_patches} more patch(es)"
                 if len(by_patch) > max_patches else "")
+        cap = self.info.get("max_count")
+        if cap is not None:       # the activity stayed bounded: not a runaway
+            return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to "
+                    f"the upper clamp of u, their activity capped at max_count={cap:g} "
+                    f"spikes per window: " + "; ".join(parts) + more + ".")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
                 "same): " + "; ".join(parts) + more + ". Pass max_count (spikes per "

@@ -166,12 +166,12 @@ def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
     assert resumed.params_ == full.params_
 
 
-def test_resume_true_without_checkpoint_file_starts_afresh(rng_patches, tmp_path):
-    path = str(tmp_path / "new.npz")
-    fresh = SpikingDictionaryLearner(checkpoint=path, **SMALL).fit(rng_patches,
-                                                                    resume=True)
-    assert os.path.exists(path)
-    assert fresh.params_ == SpikingDictionaryLearner(**SMALL).fit(rng_patches).params_
+def test_resume_true_without_checkpoint_file_is_an_error(rng_patches, tmp_path):
+    """A mistyped checkpoint path never silently starts a fit from scratch (issue 10)."""
+    path = str(tmp_path / "typo.npz")
+    with pytest.raises(FileNotFoundError, match="typo.npz' does not exist"):
+        SpikingDictionaryLearner(checkpoint=path, **SMALL).fit(rng_patches, resume=True)
+    assert not os.path.exists(path)
 
 
 # ------------------------------------------------------------- bad resume

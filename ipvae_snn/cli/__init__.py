@@ -14,6 +14,10 @@ wrong shape, NaN, an unknown image: an `~ipvae_snn.validation.InputError`, or
 an operating-system error on a path the user named) ends with a one-line
 ``ipvae-snn: error: ...`` on stderr and exit status 2, as argparse's own
 usage errors do; any other exception is a bug and shows its traceback.
+Ctrl-C and SIGTERM are neither: the command stops its compiled programs,
+removes its temporary files and ends with one line and the shell's statuses
+130 and 143 (128 + the signal), so that scripts and job schedulers see how it
+ended.
 
 Examples
 --------
@@ -27,6 +31,7 @@ import sys
 import warnings
 
 from .. import __version__
+from .._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_as_exception
 from ..validation import InputError
 from . import common, convert, fit, infer, simulate, stats
 from .common import CLIError, nonnegative_int, positive_int
@@ -78,10 +83,14 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_exception():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         sys.stderr.write(f"{common.PROG}: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        sys.stderr.write(f"{common.PROG}: terminated\n")
+        return EXIT_TERMINATED
     except Exception as exc:
         if not is_user_error(exc):
             raise

@@ -26,6 +26,7 @@ __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_floa
            "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
            "summary_dict", "check_output_arguments", "check_figure_paths", "report",
+           "check_distinct_paths", "input_files",
            "print_json", "pyplot", "no_runaway_warnings", "model_label", "warn",
            "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS"]
 
@@ -252,8 +253,11 @@ def summary_dict(result, command, **extra):
                seconds=result.info.get("seconds"))
     out.update(extra)
     out["summary"] = result.summary()
+    # neurons at the upper clamp of u: runaway activity, unless max_count
+    # bounded it (then "activity_capped" gives the cap)
     out["runaway"] = dict(n_patches=runaway_patches(result),
-                          n_neurons=len(result.runaway_events()))
+                          n_neurons=len(result.runaway_events()),
+                          activity_capped=result.info.get("max_count"))
     return out
 
 
@@ -265,31 +269,123 @@ def check_figure_paths(*paths):
             check_figure_path(path)
 
 
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:                    # one of them does not exist (yet)
+        return False
+
+
+def check_distinct_paths(inputs, outputs):
+    """
+    Refuse outputs that would overwrite an input or another output.
+
+    Parameters
+    ----------
+    inputs, outputs : dict
+        Option (as the user wrote it, e.g. ``"--patches"``) -> path or None.
+        An input may be a folder: then each file in it counts.
+
+    Raises
+    ------
+    CLIError
+        Naming both options and the path.
+
+    Examples
+    --------
+    >>> check_distinct_paths({"--patches": "p.npy"}, {"--out": "r.npz", "--figure": None})
+    >>> check_distinct_paths({"--patches": "p.npy"}, {"--out": "./p.npy"})
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.cli.common.CLIError: --out './p.npy' is the same file as --patches 'p.npy': ...
+    """
+    files = []
+    for option, path in inputs.items():
+        if not path:
+            continue
+        files.append((option, path))
+        if os.path.isdir(path):
+            with contextlib.suppress(OSError):
+                files += [(option, os.path.join(path, name)) for name in os.listdir(path)]
+    seen = []
+    for option, path in outputs.items():
+        if not path:
+            continue
+        for other, known in files:
+            if _same_file(path, known):
+                where = "" if known == inputs[other] else f" (in {other} '{inputs[other]}')"
+                what = f"'{known}'" + where if where else f"{other} '{known}'"
+                raise CLIError(f"{option} '{path}' is the same file as {what}: writing "
+                               f"it would destroy that input; choose another path")
+        for other, known in seen:
+            if _same_file(path, known):
+                raise CLIError(f"{option} '{path}' is the same file as {other} "
+                               f"'{known}': one would overwrite the other; choose "
+                               f"another path")
+        seen.append((option, path))
+
+
 def check_output_arguments(args):
-    """Fail on an unusable ``--figure`` format before any work is done."""
+    """
+    Fail on an unusable ``--figure`` format, or on ``--out`` / ``--figure``
+    naming an input (``--patches``, ``--model``) or each other, before any work.
+    """
     check_figure_paths(args.figure)
+    check_distinct_paths(dict(input_files(args)), {"--out": getattr(args, "out", None),
+                                                   "--figure": args.figure})
+
+
+def input_files(args):
+    """The input files of an inference subcommand: ``--patches``, ``--model``."""
+    return [(f"--{name}", getattr(args, name, None)) for name in ("patches", "model")]
+
+
+def _activity_note(result):
+    cap = result.info.get("max_count")
+    return (f" (activity capped at {cap:g} spikes per window)" if cap is not None
+            else "")
 
 
 def report(result, args, command, header, **extra):
     """
     Write ``--out`` and ``--figure``, then print the summary: a table (and
-    ``header``) on stdout, or with ``--json`` one JSON object.
+    ``header``) on stdout, or with ``--json`` one JSON object. The summary is
+    printed even when a file cannot be written (a full disk); the error is
+    raised after it.
     """
-    if args.out:
+    written, error = {}, None
+
+    def save_result():
         result.save(args.out)
-    if args.figure:
+
+    def save_figure():
         from ..plotting import plot_reconstructions
         pyplot().close(plot_reconstructions(result, path=args.figure))
+
+    for what, path, write in (("result", args.out, save_result),
+                              ("figure", args.figure, save_figure)):
+        if path and error is None:
+            try:
+                write()
+                written[what] = path
+            except (OSError, InputError) as exc:
+                error = exc
     if args.json:
-        print_json(summary_dict(result, command, out=args.out, figure=args.figure,
-                                **extra))
-        return
-    print(header)
-    print(format_summary_table(result.summary()))
-    events = result.runaway_events()
-    if events:
-        print(f"runaway: {runaway_patches(result)} patch(es), "
-              f"{len(events)} neuron(s) reached the upper clamp of u")
-    for what, path in (("result", args.out), ("figure", args.figure)):
-        if path:
+        print_json(summary_dict(result, command, out=written.get("result"),
+                                figure=written.get("figure"), **extra))
+    else:
+        print(header)
+        print(format_summary_table(result.summary()))
+        events = result.runaway_events()
+        if events:
+            cap = result.info.get("max_count")
+            label = "upper clamp" if cap is not None else "runaway"
+            print(f"{label}: {runaway_patches(result)} patch(es), {len(events)} "
+                  f"neuron(s) reached the upper clamp of u{_activity_note(result)}")
+        for what, path in written.items():
             print(f"{what} written to {path}")
+    sys.stdout.flush()
+    if error is not None:
+        raise error

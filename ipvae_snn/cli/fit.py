@@ -6,12 +6,14 @@ patches and the options, fits, writes the model and its figure, and reports
 the training and held-out read-outs.
 """
 
+import os
 import sys
 import time
 
 import numpy as np
 
-from .common import (PROG, CLIError, add_network_arguments, check_figure_paths,
+from .common import (PROG, CLIError, add_network_arguments, check_distinct_paths,
+                     check_figure_paths,
                      no_runaway_warnings, nonnegative_float, nonnegative_int,
                      positive_float, positive_int, print_json, pyplot)
 
@@ -152,6 +154,7 @@ def _held_out(args, params):
 
 def run(args):
     """Run ``ipvae-snn fit``."""
+    from .._signals import Terminated
     from ..learning import SpikingDictionaryLearner
     from ..params import IPVAEParams
 
@@ -159,6 +162,14 @@ def run(args):
     check_figure_paths(figure)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint (the file to continue from)")
+    if args.resume and not os.path.exists(args.checkpoint):
+        raise CLIError(f"--checkpoint '{args.checkpoint}' does not exist; --resume "
+                       f"continues the fit saved there (leave out --resume to start a "
+                       f"new fit)")
+    init_file = None if args.init in ("random", "default") else args.init
+    check_distinct_paths({"--patches": args.patches, "--init": init_file},
+                         {"--out": args.out, "--figure": figure,
+                          "--checkpoint": args.checkpoint})
     init = args.init if args.init in ("random", "default") else IPVAEParams.load(args.init)
     x, source = _training_patches(args)
     k = args.n_components
@@ -174,7 +185,7 @@ def run(args):
     start = time.perf_counter()
     try:
         learner.fit(x, resume=args.resume)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         if args.checkpoint:
             sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
                              f"continue with the same command and --resume\n")

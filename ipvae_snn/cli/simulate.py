@@ -4,9 +4,10 @@ import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
 from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
-                     check_figure_paths, load_input_patches, load_model, model_label,
-                     no_runaway_warnings, positive_float, positive_int, pyplot,
-                     record_windows_for, report, warn)
+                     check_distinct_paths, check_figure_paths, input_files,
+                     load_input_patches, load_model, model_label, no_runaway_warnings,
+                     positive_float, positive_int, pyplot, record_windows_for, report,
+                     warn)
 
 __all__ = ["NAME", "add_parser", "run", "activity_cap"]
 
@@ -72,35 +73,27 @@ def run(args):
     from ..network import SpikingIPVAE
 
     check_figure_paths(args.figure, args.raster, args.traces)
+    check_distinct_paths(dict(input_files(args)),
+                         {"--out": args.out, "--figure": args.figure,
+                          "--raster": args.raster, "--traces": args.traces})
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
-    # the neurons the first patch drives hardest: the ones worth watching
-    traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-N_TRACED:])
-    # The traced neurons are part of the compiled program: record them in every
-    # run so that the batch and the figure run share one build.
-    net = SpikingIPVAE(
-        params, realization=args.realization, device=args.device,
-        window=args.window_ms * ms, dt=None if args.dt_ms is None else args.dt_ms * ms,
-        max_count=activity_cap(args), record_u=traced, dtype=args.dtype,
-        n_jobs=args.jobs)
+    # Nothing that depends on the input or the seed is part of the compiled
+    # program: every run of this command shares one build.
+    options = dict(realization=args.realization, device=args.device,
+                   window=args.window_ms * ms,
+                   dt=None if args.dt_ms is None else args.dt_ms * ms,
+                   max_count=activity_cap(args), dtype=args.dtype, n_jobs=args.jobs)
+    net = SpikingIPVAE(params, **options)
     n_windows = args.windows + 1
     progress = False if args.quiet else None
     with no_runaway_warnings():
         result = net.run(x, n_windows, seed=args.seed,
                          record_windows=record_windows_for(n_windows),
                          progress=progress)
+        first = None
         if args.raster or args.traces:
-            # Every window of the first patch, without storing every window of
-            # the batch. The first patch of a run draws the same random stream
-            # whatever follows it, so these are the batch's own spikes.
-            first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
-    if args.raster or args.traces:
-        from ..plotting import plot_membrane_traces, plot_raster
-        plt = pyplot()
-        if args.raster:
-            plt.close(plot_raster(first, patch=0, path=args.raster))
-        if args.traces:
-            plt.close(plot_membrane_traces(first, patch=0, path=args.traces))
+            first = _first_patch(net, params, x, n_windows, args, options)
     timing = result.info["timing"]
     header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model "
               f"{model_label(args.model)} (K={params.n_latents}), "
@@ -111,7 +104,40 @@ def run(args):
                  else "") + ")")
     report(result, args, NAME, header, model=args.model, patches=args.patches,
            device=args.device, window_ms=args.window_ms, timing=timing)
+    if first is not None:
+        from ..plotting import plot_membrane_traces, plot_raster
+        plt = pyplot()
+        if args.raster:
+            plt.close(plot_raster(first, patch=0, path=args.raster))
+        if args.traces:
+            # the neurons the first patch drives hardest: the ones worth watching
+            traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-N_TRACED:])
+            plt.close(plot_membrane_traces(first, patch=0, neurons=traced,
+                                           path=args.traces))
     for what, path in (("raster", args.raster), ("traces", args.traces)):
         if path and not args.json:
             print(f"{what} written to {path}")
     return 0
+
+
+def _first_patch(net, params, x, n_windows, args, options):
+    """
+    Every window of the first patch, without storing every window of the
+    batch. The first patch of a run draws the same random stream whatever
+    follows it, so these are the batch's own spikes. Its membrane potentials
+    (``--traces``): in the window realization, where u changes once per
+    window, the reference replay of its counts gives them exactly, with no
+    second program; the continuous realization records every neuron (a
+    second program, the same for every input).
+    """
+    from ..network import SpikingIPVAE
+    from ..reference import replay
+    if not args.traces:
+        return net.run(x[:1], n_windows, seed=args.seed, progress=False)
+    if args.realization == "window":
+        first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
+        first.u = replay(params, x[:1], first.counts)[:, :n_windows]
+        first.u_neurons = np.arange(params.n_latents)
+        return first
+    watch = SpikingIPVAE(params, record_u=True, **options)
+    return watch.run(x[:1], n_windows, seed=args.seed, progress=False)
