@@ -145,7 +145,8 @@ class RuntimeBackend(Backend):
             drive = batch.drive[sl]
             net, group, _, monitors = builder.build_objects(spec, batch.values, drive, rep)
             brian_seed(seed)
-            net.run(builder.run_duration(spec, len(drive)), namespace=net.namespace)
+            with builder.input_grids():
+                net.run(builder.run_duration(spec, len(drive)), namespace=net.namespace)
             # copies: Brian2 >= 2.10 returns views of memory freed with the network
             raw = dict(spike_i=np.array(monitors["spikes"].i[:]),
                        spike_t=np.array(monitors["spikes"].t_[:]),

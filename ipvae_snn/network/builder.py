@@ -8,28 +8,116 @@ wires the equations into a `NeuronGroup`, all-to-all lateral `Synapses` and
 the monitors the results are read from. Every device builds the same objects.
 """
 
+import ast
 import contextlib
+import functools
 import hashlib
+import inspect
 import json
-import os
+import logging
+import textwrap
 from typing import NamedTuple
 
 import numpy as np
 
-from .. import __version__, _equations
+from .. import _equations
 from .functions import softplus_function
 
 __all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_duration",
-           "brian_prefs",
+           "brian_prefs", "input_grids", "code_digest", "program_code_digest",
+           "PROGRAM_CODE",
            "GROUP", "SYNAPSES", "DRIVE", "REPLAY"]
 
 # Names of the Brian2 objects (they appear in run arguments and file names).
 GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input",
                                   "replay_counts")
 
-# The modules whose code decides what a compiled program computes: their text
-# is part of the build key, so a change to them never reuses a stale build.
-_WIRING_MODULES = ("builder.py", "functions.py", "standalone.py")
+# The code that decides what a compiled program computes, by module: names of
+# functions and classes (None: the whole module). Its syntax tree — not its
+# text, so comments, docstrings and line numbers do not count — is part of the
+# build key, so that a change to it never reuses a stale build.
+PROGRAM_CODE = {
+    "builder": ("NetworkSpec", "run_values", "build_objects", "_with_units",
+                "run_duration", "brian_prefs"),
+    "functions": None,
+    "standalone": ("CppStandaloneBackend", "CudaStandaloneBackend", "_make_command"),
+}
+
+
+def code_digest(source):
+    r"""
+    A hash of Python ``source`` that ignores what does not change its meaning:
+    comments, docstrings, blank lines, line numbers and indentation of the whole.
+
+    Examples
+    --------
+    >>> a = "def f(x):\n    'Twice x.'\n    return 2 * x  # double\n"
+    >>> b = "def f(x):\n\n    # no docstring now\n    return 2 * x\n"
+    >>> code_digest(a) == code_digest(b), code_digest(a) == code_digest(a.replace("2", "3"))
+    (True, False)
+    """
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
+@functools.cache
+def program_code_digest():
+    """`code_digest` of every piece of `PROGRAM_CODE`, combined."""
+    import importlib
+    h = hashlib.sha256()
+    for module_name, names in PROGRAM_CODE.items():
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        try:
+            sources = ([inspect.getsource(module)] if names is None else
+                       [inspect.getsource(getattr(module, name)) for name in names])
+        except OSError:        # installed without its sources: trust the version
+            from .. import __version__
+            h.update(f"ipvae_snn {__version__}: {module_name}".encode())
+            continue
+        for source in sources:
+            h.update(code_digest(source).encode())
+    return h.hexdigest()
+
+
+class _InputGridFilter(logging.Filter):
+    """
+    Drops Brian2's "time grids not aligned" warning while the network's own
+    objects generate code (`input_grids`).
+
+    The inputs' `TimedArray`s have a dt that is a multiple of the group's, but
+    for some multiples (3, 101, 2001 windows of 100 ms) no float has a ratio
+    of exactly that integer to the group's dt, and Brian2 compares the ratio
+    exactly. Its lookup ``int(t / dt + 0.5 / K)`` (K >= 8 dt / group dt)
+    reads the right value for any ratio within a few ulps of an integer, so
+    the warning is a false alarm here.
+    """
+
+    active = 0
+
+    def filter(self, record):
+        return not (self.active and "time grids not aligned" in record.getMessage())
+
+
+_GRID_FILTER = _InputGridFilter()
+
+
+@contextlib.contextmanager
+def input_grids():
+    """Inside, Brian2's false "time grids not aligned" warning is dropped."""
+    logger = logging.getLogger("brian2.input.timedarray")
+    if _GRID_FILTER not in logger.filters:
+        logger.addFilter(_GRID_FILTER)
+    _GRID_FILTER.active += 1
+    try:
+        yield
+    finally:
+        _GRID_FILTER.active -= 1
 
 
 class NetworkSpec:
@@ -59,15 +147,14 @@ class NetworkSpec:
         return self.n_windows * self.steps_per_window
 
     def key(self):
-        """Hash of the spec, the equations, the code that wires them, versions."""
+        """
+        Hash of what shapes the program: the spec, the equations, the code
+        that wires them (`program_code_digest`: its syntax, not its comments)
+        and Brian2's version.
+        """
         import brian2
-        here = os.path.dirname(os.path.abspath(__file__))
-        wiring = hashlib.sha256()
-        for name in _WIRING_MODULES:
-            with open(os.path.join(here, name), "rb") as f:
-                wiring.update(f.read())
         text = json.dumps(dict(vars(self), brian2=brian2.__version__,
-                               ipvae_snn=__version__, wiring=wiring.hexdigest(),
+                               code=program_code_digest(),
                                equations=_equations.load(self.realization)),
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -136,7 +223,7 @@ def build_objects(spec, values, drive, replay):
     eqs = _equations.load(spec.realization)
     units = _equations.constants(spec.realization)
     dt = spec.dt_s * second
-    # multiples of dt computed from dt itself, so that Brian2 sees aligned grids
+    # multiples of dt computed from dt itself (see `input_grids`)
     input_dt = dt * spec.steps_per_input
     namespace = {DRIVE: TimedArray(drive, dt=input_dt, name=DRIVE),
                  "softplus": softplus_function()}

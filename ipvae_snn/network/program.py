@@ -3,30 +3,84 @@ Compiled standalone programs and the folder that caches them.
 
 A `ProgramCache` is a folder with one compiled project per `NetworkSpec`
 (``<realization>-<key>/``), each with a manifest (``ipvae_manifest.json``)
-that records the binary, the names of its run arguments and its result
-files with their dtypes. A `Program` is one such project: it writes run
-arguments, runs the binary and reads its results, without Brian2 (so later
-processes, and other machines sharing the folder, run it without
-rebuilding). Building is serialised by a file lock per project, so
-concurrent processes compile each spec once.
+that records the binary, the names of its run arguments, its result files
+with their dtypes, and the size and SHA-256 of every file a run needs. A
+`Program` is one such project: it writes run arguments, runs the binary and
+reads its results, without Brian2 (so later processes, and other machines
+sharing the folder, run it without rebuilding).
+
+The cache looks after itself:
+
+* **Integrity.** Before a build is used its files are checked against the
+  manifest: sizes (and modification times) every time, the full hashes the
+  first time a process uses the build, or when a size or time changed. A
+  damaged build — a truncated or emptied binary, a missing file, an
+  unreadable manifest — is rebuilt with a one-line notice on stderr; a
+  program that crashes (a segmentation fault) is rebuilt once, and a crash of
+  the rebuilt program is an error naming the cache folder.
+* **Locking.** Building is serialised by a file lock per project, so
+  concurrent processes compile each spec once. A process waiting for another
+  one's build says so after `LOCK_NOTICE_S` seconds and gives up after
+  ``$IPVAE_SNN_LOCK_TIMEOUT`` seconds (default `DEFAULT_LOCK_TIMEOUT_S`).
+* **Run folders.** Each call runs in a folder ``call-<host>-<pid>-*`` of its
+  project, removed at its end — also on Ctrl-C and SIGTERM, which stop the
+  call's programs. Folders left by a killed process (its pid gone, older than
+  `STALE_AGE_S`) are removed the next time the project is used.
+* **Read-only caches.** A cache folder this process cannot write (a shared,
+  prebuilt one) is used as it is when it holds a complete, verified build:
+  no lock is taken and run folders go to the temporary folder.
 """
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
-import subprocess
+import signal
+import socket
 import sys
 import tempfile
+import threading
+import time
 
 import numpy as np
 
+from .._signals import ChildProcesses
 from ..io import atomic_save_json
+from ..validation import InvalidValueError, UnavailableCacheError
 
-__all__ = ["ProgramCache", "Program", "default_cache_dir", "SEED_ENV"]
+__all__ = ["ProgramCache", "Program", "ProgramCrashed", "default_cache_dir", "SEED_ENV",
+           "CACHE_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT_S", "LOCK_NOTICE_S",
+           "STALE_AGE_S"]
 
 #: Environment variable read by the compiled program to seed its generators.
 SEED_ENV = "IPVAE_SNN_SEED"
+#: Environment variable naming the cache folder.
+CACHE_ENV = "IPVAE_SNN_CACHE"
+#: Environment variable: seconds to wait for another process's build.
+LOCK_TIMEOUT_ENV = "IPVAE_SNN_LOCK_TIMEOUT"
+#: Default of `LOCK_TIMEOUT_ENV`: longer than any build takes.
+DEFAULT_LOCK_TIMEOUT_S = 1800.0
+#: Seconds of waiting for a lock before saying so on stderr.
+LOCK_NOTICE_S = 2.0
+#: Run folders of a process that is gone are removed once they are this old.
+STALE_AGE_S = 3600.0
+
+# Signals of a program that crashed (rather than one that was stopped).
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
+                  signal.SIGABRT}
+# Brian2's standalone programs report unreadable inputs on stdout or stderr and
+# still exit with status 0: these lines mean the run did not get its inputs.
+_IO_ERROR = re.compile(r"^(Error (reading|opening|writing) |Could not read )", re.M)
+# call-<host>-<pid>-<random>
+_CALL_FOLDER = re.compile(r"^call-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
+
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+# Builds whose files this process has hashed: directory -> (manifest stamp,
+# {file: (size, mtime_ns)}). A build is hashed in full once per process.
+_VERIFIED = {}
+_VERIFIED_LOCK = threading.Lock()
 
 
 def default_cache_dir():
@@ -39,7 +93,7 @@ def default_cache_dir():
     >>> os.path.isabs(default_cache_dir()) or "IPVAE_SNN_CACHE" in os.environ
     True
     """
-    env = os.environ.get("IPVAE_SNN_CACHE")
+    env = os.environ.get(CACHE_ENV)
     if env:
         return env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
@@ -47,15 +101,47 @@ def default_cache_dir():
     return os.path.join(base, "ipvae-snn", "builds")
 
 
-@contextlib.contextmanager
-def _file_lock(path):
-    import fcntl
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def notice(message):
+    """One line ``ipvae-snn: <message>`` on stderr (stdout stays clean)."""
+    sys.stderr.write(f"ipvae-snn: {message}\n")
+    sys.stderr.flush()
+
+
+def _lock_timeout(value=None):
+    if value is None:
+        text = os.environ.get(LOCK_TIMEOUT_ENV)
+        if not text:
+            return DEFAULT_LOCK_TIMEOUT_S
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            value = float(text)
+        except ValueError:
+            raise InvalidValueError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, "
+                                    f"got {text!r}") from None
+    if not value >= 0:
+        raise InvalidValueError(f"the lock timeout must be >= 0 seconds, got {value!r}")
+    return float(value)
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ProgramCrashed(RuntimeError):
+    """The compiled program died of a signal or could not be executed."""
 
 
 class ProgramCache:
@@ -66,34 +152,106 @@ class ProgramCache:
     ----------
     directory : str
         The cache folder (created when missing).
+    lock_timeout : float, optional
+        Seconds to wait for another process's build of the same program
+        (default ``$IPVAE_SNN_LOCK_TIMEOUT``, else `DEFAULT_LOCK_TIMEOUT_S`).
     """
 
     MANIFEST = "ipvae_manifest.json"
 
-    def __init__(self, directory):
-        self.directory = os.fspath(directory)
+    def __init__(self, directory, lock_timeout=None):
+        # absolute: programs run with their project folder as working directory
+        self.directory = os.path.abspath(os.fspath(directory))
+        self.lock_timeout = _lock_timeout(lock_timeout)
 
     def path(self, spec):
         """The project folder of ``spec``."""
         return os.path.join(self.directory, f"{spec.realization}-{spec.key()}")
 
+    def writable(self):
+        """Whether this process can create builds, locks and run folders here."""
+        with contextlib.suppress(OSError):
+            os.makedirs(self.directory, exist_ok=True)
+        return os.path.isdir(self.directory) and os.access(self.directory,
+                                                           os.W_OK | os.X_OK)
+
     def load(self, spec):
-        """The cached `Program` of ``spec``, or None."""
-        return self._load(self.path(spec))
+        """The cached, verified `Program` of ``spec``, or None."""
+        program, _ = self._check(self.path(spec))
+        return program
 
-    def _load(self, directory):
-        manifest_path = os.path.join(directory, self.MANIFEST)
-        if not os.path.exists(manifest_path):
-            return None
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if not os.path.exists(os.path.join(directory, manifest["binary"])):
-            return None
-        return Program(directory, manifest)
+    # ------------------------------------------------------------ integrity
+    def _read_manifest(self, directory):
+        """(manifest, stamp, problem): the manifest or why it cannot be used."""
+        path = os.path.join(directory, self.MANIFEST)
+        try:
+            st = os.stat(path)
+            with open(path, encoding="utf-8") as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
+            return None, None, None
+        except (OSError, ValueError) as exc:
+            return None, None, f"its manifest is unreadable ({exc})"
+        if not isinstance(manifest, dict) or not all(
+                key in manifest for key in ("binary", "args", "dtypes", "results")):
+            return None, None, "its manifest is incomplete"
+        if not isinstance(manifest.get("files"), dict) or \
+                manifest["binary"] not in manifest["files"]:
+            return None, None, "its manifest has no record of its files"
+        return manifest, (st.st_ino, st.st_size, st.st_mtime_ns), None
 
-    def load_or_build(self, spec, build, description="", progress=False):
+    def _check(self, directory):
         """
-        The `Program` of ``spec``, compiled first when it is not cached.
+        ``(program, problem)``: the verified `Program` in ``directory``, or
+        None and why (None when nothing was built there).
+        """
+        manifest, stamp, problem = self._read_manifest(directory)
+        if manifest is None:
+            if problem is None and os.path.isdir(directory):
+                problem = "its manifest is missing"
+            return None, problem
+        with _VERIFIED_LOCK:
+            known_stamp, known = _VERIFIED.get(directory, (None, {}))
+        if known_stamp != stamp:
+            known = {}
+        seen = {}
+        for name, record in manifest["files"].items():
+            path = os.path.join(directory, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None, f"its file {name} is missing"
+            if st.st_size != record["size"]:
+                return None, (f"its file {name} has {st.st_size} bytes instead of "
+                              f"{record['size']}")
+            seen[name] = (st.st_size, st.st_mtime_ns)
+            if known.get(name) != seen[name] and _sha256(path) != record["sha256"]:
+                return None, f"its file {name} differs from the build (SHA-256)"
+        binary = os.path.join(directory, manifest["binary"])
+        if not os.access(binary, os.X_OK):
+            return None, f"its program {manifest['binary']} is not executable"
+        with _VERIFIED_LOCK:
+            _VERIFIED[directory] = (stamp, seen)
+        program = Program(directory, manifest)
+        program.writable = os.access(directory, os.W_OK | os.X_OK)
+        return program, None
+
+    @staticmethod
+    def _file_records(directory, binary):
+        """Size and SHA-256 of the binary and of every static array it reads."""
+        names = [binary]
+        static = os.path.join(directory, "static_arrays")
+        if os.path.isdir(static):
+            names += sorted(os.path.join("static_arrays", f) for f in os.listdir(static))
+        return {name: dict(size=os.path.getsize(os.path.join(directory, name)),
+                           sha256=_sha256(os.path.join(directory, name)))
+                for name in names}
+
+    # ------------------------------------------------------------- building
+    def load_or_build(self, spec, build, description="", progress=False, damaged=None):
+        """
+        The `Program` of ``spec``, compiled first when it is not cached (or
+        its build is damaged).
 
         Parameters
         ----------
@@ -102,28 +260,107 @@ class ProgramCache:
             ``build(spec, directory)`` compiles the project into ``directory``
             and returns its manifest (a dict).
         description : str
-            What is compiled, for the progress message.
+            What is compiled, for the messages.
         progress : bool
             Say on stderr that a compilation starts.
+        damaged : Program, optional
+            A program of this spec that crashed: rebuilt unless another
+            process has rebuilt it since.
 
         Returns
         -------
         program : Program
         built : bool
             Whether it was compiled now.
+
+        Raises
+        ------
+        UnavailableCacheError
+            (a `RuntimeError`) The cache folder is not writable and holds no
+            usable build of ``spec``, or another process held the build lock
+            longer than the lock timeout.
         """
         directory = self.path(spec)
-        os.makedirs(self.directory, exist_ok=True)
-        with _file_lock(directory + ".lock"):
-            program = self._load(directory)
-            if program is not None:
+        what = description or "the network"
+        program, problem = self._check(directory)
+        stale = damaged is not None and program is not None and \
+            program.manifest.get("files") == damaged.manifest.get("files")
+        if program is not None and not stale:
+            return program, False
+        if not self.writable():
+            why = (f"its build of {what} is damaged ({problem})" if problem else
+                   f"it holds no build of {what}")
+            raise UnavailableCacheError(
+                f"the cache folder '{self.directory}' cannot be written and {why}; set "
+                f"{CACHE_ENV} to a writable folder (or build there once with write "
+                f"access)")
+        with self._lock(directory, what):
+            program, problem = self._check(directory)
+            stale = damaged is not None and program is not None and \
+                program.manifest.get("files") == damaged.manifest.get("files")
+            if program is not None and not stale:
                 return program, False
-            if progress:
-                print(f"compiling {description or 'the network'} (once, cached in "
-                      f"{directory}) ...", file=sys.stderr)
-            manifest = build(spec, directory)
+            if stale:
+                problem = "its program crashed"
+            if problem:
+                notice(f"the cached build in {directory} is damaged ({problem}); "
+                       f"rebuilding it")
+            elif progress:
+                notice(f"compiling {what} (once, cached in {directory}) ...")
+            manifest = dict(build(spec, directory))
+            manifest["files"] = self._file_records(directory, manifest["binary"])
             atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
-            return Program(directory, manifest), True
+            program, problem = self._check(directory)
+            if program is None:           # the disk lost it at once: not ours to fix
+                raise RuntimeError(f"the build of {what} in {directory} cannot be "
+                                   f"verified just after compiling it ({problem})")
+            return program, True
+
+    @contextlib.contextmanager
+    def _lock(self, directory, what):
+        """
+        The build lock of ``directory``: an exclusive `fcntl.flock` (released
+        by the system when its holder dies), waited for with a notice after
+        `LOCK_NOTICE_S` and up to ``lock_timeout`` seconds.
+        """
+        import fcntl
+        path = directory + ".lock"
+        with open(path, "a+") as f:
+            start = time.monotonic()
+            told = False
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pass
+                waited = time.monotonic() - start
+                if waited >= self.lock_timeout:
+                    raise UnavailableCacheError(
+                        f"gave up after {waited:.0f} s waiting for another process "
+                        f"{self._lock_owner(f)}to finish building {what} in {directory} "
+                        f"(lock {path}); set {LOCK_TIMEOUT_ENV} to wait longer")
+                if not told and waited >= LOCK_NOTICE_S:
+                    notice(f"waiting for another process {self._lock_owner(f)}building "
+                           f"{what} in {directory} ...")
+                    told = True
+                time.sleep(0.1)
+            try:
+                f.seek(0)
+                f.truncate()
+                f.write(f"{_HOST} {os.getpid()}\n")
+                f.flush()
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _lock_owner(f):
+        with contextlib.suppress(OSError, ValueError):
+            f.seek(0)
+            host, pid = f.read().split()[:2]
+            return f"(pid {int(pid)} on {host}) "
+        return ""
 
 
 class Program:
@@ -137,24 +374,68 @@ class Program:
     manifest : dict
         ``binary`` (path relative to ``directory``), ``args`` (input name ->
         run-argument target), ``dtypes`` (input name -> numpy dtype string),
-        ``results`` (name -> (file, dtype)).
+        ``results`` (name -> (file, dtype)), ``files`` (name -> size, sha256).
     """
 
     def __init__(self, directory, manifest):
         self.directory = directory
         self.manifest = manifest
+        #: Whether run folders can go into the project folder (else: temp).
+        self.writable = True
 
     @contextlib.contextmanager
     def call_folder(self):
         """
-        A fresh folder inside the project for one call's inputs and results,
-        removed at its end (fits run thousands of calls, each with new weights).
+        A fresh folder for one call's inputs and results, removed at its end
+        (fits run thousands of calls, each with new weights): inside the
+        project when it is writable (after removing stale ones of processes
+        that are gone), else in the temporary folder.
         """
-        folder = tempfile.mkdtemp(prefix="call-", dir=self.directory)
+        prefix = f"call-{_HOST}-{os.getpid()}-"
+        if self.writable:
+            self.remove_stale_call_folders()
+            folder = tempfile.mkdtemp(prefix=prefix, dir=self.directory)
+        else:
+            folder = tempfile.mkdtemp(prefix="ipvae-snn-" + prefix)
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_stale_call_folders(self, max_age_s=STALE_AGE_S):
+        """
+        Remove the run folders of processes that are gone (on this host),
+        or of unknown owners, last changed more than ``max_age_s`` ago.
+
+        Returns
+        -------
+        list of str
+            The folders removed.
+        """
+        removed = []
+        now = time.time()
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return removed
+        for name in names:
+            if not name.startswith("call-"):
+                continue
+            path = os.path.join(self.directory, name)
+            try:
+                age = now - os.stat(path).st_mtime
+            except OSError:
+                continue
+            if age < max_age_s:
+                continue
+            owner = _CALL_FOLDER.match(name)
+            if owner and owner["host"] == _HOST and _pid_alive(int(owner["pid"])):
+                continue
+            if owner and owner["host"] != _HOST and age < 24 * max_age_s:
+                continue                  # another machine's, maybe still running
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        return removed
 
     def scalar_args(self, values):
         """Run arguments setting scalar constants: ``group.name=value``."""
@@ -173,19 +454,53 @@ class Program:
             args.append(f"{m['args'][name]}={path}")
         return args
 
-    def run(self, results_dir, args, seed):
-        """Run the program once; return the result arrays by name."""
+    def run(self, results_dir, args, seed, children=None):
+        """
+        Run the program once; return the result arrays by name.
+
+        Parameters
+        ----------
+        results_dir : str
+        args : list of str
+            Run arguments (`scalar_args`, `write_inputs`).
+        seed : int
+        children : ChildProcesses, optional
+            The call's programs, so that an interrupted call stops this one.
+
+        Raises
+        ------
+        ProgramCrashed
+            (a `RuntimeError`) It died of a signal such as a segmentation
+            fault, or could not be executed: a damaged build.
+        RuntimeError
+            It failed otherwise (exit status, unreadable inputs).
+        """
         m = self.manifest
         os.makedirs(results_dir, exist_ok=True)
         env = dict(os.environ)
         env[SEED_ENV] = str(int(seed))
-        cmd = [os.path.join(self.directory, m["binary"]), "--results_dir",
-               os.path.join(results_dir, "")] + args
-        proc = subprocess.run(cmd, cwd=self.directory, env=env,
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or "Error" in proc.stderr:
-            raise RuntimeError(f"the compiled network failed (exit {proc.returncode})"
-                               f": {proc.stderr.strip()[-2000:]}")
+        binary = os.path.join(self.directory, m["binary"])
+        cmd = [binary, "--results_dir", os.path.join(results_dir, "")] + args
+        children = children or ChildProcesses()
+        try:
+            proc = children.run(cmd, cwd=self.directory, env=env)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and exc.filename != binary:
+                raise
+            raise ProgramCrashed(f"{binary} cannot be executed ({exc})") from exc
+        code = proc.returncode
+        if code < 0 and -code in _CRASH_SIGNALS:
+            raise ProgramCrashed(f"{binary} crashed ({signal.Signals(-code).name})")
+        if code != 0:
+            how = (f"was killed by {signal.Signals(-code).name}" if code < 0 else
+                   f"failed with exit status {code}")
+            raise RuntimeError(f"the compiled network {binary} {how}: "
+                               f"{proc.stderr.strip()[-2000:]}")
+        bad = _IO_ERROR.search(proc.stdout) or _IO_ERROR.search(proc.stderr)
+        if bad:
+            line = (proc.stdout + proc.stderr)[bad.start():].splitlines()[0]
+            raise RuntimeError(f"the compiled network {binary} could not read its "
+                               f"inputs: {line}")
         out = {}
         for name, (fname, dtype) in m["results"].items():
             path = os.path.join(results_dir, fname)

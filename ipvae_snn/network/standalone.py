@@ -10,17 +10,21 @@ folder. `CudaStandaloneBackend` takes the same path through brian2cuda.
 """
 
 import os
+import shlex
 import shutil
+import subprocess
 import sysconfig
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._signals import ChildProcesses, sigterm_as_exception
 from ..validation import UnavailableDeviceError
 from . import builder
 from .backends import Backend
-from .program import SEED_ENV, ProgramCache
+from .program import SEED_ENV, ProgramCache, ProgramCrashed
 
 __all__ = ["CppStandaloneBackend", "CudaStandaloneBackend", "check_compiler",
            "WINDOWS_PER_RUN"]
@@ -55,6 +59,13 @@ def check_compiler():
         "(e.g. 'apt install g++') or use device='runtime'.")
 
 
+def _make_command():
+    """Brian2's make command and arguments (``make -j`` by default)."""
+    from brian2 import prefs
+    make = prefs.devices.cpp_standalone.make_cmd_unix
+    return shlex.split(make) + list(prefs.devices.cpp_standalone.extra_make_args_unix)
+
+
 class CppStandaloneBackend(Backend):
     """Brian2's ``cpp_standalone`` device: compiled once per spec, run as processes."""
 
@@ -79,12 +90,15 @@ class CppStandaloneBackend(Backend):
                 f'for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) '
                 f'brian::_random_generators[_i].seed(strtoul(_s, 0, 10) + _i); }}')
 
-    def compile(self, spec, directory, values):
+    def compile(self, spec, directory, values, children=None):
         """
         Build the standalone project of ``spec`` into ``directory``.
 
         ``values`` (any run's `builder.RunValues`) only fill the project's
-        initial state: every run sets them again through its arguments.
+        initial state: every run sets them again through its arguments. The
+        project is written to ``directory + ".building"`` and renamed when it
+        compiled; an interrupted build (Ctrl-C, SIGTERM) stops the compiler
+        (``children``) and leaves nothing behind.
 
         Returns
         -------
@@ -96,11 +110,12 @@ class CppStandaloneBackend(Backend):
         k, p = spec.n_latents, spec.inputs_per_run
         replay = np.zeros((p * spec.n_windows, k)) if spec.replay else None
         tmp_dir = directory + ".building"
+        children = children or ChildProcesses()
         set_device(self.name, build_on_run=False)
         try:
             device.reinit()
             device.activate(build_on_run=False)
-            with builder.brian_prefs(spec.dtype):
+            with builder.brian_prefs(spec.dtype), builder.input_grids():
                 net, group, lateral, monitors = builder.build_objects(
                     spec, values, np.zeros((p, k)), replay)
                 seed_code = self._seed_code()
@@ -110,8 +125,11 @@ class CppStandaloneBackend(Backend):
                         profile=spec.profile)
                 shutil.rmtree(tmp_dir, ignore_errors=True)
                 try:
-                    device.build(directory=tmp_dir, compile=True, run=False,
-                                 with_output=False)
+                    self._build_project(device, tmp_dir, children)
+                except (KeyboardInterrupt, SystemExit):
+                    children.kill_all()
+                    shutil.rmtree(tmp_dir, ignore_errors=True)
+                    raise
                 except Exception as exc:   # the compiler's own messages are in tmp_dir
                     raise RuntimeError(f"compiling the network with {self.name} failed "
                                        f"({type(exc).__name__}: {exc}); the project is "
@@ -124,6 +142,28 @@ class CppStandaloneBackend(Backend):
             shutil.rmtree(directory)
         os.replace(tmp_dir, directory)
         return manifest
+
+    def _build_project(self, device, directory, children):
+        """
+        Write the project and compile it with ``make`` as a child process of
+        our own (Brian2 runs it with ``os.system``, which ignores Ctrl-C in this
+        process and leaves the compiler running on SIGTERM).
+        """
+        from brian2.codegen.cpp_prefs import get_compiler_and_args
+        compiler, _ = get_compiler_and_args()
+        if compiler == "msvc":
+            device.build(directory=directory, compile=True, run=False, with_output=False)
+            return
+        device.build(directory=directory, compile=False, run=False, with_output=False)
+        log = os.path.join(directory, "make.log")
+        with open(log, "w") as out:
+            proc = children.run(_make_command(), cwd=directory, stdout=out,
+                                stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            with open(log, errors="replace") as f:
+                tail = f.read()[-1500:].strip()
+            raise RuntimeError(f"make exited with status {proc.returncode}; its output "
+                               f"is in {log}:\n{tail}")
 
     def _manifest(self, spec, values, device, group, lateral, monitors):
         def entry(var):
@@ -157,39 +197,84 @@ class CppStandaloneBackend(Backend):
     def run(self, batch, collector, progress):
         spec = batch.spec
         t0 = time.perf_counter()
-        program, built = ProgramCache(self.cache_dir).load_or_build(
-            spec, lambda s, d: self.compile(s, d, batch.values),
-            description=f"the {spec.realization} network for {self.name}",
-            progress=progress.enabled)
-        timing = dict(build_s=time.perf_counter() - t0, run_s=0.0,
-                      n_runs=len(batch.chunks), compiled=built)
+        cache = ProgramCache(self.cache_dir)
+        timing = dict(build_s=0.0, run_s=0.0, n_runs=len(batch.chunks), compiled=False)
         run_times = []
-        with program.call_folder() as call_dir:
-            values = batch.values
-            static = program.scalar_args(values.constants) + program.write_inputs(
-                call_dir, dict(values.arrays, w=values.weights))
-
-            def job(item):
-                slot, sl, seed = item
-                t1 = time.perf_counter()
-                run_dir = os.path.join(call_dir, f"run{slot}")
-                os.makedirs(run_dir)
-                args = static + program.write_inputs(run_dir, _chunk_inputs(batch, sl))
-                raw = program.run(os.path.join(run_dir, "results"), args, seed)
-                shutil.rmtree(run_dir, ignore_errors=True)
-                run_times.append(time.perf_counter() - t1)
-                collector.add(sl, raw)
-                progress.update(sl.stop - sl.start)
-
-            items = [(i, sl, s) for i, (sl, s) in enumerate(zip(batch.chunks, batch.seeds))]
-            with ThreadPoolExecutor(min(self.n_jobs, len(items))) as pool:
-                list(pool.map(job, items))
+        pending = list(range(len(batch.chunks)))
+        damaged = None
+        with sigterm_as_exception():
+            while True:
+                children = ChildProcesses()      # the compiler's and the runs'
+                program, built = cache.load_or_build(
+                    spec, lambda s, d, c=children: self.compile(s, d, batch.values, c),
+                    description=f"the {spec.realization} network for {self.name}",
+                    progress=progress.enabled, damaged=damaged)
+                timing["compiled"] |= built
+                timing["build_s"] += time.perf_counter() - t0
+                try:
+                    self._run_chunks(program, batch, pending, collector, progress,
+                                     children, run_times)
+                    break
+                except ProgramCrashed as exc:
+                    if damaged is not None or built:
+                        raise RuntimeError(
+                            f"the compiled network crashed ({exc}) although it was "
+                            f"just built; cache folder {cache.directory} (delete "
+                            f"{program.directory} to rebuild it)") from exc
+                    damaged = program
+                    t0 = time.perf_counter()
         timing["run_s"] = float(np.sum(run_times))
         timing["per_run_s"] = float(np.median(run_times))
         if collector.profile:
             timing["profile"] = collector.profile
         return timing
 
+    def _run_chunks(self, program, batch, pending, collector, progress, children,
+                    run_times):
+        """
+        Run the chunks ``pending`` (indices into ``batch.chunks``), removing
+        each from it once collected. Any failure or interruption stops the
+        other runs (their programs are killed) and removes the call's folder.
+        """
+        stop = threading.Event()
+        with program.call_folder() as call_dir:
+            values = batch.values
+            static = program.scalar_args(values.constants) + program.write_inputs(
+                call_dir, dict(values.arrays, w=values.weights))
+
+            def job(slot):
+                if stop.is_set():
+                    return
+                sl, seed = batch.chunks[slot], batch.seeds[slot]
+                t1 = time.perf_counter()
+                run_dir = os.path.join(call_dir, f"run{slot}")
+                os.makedirs(run_dir)
+                args = static + program.write_inputs(run_dir, _chunk_inputs(batch, sl))
+                raw = program.run(os.path.join(run_dir, "results"), args, seed,
+                                  children=children)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                run_times.append(time.perf_counter() - t1)
+                collector.add(sl, raw)
+                pending.remove(slot)
+                progress.update(sl.stop - sl.start)
+
+            pool = ThreadPoolExecutor(max(1, min(self.n_jobs, len(pending))))
+            try:
+                futures = [pool.submit(job, slot) for slot in list(pending)]
+                crashed = None
+                for future in futures:
+                    try:
+                        future.result()
+                    except ProgramCrashed as exc:     # let the others finish
+                        crashed = crashed or exc
+                if crashed is not None:
+                    raise crashed
+            except BaseException:
+                stop.set()
+                children.kill_all()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 def _chunk_inputs(batch, sl):
     """Run-argument arrays of one run: its drives (and replayed counts), padded."""
@@ -226,6 +311,10 @@ class CudaStandaloneBackend(CppStandaloneBackend):
         # seeded by brian2cuda itself.
         return None
 
-    def compile(self, spec, directory, values):
+    def compile(self, spec, directory, values, children=None):
         import brian2cuda  # noqa: F401  (registers the device)
-        return super().compile(spec, directory, values)
+        return super().compile(spec, directory, values, children)
+
+    def _build_project(self, device, directory, children):
+        # brian2cuda compiles with its own makefile and nvcc flags
+        device.build(directory=directory, compile=True, run=False, with_output=False)
