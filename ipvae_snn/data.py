@@ -131,7 +131,7 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     if allow_single and (arr.ndim == 1 or (square and shape == (side, side))):
         arr = arr.reshape(1, -1)
     if arr.ndim == 3:
-        arr = arr.reshape(arr.shape[0], -1)
+        arr = arr.reshape(arr.shape[0], arr.shape[1] * arr.shape[2])
     if arr.ndim != 2:
         raise InvalidValueError(f"{name}: expected shape {expected}, got {shape}")
     if arr.shape[0] == 0:

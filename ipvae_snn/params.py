@@ -60,6 +60,9 @@ _DERIVED_KEYS = {
 
 def _as_float_array(name, value, ndim):
     try:
+        dtype = np.asarray(value).dtype
+        if dtype.kind in "cmMSUV":          # complex, times, text: not real numbers
+            raise TypeError(f"dtype {dtype}")
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"parameter '{name}' is not numeric: {exc}") from None
@@ -201,8 +204,7 @@ class IPVAEParams:
         if self.clamp_u > MAX_CLAMP_U:
             raise InvalidValueError(
                 f"parameter 'clamp_u' is {self.clamp_u:g}, above {MAX_CLAMP_U:g}: rates up "
-                f"to exp(clamp_u) = {np.exp(self.clamp_u):.3g} spikes per window overflow "
-                f"the spike counts")
+                f"to exp(clamp_u) spikes per window overflow the spike counts")
         if (self.u_init > self.clamp_u).any():
             i = int(np.argmax(self.u_init))
             raise InvalidValueError(
@@ -315,21 +317,37 @@ class IPVAEParams:
                               if len(candidates) > 1 else "")
                            + f"; keys present: {sorted(keys)}")
 
+        def numeric(key):
+            if np.asarray(arrays[key]).dtype.kind in "cmMSUV":
+                raise InvalidValueError(f"{source}: key '{key}' is not numeric (dtype "
+                                        f"{np.asarray(arrays[key]).dtype})")
+            try:
+                return np.asarray(arrays[key], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise InvalidValueError(f"{source}: key '{key}' is not numeric "
+                                        f"({exc})") from None
+
         phi = arrays[need("phi")]
         u_init = arrays[need("u_init")]
         key = need("dec_sigma", "dec_log_sigma_softclamped", "dec_log_sigma")
-        sigma = np.asarray(arrays[key], dtype=np.float64)
-        if key == "dec_log_sigma_softclamped":
-            sigma = np.exp(sigma)
-        elif key == "dec_log_sigma":
-            c = float(arrays.get("dec_log_sigma_clamp_c", SIGMA_SOFTCLAMP))
-            sigma = np.exp(c * np.tanh(sigma / c))
-        key = need("bias", "log_bias")
-        bias = np.asarray(arrays[key], dtype=np.float64)
-        bias = np.exp(bias) if key == "log_bias" else bias
-        key = need("lr", "log_lr")
-        lr = np.asarray(arrays[key], dtype=np.float64)
-        lr = np.exp(lr) if key == "log_lr" else lr
+        sigma = numeric(key)
+        # raw forms: an overflow becomes inf, which the constructor names
+        with np.errstate(over="ignore", invalid="ignore"):
+            if key == "dec_log_sigma_softclamped":
+                sigma = np.exp(sigma)
+            elif key == "dec_log_sigma":
+                c = (numeric("dec_log_sigma_clamp_c") if "dec_log_sigma_clamp_c" in keys
+                     else np.float64(SIGMA_SOFTCLAMP))
+                if c.ndim != 0 or not np.isfinite(c) or c <= 0:
+                    raise InvalidValueError(f"{source}: key 'dec_log_sigma_clamp_c' must "
+                                            f"be a positive number, got {c!r}")
+                sigma = np.exp(c * np.tanh(sigma / c))
+            key = need("bias", "log_bias")
+            bias = numeric(key)
+            bias = np.exp(bias) if key == "log_bias" else bias
+            key = need("lr", "log_lr")
+            lr = numeric(key)
+            lr = np.exp(lr) if key == "log_lr" else lr
         scalars = {}
         for attr, (key, fallback, default) in _SCALARS.items():
             if key in keys:
