@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 
 __all__ = ["Terminated", "sigterm_as_exception", "ChildProcesses", "Cancelled",
            "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
@@ -119,18 +120,32 @@ class ChildProcesses:
                 self._running.discard(proc)
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
-    def kill_all(self):
-        """Kill every running program's process group; start no new ones."""
+    def kill_all(self, grace_s=2.0):
+        """
+        Stop every running program's process group (SIGTERM, then SIGKILL
+        after ``grace_s`` seconds: compilers remove their temporary files on
+        SIGTERM); start no new ones.
+        """
         with self._lock:
             self._stopped = True
             running = list(self._running)
         for proc in running:
+            self._signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in running:
+            with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for proc in running:
             self._kill(proc)
 
     @staticmethod
-    def _kill(proc):
+    def _signal(proc, signum):
         if proc.returncode is None:         # not reaped: its pid is still its own
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signum)
+
+    @classmethod
+    def _kill(cls, proc):
+        cls._signal(proc, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
             proc.wait(timeout=10)

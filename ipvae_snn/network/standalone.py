@@ -156,9 +156,15 @@ class CppStandaloneBackend(Backend):
             return
         device.build(directory=directory, compile=False, run=False, with_output=False)
         log = os.path.join(directory, "make.log")
+        # the compiler's temporary files go into the project, which an
+        # interrupted build removes whole (a killed compiler leaves its own)
+        scratch = os.path.join(directory, "compiler-tmp")
+        os.makedirs(scratch, exist_ok=True)
         with open(log, "w") as out:
             proc = children.run(_make_command(), cwd=directory, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT,
+                                env=dict(os.environ, TMPDIR=scratch))
+        shutil.rmtree(scratch, ignore_errors=True)
         if proc.returncode != 0:
             with open(log, errors="replace") as f:
                 tail = f.read()[-1500:].strip()
