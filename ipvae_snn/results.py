@@ -271,25 +271,32 @@ class InferenceResult:
             ``population_sparseness``.
         """
         rows = []
-        for t in summary_windows(self.n_windows, windows):
-            row = dict(
-                T=int(t),
-                r2=float(np.nanmean(self.r2[:, t])),
-                r2_median=float(np.nanmedian(self.r2[:, t])),
-                mse=float(np.mean(self.mse[:, t])),
-                zero_fraction=float(np.mean(self.zero_fraction[:, t])),
-                mean_count=float(np.mean(self.mean_count[:, t])),
-                mean_count_1_to_T=float(np.mean(self.mean_count[:, 1:t + 1]))
-                if t >= 1 else float(np.mean(self.mean_count[:, 0])),
-            )
-            if self.counts is not None and t in self.windows and self.n_patches > 1:
-                z = self.counts_at(t)
-                row["lifetime_sparseness"] = float(np.nanmean(
-                    metrics.lifetime_sparseness(z)))
-                row["population_sparseness"] = float(np.nanmean(
-                    metrics.population_sparseness(z)))
-            rows.append(row)
+        with warnings.catch_warnings():
+            # NaN where R² is undefined (constant patches): reported as NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for t in summary_windows(self.n_windows, windows):
+                rows.append(self._summary_row(t))
         return rows
+
+    def _summary_row(self, t):
+        """One row of `summary`."""
+        row = dict(
+            T=int(t),
+            r2=float(np.nanmean(self.r2[:, t])),
+            r2_median=float(np.nanmedian(self.r2[:, t])),
+            mse=float(np.mean(self.mse[:, t])),
+            zero_fraction=float(np.mean(self.zero_fraction[:, t])),
+            mean_count=float(np.mean(self.mean_count[:, t])),
+            mean_count_1_to_T=float(np.mean(self.mean_count[:, 1:t + 1]))
+            if t >= 1 else float(np.mean(self.mean_count[:, 0])),
+        )
+        if self.counts is not None and t in self.windows and self.n_patches > 1:
+            z = self.counts_at(t)
+            row["lifetime_sparseness"] = float(np.nanmean(
+                metrics.lifetime_sparseness(z)))
+            row["population_sparseness"] = float(np.nanmean(
+                metrics.population_sparseness(z)))
+        return row
 
     # ---------------------------------------------------------------- I/O
     _ARRAYS = ("x", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
