@@ -62,3 +62,35 @@ def test_replay_on_all_official_patches(reference_dir, reference_params):
     target = np.concatenate([full["u"], full["u_final"][:, None]], axis=1)
     assert u.shape == (64, 65, 512)
     assert np.abs(u - target).max() <= 1e-4
+
+
+STEP_EXACT = ["tests/test_reference.py::test_teacher_forced_steps_match_official",
+              "tests/test_reference.py::test_free_running_replay_matches_official",
+              "tests/test_network.py::test_replay_runtime_matches_official",
+              "tests/test_official.py::test_equals_exported_npz_bit_for_bit"]
+
+
+def test_a_fresh_clone_runs_the_step_exact_tests(tmp_path):
+    """A checkout without ../shared (and a $IPVAE_SNN_REFERENCE that points
+    nowhere) runs the step-exact replay tests on tests/data: none skips."""
+    import shutil
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    clone = tmp_path / "clone"            # its ../shared is tmp_path/shared: absent
+    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis")
+    for name in ("ipvae_snn", "equations", "tests"):
+        shutil.copytree(os.path.join(root, name), clone / name, ignore=ignore)
+    for name in ("setup.cfg", "conftest.py", "pyproject.toml"):
+        shutil.copy(os.path.join(root, name), clone / name)
+    env = dict(os.environ, PYTHONPATH=str(clone),
+               IPVAE_SNN_REFERENCE=str(tmp_path / "nowhere"))
+    env.pop("IPVAE_SNN_REQUIRE_REFERENCE", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p",
+                           "no:cacheprovider", *STEP_EXACT], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(STEP_EXACT)} passed" in proc.stdout and "skipped" not in proc.stdout
+    assert f"{clone}" in subprocess.run(
+        [sys.executable, "-c", "import ipvae_snn; print(ipvae_snn.__file__)"],
+        cwd=clone, env=env, capture_output=True, text=True).stdout
