@@ -141,6 +141,10 @@ DAMAGES = {
         lambda p: _edit_manifest(p, lambda t: json.dumps(
             {k: v for k, v in json.loads(t).items() if k != "files"})),
         "its manifest has no record of its files"),
+    "manifest with a broken file record": (
+        lambda p: _edit_manifest(p, lambda t: json.dumps(
+            dict(json.loads(t), files=dict(json.loads(t)["files"], main={})))),
+        "its manifest's record of main is incomplete"),
     "manifest removed": (lambda p: os.remove(os.path.join(p, ProgramCache.MANIFEST)),
                          "its manifest is missing"),
 }

@@ -116,6 +116,7 @@ def test_convert_never_writes_into_its_checkpoint_folder(official_dir, tmp_path,
 
 # --------------------------------------------------- 3. simulate compiles once
 @pytest.mark.standalone
+@pytest.mark.filterwarnings("ignore:constrained_layout not applied")   # 8 tiny neurons
 def test_simulate_runs_compile_once(tmp_path, capsys, monkeypatch, cxx_compiler):
     """Three runs with other inputs and seeds (and the figures, which trace the
     neurons the first patch drives hardest) share one build."""

@@ -218,14 +218,21 @@ class ProgramCache:
         for name, record in manifest["files"].items():
             path = os.path.join(directory, name)
             try:
+                size, digest = int(record["size"]), str(record["sha256"])
+            except (KeyError, TypeError, ValueError):
+                return None, f"its manifest's record of {name} is incomplete"
+            try:
                 st = os.stat(path)
             except OSError:
                 return None, f"its file {name} is missing"
-            if st.st_size != record["size"]:
-                return None, (f"its file {name} has {st.st_size} bytes instead of "
-                              f"{record['size']}")
+            if st.st_size != size:
+                return None, f"its file {name} has {st.st_size} bytes instead of {size}"
             seen[name] = (st.st_size, st.st_mtime_ns)
-            if known.get(name) != seen[name] and _sha256(path) != record["sha256"]:
+            try:
+                same = known.get(name) == seen[name] or _sha256(path) == digest
+            except OSError as exc:
+                return None, f"its file {name} cannot be read ({exc.strerror})"
+            if not same:
                 return None, f"its file {name} differs from the build (SHA-256)"
         binary = os.path.join(directory, manifest["binary"])
         if not os.access(binary, os.X_OK):
@@ -287,6 +294,8 @@ class ProgramCache:
             program.manifest.get("files") == damaged.manifest.get("files")
         if program is not None and not stale:
             return program, False
+        if stale:
+            problem = "its program crashed"
         if not self.writable():
             why = (f"its build of {what} is damaged ({problem})" if problem else
                    f"it holds no build of {what}")
