@@ -11,9 +11,10 @@ import time
 
 import numpy as np
 
-from .common import (PROG, CLIError, add_network_arguments, check_figure_paths,
-                     no_runaway_warnings, nonnegative_float, nonnegative_int,
-                     positive_float, positive_int, print_json, pyplot)
+from .common import (PROG, CLIError, add_cluster_arguments, add_network_arguments,
+                     check_figure_paths, no_runaway_warnings, nonnegative_float,
+                     nonnegative_int, positive_float, positive_int, print_json, pyplot,
+                     scheduler_client)
 
 __all__ = ["NAME", "add_parser", "run", "FIT_N_PATCHES", "FIT_EPOCHS",
            "FIT_EVAL_PATCHES"]
@@ -96,6 +97,7 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_arguments(p)
     return p
 
 
@@ -173,7 +175,9 @@ def run(args):
         progress=False if (args.quiet or args.json) else None)
     start = time.perf_counter()
     try:
-        learner.fit(x, resume=args.resume)
+        with scheduler_client(args) as client:
+            learner.set_params(client=client)
+            learner.fit(x, resume=args.resume)
     except KeyboardInterrupt:
         if args.checkpoint:
             sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "

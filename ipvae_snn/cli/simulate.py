@@ -3,10 +3,11 @@
 import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
-from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
-                     check_figure_paths, load_input_patches, load_model, model_label,
-                     no_runaway_warnings, positive_float, positive_int, pyplot,
-                     record_windows_for, report, warn)
+from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
+                     add_network_arguments, check_figure_paths, check_nwb_argument,
+                     load_input_patches, load_model, model_label, no_runaway_warnings,
+                     positive_float, positive_int, pyplot, record_windows_for, report,
+                     scheduler_client, scheduler_label, warn, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run", "activity_cap"]
 
@@ -52,6 +53,7 @@ def add_parser(subparsers):
                    help="write membrane-potential traces of the first patch's most "
                         "driven neurons")
     add_inference_arguments(p)
+    add_cluster_arguments(p, nwb=True)
     return p
 
 
@@ -72,6 +74,7 @@ def run(args):
     from ..network import SpikingIPVAE
 
     check_figure_paths(args.figure, args.raster, args.traces)
+    check_nwb_argument(args)
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
     # the neurons the first patch drives hardest: the ones worth watching
@@ -85,15 +88,18 @@ def run(args):
         n_jobs=args.jobs)
     n_windows = args.windows + 1
     progress = False if args.quiet else None
-    with no_runaway_warnings():
+    with no_runaway_warnings(), scheduler_client(args) as client:
         result = net.run(x, n_windows, seed=args.seed,
                          record_windows=record_windows_for(n_windows),
-                         progress=progress)
+                         progress=progress, client=client)
         if args.raster or args.traces:
             # Every window of the first patch, without storing every window of
             # the batch. The first patch of a run draws the same random stream
             # whatever follows it, so these are the batch's own spikes.
-            first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
+            first = net.run(x[:1], n_windows, seed=args.seed, progress=False,
+                            client=client)
+        where = scheduler_label(client)
+    write_nwb(result, args)
     if args.raster or args.traces:
         from ..plotting import plot_membrane_traces, plot_raster
         plt = pyplot()
@@ -106,12 +112,13 @@ def run(args):
               f"{model_label(args.model)} (K={params.n_latents}), "
               f"{args.realization} realization on {args.device}, {args.windows} "
               f"windows of {args.window_ms:g} ms, {timing['total_s']:.2f} s "
-              f"({timing['n_runs']} run(s)"
+              f"({timing['n_runs']} run(s){where}"
               + (f", compiled in {timing['build_s']:.1f} s" if timing.get("compiled")
                  else "") + ")")
     report(result, args, NAME, header, model=args.model, patches=args.patches,
-           device=args.device, window_ms=args.window_ms, timing=timing)
-    for what, path in (("raster", args.raster), ("traces", args.traces)):
+           device=args.device, window_ms=args.window_ms, timing=timing, nwb=args.nwb)
+    for what, path in (("raster", args.raster), ("traces", args.traces),
+                       ("NWB file", args.nwb)):
         if path and not args.json:
             print(f"{what} written to {path}")
     return 0
