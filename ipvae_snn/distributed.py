@@ -207,29 +207,33 @@ def _shared(value):
     return value
 
 
-def _submit_all(client, kind, shared, calls):
+def _submit_all(client, kind, shared, function, calls):
     """
-    Submit ``calls`` (``(function, *args)``, the shared constants first) as
-    tasks named ``ipvae-<kind>-<token>-<i>``; returns the futures.
+    Submit ``function(shared, *args)`` for each ``args`` of ``calls`` as tasks
+    named ``ipvae-<kind>-<token>-<i>``, in one message; returns the futures.
     """
     token = uuid.uuid4().hex[:10]
     const = client.submit(_shared, shared, key=f"ipvae-{kind}-shared-{token}", pure=False)
-    return [client.submit(fn, const, *args, key=f"ipvae-{kind}-{token}-{i}", pure=False)
-            for i, (fn, *args) in enumerate(calls)]
+    columns = [list(column) for column in zip(*calls)]
+    return client.map(function, [const] * len(calls), *columns, pure=False,
+                      key=[f"ipvae-{kind}-{token}-{i}" for i in range(len(calls))])
 
 
 def _gather(client, futures, on_result):
     """
     Hand each task's value to ``on_result(index, value)`` as it completes
-    (progress over futures); cancel the rest when one fails.
+    (progress over futures, results fetched in batches); cancel the rest when
+    one fails.
     """
     from distributed import as_completed
     index = {f.key: i for i, f in enumerate(futures)}
     try:
-        for future in as_completed(futures):
-            value = future.result()
-            on_result(index[future.key], value)
-            future.release()
+        # on this client's event loop (by default as_completed takes the loop
+        # of the latest client made in this process)
+        for batch in as_completed(futures, loop=client.loop, with_results=True).batches():
+            for future, value in batch:
+                on_result(index[future.key], value)
+                future.release()
     except BaseException:
         client.cancel(futures)
         raise
@@ -244,6 +248,7 @@ class BrianImport(_WorkerPlugin):
     """
 
     name = "ipvae-snn-brian2"
+    idempotent = True          # registered by every batch, installed once
 
     def setup(self, worker):
         import brian2  # noqa: F401
@@ -253,16 +258,25 @@ def _quiet_progress():
     return ProgressBar(1, enabled=False)
 
 
+_THREADPOOLS = []
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread (the controller, slow to create, once per process)."""
+    if not _THREADPOOLS:
+        from threadpoolctl import ThreadpoolController
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
+
+
 def _reference_task(shared, x, seed_seq, n_windows, layout):
     """One block of the reference algorithm on a worker: inputs → arrays."""
-    from threadpoolctl import threadpool_limits
-
     from .reference import _Block, _run_block
     consts, rec_pos = shared
     n = x.shape[0]
     out = {name: None if spec is None else np.zeros((n, *spec[0]), spec[1])
            for name, spec in layout.items()}
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         block = _Block(consts, x, np.random.default_rng(seed_seq))
         _run_block(consts, block, out, slice(0, n), n_windows, rec_pos,
                    _quiet_progress(), chunk=n_windows)
@@ -297,9 +311,8 @@ def run_reference_blocks(client, consts, x, blocks, out, n_windows, rec_pos, pro
     check_client(client)
     layout = {name: None if arr is None else (arr.shape[1:], arr.dtype.str)
               for name, arr in out.items()}
-    futures = _submit_all(client, "reference", (consts, rec_pos),
-                          [(_reference_task, x[sl], ss, n_windows, layout)
-                           for sl, ss in blocks])
+    futures = _submit_all(client, "reference", (consts, rec_pos), _reference_task,
+                          [(x[sl], ss, n_windows, layout) for sl, ss in blocks])
 
     def on_result(i, arrays):
         sl = blocks[i][0]
@@ -363,21 +376,25 @@ def run_network_batch(client, device, batch, collector, progress):
     dict
         The timing of a backend's run (``build_s``: the longest build on a
         worker, ``run_s``, ``n_runs``, ``compiled``: whether any worker
-        compiled, ``per_run_s``) with ``scheduler``, ``n_workers``.
+        compiled, ``per_run_s``) with ``collect_s`` (seconds this process
+        spent turning the runs' arrays into the result), ``wall_s``,
+        ``scheduler`` and ``n_workers``.
     """
     check_client(client)
     client.register_plugin(BrianImport(), name=BrianImport.name)
     key = batch.spec.key()
     futures = _submit_all(
-        client, "network", (batch.spec, batch.values),
-        [(_network_task, device, key, batch.drive[sl], batch.chunk_replay(sl), seed)
+        client, "network", (batch.spec, batch.values), _network_task,
+        [(device, key, batch.drive[sl], batch.chunk_replay(sl), seed)
          for sl, seed in zip(batch.chunks, batch.seeds)])
-    timings = []
+    timings, collect_s = [], []
 
     def on_result(i, value):
         raw, timing = value
         sl = batch.chunks[i]
+        t0 = time.perf_counter()
         collector.add(sl, raw)
+        collect_s.append(time.perf_counter() - t0)
         timings.append(timing)
         progress.update(sl.stop - sl.start)
 
@@ -386,5 +403,5 @@ def run_network_batch(client, device, batch, collector, progress):
     run_s = [t["run_s"] for t in timings]
     return dict(build_s=max(t["build_s"] for t in timings), run_s=float(np.sum(run_s)),
                 n_runs=len(futures), compiled=any(t.get("compiled") for t in timings),
-                per_run_s=float(np.median(run_s)),
+                per_run_s=float(np.median(run_s)), collect_s=float(np.sum(collect_s)),
                 wall_s=time.perf_counter() - start, **client_info(client))

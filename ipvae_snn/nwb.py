@@ -338,9 +338,9 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
                                     f"network, model {fingerprint}"),
         units=_units(result, duration), trials=_trials(result, duration, trial_columns),
         **nwbfile_kwargs)
-    nwbfile.create_device(name=str(device), description="the Brian2 device that "
-                          "simulated the network", manufacturer=f"Brian2 "
-                          f"{_versions().get('brian2', '')}".strip())
+    nwbfile.create_device(name=str(device), description=f"the Brian2 device that "
+                          f"simulated the network (Brian2 "
+                          f"{_versions().get('brian2', 'unknown')})")
     shape = _stimulus(nwbfile, result, duration)
     module = nwbfile.create_processing_module(MODULE, "the ipvae-snn run: settings, "
                                               "model and per-trial results")
