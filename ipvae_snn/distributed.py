@@ -19,7 +19,9 @@ number of workers; a task lost with its worker is rerun elsewhere and gives
 the same arrays. The constants all chunks share (the model, the network's run
 values) go to the cluster as one task of their own rather than as scattered
 data: a scattered object dies with the worker that holds it, a task's result
-is recomputed.
+is recomputed. A network task also collects its run on the worker (counts per
+window, read-outs, traces: `ResultCollector.part`), so what comes back is the
+recorded counts rather than every spike, and the client only copies arrays.
 
 Compiled programs on workers
 ----------------------------
@@ -335,11 +337,16 @@ class _Capture:
         self.raw = raw
 
 
-def _network_task(shared, device, key, drive, replay, seed):
-    """One run of the network on a worker: its inputs → its raw monitor arrays."""
+def _network_task(shared, device, key, drive, replay, seed, x):
+    """
+    One run of the network on a worker: its inputs → the arrays its inputs add
+    to the result (`ResultCollector.part`: the worker collects, so the client
+    only copies, and what comes back is the recorded counts, not every spike).
+    """
     from .network.backends import Batch, get_backend
+    from .network.collect import ResultCollector
     from .network.program import ProgramCache, default_cache_dir
-    spec, values = shared
+    spec, values, params, windows = shared
     mine = spec.key()
     if mine != key:
         raise UnavailableDeviceError(
@@ -353,7 +360,11 @@ def _network_task(shared, device, key, drive, replay, seed):
     cached = ProgramCache(cache_dir).load(spec) is not None
     with contextlib.nullcontext() if cached else _BRIAN_LOCK:
         timing = backend.run(batch, capture, _quiet_progress())
-    return capture.raw, timing
+    t0 = time.perf_counter()
+    part = ResultCollector(params, spec, x, windows)
+    part.add(slice(0, len(x)), capture.raw)
+    timing["collect_s"] = time.perf_counter() - t0
+    return part.part(), timing
 
 
 def run_network_batch(client, device, batch, collector, progress):
@@ -367,7 +378,8 @@ def run_network_batch(client, device, batch, collector, progress):
         The Brian2 device the workers run (`DEVICES`).
     batch : ipvae_snn.network.backends.Batch
     collector : ipvae_snn.network.collect.ResultCollector
-        Receives each run's raw arrays as its task completes.
+        Receives each run's collected arrays (`ResultCollector.add_part`) as
+        its task completes.
     progress : ProgressBar
         Advanced by the inputs of each finished run.
 
@@ -376,25 +388,27 @@ def run_network_batch(client, device, batch, collector, progress):
     dict
         The timing of a backend's run (``build_s``: the longest build on a
         worker, ``run_s``, ``n_runs``, ``compiled``: whether any worker
-        compiled, ``per_run_s``) with ``collect_s`` (seconds this process
-        spent turning the runs' arrays into the result), ``wall_s``,
-        ``scheduler`` and ``n_workers``.
+        compiled, ``per_run_s``) with ``collect_s`` (seconds the workers spent
+        turning the runs' arrays into the result's), ``merge_s`` (seconds this
+        process spent copying them into the result), ``wall_s``, ``scheduler``
+        and ``n_workers``.
     """
     check_client(client)
     client.register_plugin(BrianImport(), name=BrianImport.name)
     key = batch.spec.key()
     futures = _submit_all(
-        client, "network", (batch.spec, batch.values), _network_task,
-        [(device, key, batch.drive[sl], batch.chunk_replay(sl), seed)
-         for sl, seed in zip(batch.chunks, batch.seeds)])
-    timings, collect_s = [], []
+        client, "network", (batch.spec, batch.values, collector.params, collector.windows),
+        _network_task, [(device, key, batch.drive[sl], batch.chunk_replay(sl), seed,
+                         collector.x[sl])
+                        for sl, seed in zip(batch.chunks, batch.seeds)])
+    timings, merge_s = [], []
 
     def on_result(i, value):
-        raw, timing = value
+        part, timing = value
         sl = batch.chunks[i]
         t0 = time.perf_counter()
-        collector.add(sl, raw)
-        collect_s.append(time.perf_counter() - t0)
+        collector.add_part(sl, part)
+        merge_s.append(time.perf_counter() - t0)
         timings.append(timing)
         progress.update(sl.stop - sl.start)
 
@@ -403,5 +417,7 @@ def run_network_batch(client, device, batch, collector, progress):
     run_s = [t["run_s"] for t in timings]
     return dict(build_s=max(t["build_s"] for t in timings), run_s=float(np.sum(run_s)),
                 n_runs=len(futures), compiled=any(t.get("compiled") for t in timings),
-                per_run_s=float(np.median(run_s)), collect_s=float(np.sum(collect_s)),
-                wall_s=time.perf_counter() - start, **client_info(client))
+                per_run_s=float(np.median(run_s)),
+                collect_s=float(np.sum([t["collect_s"] for t in timings])),
+                merge_s=float(np.sum(merge_s)), wall_s=time.perf_counter() - start,
+                **client_info(client))

@@ -97,6 +97,23 @@ def test_window_network_on_200_patches_is_identical_with_1_and_2_workers(
     assert os.path.exists(os.path.join(built, "ipvae_manifest.json"))
 
 
+@pytest.mark.runtime
+def test_continuous_network_with_traces_is_identical(clients):
+    from ipvae_snn import IPVAEParams
+    from ipvae_snn.network import SpikingIPVAE
+    params = IPVAEParams.random(16, 8, random_state=0)
+    net = SpikingIPVAE(params, device="runtime", realization="continuous",
+                       record_u=[0, 3])
+    x = 3 * np.random.default_rng(0).standard_normal((3, 16))
+    local = net.run(x, 6, seed=2, record_windows=[1, 5], warn=False)
+    remote = net.run(x, 6, seed=2, record_windows=[1, 5], warn=False, client=clients[1])
+    assert_identical(local, remote)
+    assert np.array_equal(local.u_trace, remote.u_trace)
+    assert sum(len(i) for i, _ in remote.spikes) > 0
+    for (i1, t1), (i2, t2) in zip(local.spikes, remote.spikes):
+        assert np.array_equal(i1, i2) and np.array_equal(t1, t2)
+
+
 def test_learner_with_a_client_learns_the_same_model(clients):
     from ipvae_snn.learning import SpikingDictionaryLearner
     x = natural_patches(n_patches=256, seed=1)
