@@ -38,11 +38,13 @@ Files are written atomically (a temporary file renamed onto the target).
 
 Examples
 --------
->>> import ipvae_snn, numpy as np
->>> from ipvae_snn.network import SpikingIPVAE
->>> params = ipvae_snn.IPVAEParams.random(16, 8, random_state=0)
+Needs pynwb (skipped here):
+
+>>> import ipvae_snn, numpy as np                         # doctest: +SKIP
+>>> from ipvae_snn.network import SpikingIPVAE            # doctest: +SKIP
+>>> params = ipvae_snn.IPVAEParams.random(16, 8, random_state=0)    # doctest: +SKIP
 >>> result = SpikingIPVAE(params, device="runtime").run(
-...     np.random.default_rng(0).standard_normal((3, 16)), 5, seed=0)
+...     np.random.default_rng(0).standard_normal((3, 16)), 5, seed=0)  # doctest: +SKIP
 >>> result.to_nwb("run.nwb")                              # doctest: +SKIP
 >>> back = read_nwb("run.nwb")                            # doctest: +SKIP
 >>> bool(np.array_equal(back.counts, result.counts))      # doctest: +SKIP

@@ -259,6 +259,29 @@ def test_cli_simulate_on_runtime_workers(capsys, tmp_path, scheduler_file):
     assert remote["summary"] == local["summary"]
 
 
+def test_cli_fit_on_the_cluster_learns_the_same_model(capsys, tmp_path, scheduler_file):
+    from ipvae_snn import IPVAEParams
+    argv = ("fit", "--n-patches", "256", "--epochs", "1", "--batch-size", "128",
+            "--n-components", "16", "--t-train", "4", "--eval-patches", "0",
+            "--no-figure", "--quiet")
+    _cli(capsys, *argv, "--out", str(tmp_path / "local.npz"))
+    _cli(capsys, *argv, "--out", str(tmp_path / "dask.npz"), "--scheduler", scheduler_file)
+    local, remote = (IPVAEParams.load(tmp_path / f"{n}.npz") for n in ("local", "dask"))
+    assert remote.fingerprint() == local.fingerprint()
+
+
+@pytest.mark.standalone
+@pytest.mark.usefixtures("cxx_compiler")
+def test_cli_stats_on_the_cluster_gives_the_same_table(capsys, scheduler_file,
+                                                       monkeypatch, snn_cache):
+    monkeypatch.setenv("IPVAE_SNN_CACHE", snn_cache)        # the client's (local) cache
+    argv = ("stats", "--n-patches", "2", "--trials", "2", "--windows", str(NET_WINDOWS),
+            "--quiet", "--json")
+    local = json.loads(_cli(capsys, *argv))
+    remote = json.loads(_cli(capsys, *argv, "--scheduler", scheduler_file))
+    assert remote["values"] == local["values"]
+
+
 @pytest.mark.parametrize("scheduler, message", [
     ("tcp://127.0.0.1:9", "cannot reach the Dask scheduler"),
     ("no/such/scheduler.json", "neither 'local', an address"),
