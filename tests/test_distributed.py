@@ -210,14 +210,21 @@ def scheduler_file(tmp_path_factory, worker_cache):
             client.wait_for_workers(1, timeout=60)
         yield path
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
+        try:                # the scheduler closes its workers, then itself
+            with distributed.Client(scheduler_file=path, timeout=5) as client:
+                client.shutdown()
+        except Exception:   # never started, or gone: terminated below
+            pass
         for proc in reversed(procs):
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def _cli(capsys, *argv):
@@ -265,7 +272,9 @@ def test_cli_fit_on_the_cluster_learns_the_same_model(capsys, tmp_path, schedule
             "--n-components", "16", "--t-train", "4", "--eval-patches", "0",
             "--no-figure", "--quiet")
     _cli(capsys, *argv, "--out", str(tmp_path / "local.npz"))
-    _cli(capsys, *argv, "--out", str(tmp_path / "dask.npz"), "--scheduler", scheduler_file)
+    out = _cli(capsys, *argv, "--out", str(tmp_path / "dask.npz"), "--scheduler",
+               scheduler_file)
+    assert "on the Dask cluster at tcp://127.0.0.1:" in out.splitlines()[0]
     local, remote = (IPVAEParams.load(tmp_path / f"{n}.npz") for n in ("local", "dask"))
     assert remote.fingerprint() == local.fingerprint()
 
