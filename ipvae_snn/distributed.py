@@ -58,13 +58,13 @@ import numpy as np
 
 from ._progress import ProgressBar
 from .defaults import SCHEDULER_ENV, SCHEDULER_TIMEOUT_S
+from .validation import (InputError, InvalidTypeError, MissingDependencyError,
+                         UnavailableDeviceError)
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:            # the module imports; using a client then says what to install
     _WorkerPlugin = object
-from .validation import (InputError, InvalidTypeError, MissingDependencyError,
-                         UnavailableDeviceError)
 
 __all__ = ["open_client", "check_client", "client_info", "run_reference_blocks",
            "run_network_batch", "SchedulerError", "BrianImport", "DASK_EXTRA"]
@@ -102,6 +102,13 @@ def check_client(client):
         (an `ImportError`) When dask.distributed is not installed.
     InvalidTypeError
         (a `TypeError`) For anything else.
+
+    Examples
+    --------
+    >>> check_client("tcp://127.0.0.1:8786")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidTypeError: client must be a dask.distributed.Client, got str
     """
     distributed = _require_distributed()
     if not isinstance(client, distributed.Client):
@@ -111,7 +118,15 @@ def check_client(client):
 
 
 def client_info(client):
-    """Where a batch ran: the scheduler's address and its number of workers."""
+    """
+    Where a batch ran: the scheduler's address and its number of workers.
+
+    Examples
+    --------
+    >>> with open_client("local", n_workers=2) as client:       # doctest: +SKIP
+    ...     client_info(client)
+    {'scheduler': 'tcp://127.0.0.1:...', 'n_workers': 2}
+    """
     workers = client.scheduler_info().get("workers", {})
     return dict(scheduler=str(client.scheduler.address), n_workers=len(workers))
 
@@ -125,7 +140,7 @@ def _available_cpus():
 
 def _client_target(scheduler):
     """``Client`` keyword arguments for an address or a scheduler file."""
-    if "://" in scheduler or _HOST_PORT.match(scheduler) and not os.path.exists(scheduler):
+    if "://" in scheduler or (_HOST_PORT.match(scheduler) and not os.path.exists(scheduler)):
         return dict(address=scheduler)
     if os.path.isfile(scheduler):
         return dict(scheduler_file=scheduler)
@@ -309,6 +324,10 @@ def run_reference_blocks(client, consts, x, blocks, out, n_windows, rec_pos, pro
     -------
     dict
         ``scheduler``, ``n_workers``, ``n_tasks``.
+
+    See Also
+    --------
+    ipvae_snn.infer : calls this with its ``client``.
     """
     check_client(client)
     layout = {name: None if arr is None else (arr.shape[1:], arr.dtype.str)
@@ -392,6 +411,10 @@ def run_network_batch(client, device, batch, collector, progress):
         turning the runs' arrays into the result's), ``merge_s`` (seconds this
         process spent copying them into the result), ``wall_s``, ``scheduler``
         and ``n_workers``.
+
+    See Also
+    --------
+    ipvae_snn.network.SpikingIPVAE.run : calls this with its ``client``.
     """
     check_client(client)
     client.register_plugin(BrianImport(), name=BrianImport.name)

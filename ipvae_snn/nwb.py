@@ -83,6 +83,11 @@ def require_pynwb():
     ------
     MissingDependencyError
         (an `ImportError`) When pynwb is not installed, naming the extra.
+
+    Examples
+    --------
+    >>> require_pynwb().__name__                          # doctest: +SKIP
+    'pynwb'
     """
     try:
         import pynwb
@@ -308,6 +313,12 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
     -------
     str
         ``path``.
+
+    Examples
+    --------
+    >>> write_nwb(result, "run.nwb", experimenter=["Doe, Jane"],   # doctest: +SKIP
+    ...           lab="V1 lab", institution="University")
+    'run.nwb'
     """
     pynwb = require_pynwb()
     from pynwb.file import Subject
@@ -376,6 +387,12 @@ def read_nwb(path):
     ------
     MissingFileError, InvalidValueError
         When ``path`` is missing, or is not a file of this package.
+
+    Examples
+    --------
+    >>> result = read_nwb("run.nwb")                      # doctest: +SKIP
+    >>> result.counts.shape                               # doctest: +SKIP
+    (500, 6, 512)
     """
     pynwb = require_pynwb()
     from .params import IPVAEParams
