@@ -116,7 +116,7 @@ CHECKPOINT_FORMAT = "ipvae-snn-fit-checkpoint-v1"
 _BLOCK_SIZE = 128
 # Hyper-parameters that do not change the result (excluded from the
 # compatibility check of a resumed fit).
-_NO_EFFECT = ("callback", "checkpoint", "checkpoint_every", "n_jobs", "progress")
+_NO_EFFECT = ("callback", "checkpoint", "checkpoint_every", "client", "n_jobs", "progress")
 # Stream identifiers: the seed of a stream is (entropy, stream, ...).
 _STREAM_INIT, _STREAM_ORDER, _STREAM_BATCH, _STREAM_TRANSFORM = 0, 1, 2, 3
 # Keep at least this much of the learning rate at the end of a cosine schedule.
@@ -231,6 +231,9 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Show a progress bar (None: when stderr is a terminal).
     random_state : int, RandomState instance or None, default=None
         Seeds the random Φ, the data order and the spike sampling.
+    client : distributed.Client or None, default=None
+        Run each batch's inference as tasks on this Dask cluster
+        (`ipvae_snn.distributed`; results do not depend on it).
 
     Attributes
     ----------
@@ -273,7 +276,8 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  target_rate=None, homeostasis="global", homeostasis_rate=0.05,
                  transform_window=16,
                  transform_output="counts", checkpoint=None, checkpoint_every=100,
-                 callback=None, n_jobs=None, progress=None, random_state=None):
+                 callback=None, n_jobs=None, progress=None, random_state=None,
+                 client=None):
         self.n_components = n_components
         self.init = init
         self.init_scale = init_scale
@@ -302,6 +306,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.n_jobs = n_jobs
         self.progress = progress
         self.random_state = random_state
+        self.client = client
 
     # ------------------------------------------------------------ sklearn
     def __sklearn_tags__(self):
@@ -626,7 +631,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             from .reference import infer
             return infer(params, x, n_windows, seed=seed, record_windows=record_windows,
                          record_u=record_u, block_size=_BLOCK_SIZE, n_jobs=self.n_jobs,
-                         progress=False, warn=False)
+                         progress=False, warn=False, client=self.client)
         try:
             from .network import SpikingIPVAE
         except ImportError as exc:
@@ -637,7 +642,7 @@ class SpikingDictionaryLearner(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         net = SpikingIPVAE(params, realization="window", device=self.device,
                            n_jobs=self.n_jobs)
         return net.run(x, n_windows, seed=seed, record_windows=record_windows,
-                       progress=False, warn=False)
+                       progress=False, warn=False, client=self.client)
 
     def _set_fitted(self, state):
         self.params_ = state["params"]

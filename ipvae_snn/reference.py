@@ -320,7 +320,8 @@ def memory_estimate(n_patches, n_windows, n_latents, n_pixels, dtype=np.float32,
 def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
           record_windows=None, record_counts=True, record_u=False,
           max_count=None, runaway_margin=1.0, block_size=256, n_jobs=None,
-          progress=None, max_record_bytes=_DEFAULT_MAX_RECORD_BYTES, warn=True):
+          progress=None, max_record_bytes=_DEFAULT_MAX_RECORD_BYTES, warn=True,
+          client=None):
     """
     Iterative FOND inference on a batch of patches.
 
@@ -362,6 +363,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         Refuse recordings larger than this (pass ``record_windows`` instead).
     warn : bool
         Issue a `RunawayWarning` when neurons run away.
+    client : distributed.Client, optional
+        Run the blocks as tasks on this Dask cluster instead of local threads
+        (`ipvae_snn.distributed`): the same result, bit for bit.
 
     Returns
     -------
@@ -449,15 +453,19 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
                    chunk=max(1, n_windows // 50))
 
     start = time.perf_counter()
-    # Our threads split the batch; BLAS threads on top would only compete with
-    # them (and spin badly on a loaded machine).
-    with threadpool_limits(limits=1, user_api="blas"):
-        if n_jobs == 1:
+    dask = None
+    if client is not None:          # the blocks as tasks of a Dask cluster
+        from .distributed import run_reference_blocks
+        dask = run_reference_blocks(client, consts, x, blocks, out, n_windows, rec_pos, bar)
+    elif n_jobs == 1:
+        with threadpool_limits(limits=1, user_api="blas"):
             for item in blocks:
                 work(item)
-        else:
-            with ThreadPoolExecutor(n_jobs) as pool:
-                list(pool.map(work, blocks))
+    else:
+        # Our threads split the batch; BLAS threads on top would only compete
+        # with them (and spin badly on a loaded machine).
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_jobs) as pool:
+            list(pool.map(work, blocks))
     elapsed = time.perf_counter() - start
     bar.close()
     result = InferenceResult(
@@ -467,7 +475,8 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         mean_count=out["mean_count"], runaway_onset=out["runaway_onset"],
         info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
                   block_size=block_size, n_jobs=n_jobs, max_count=max_count,
-                  runaway_margin=runaway_margin, seconds=elapsed))
+                  runaway_margin=runaway_margin, seconds=elapsed,
+                  **({} if dask is None else {"dask": dask})))
     if warn:
         result.warn_runaway(stacklevel=2)
     return result

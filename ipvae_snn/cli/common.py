@@ -16,14 +16,15 @@ import warnings
 import numpy as np
 
 from .._equations import REALIZATIONS
-from ..defaults import DEFAULT_WINDOW_S, FIGURE_WINDOWS
+from ..defaults import DEFAULT_WINDOW_S, FIGURE_WINDOWS, SCHEDULER_ENV
 from ..io import json_dumps
 from ..validation import InputError
 
 __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
            "nonnegative_float", "add_model_arguments", "add_input_arguments",
            "add_output_arguments", "add_inference_arguments", "add_network_arguments",
-           "load_model",
+           "add_cluster_arguments", "scheduler_client", "scheduler_label",
+           "check_nwb_argument", "write_nwb", "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
            "summary_dict", "check_output_arguments", "check_figure_paths", "report",
            "check_distinct_paths", "input_files",
@@ -136,6 +137,59 @@ def add_network_arguments(parser, device="cpp_standalone", device_help=None,
     parser.add_argument("--realization", default="window", choices=REALIZATIONS,
                         help=realization_help or "spiking realization (default "
                                                  "%(default)s)")
+
+
+def add_cluster_arguments(parser, nwb=False):
+    """``--scheduler`` (a Dask cluster) and, with ``nwb``, ``--nwb`` (an NWB file)."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run on a Dask cluster: 'local' (a LocalCluster of "
+                             "--jobs or CPU-count workers), a scheduler address "
+                             "tcp://host:port or a scheduler file (default: "
+                             "$DASK_SCHEDULER_ADDRESS; unset: local processes); needs "
+                             'pip install "ipvae-snn[dask]"')
+    if nwb:
+        parser.add_argument("--nwb", metavar="F.nwb", default=None,
+                            help="also write the spikes, trials, input patches and "
+                                 "model as a Neurodata Without Borders file; needs "
+                                 'pip install "ipvae-snn[nwb]"')
+
+
+@contextlib.contextmanager
+def scheduler_client(args):
+    """
+    The Dask client of ``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), None
+    without either; closed, with a local cluster, on exit.
+    """
+    scheduler = getattr(args, "scheduler", None) or os.environ.get(SCHEDULER_ENV)
+    if not scheduler:
+        yield None
+        return
+    from ..distributed import open_client
+    with open_client(scheduler, n_workers=getattr(args, "jobs", None)) as client:
+        yield client
+
+
+def scheduler_label(client):
+    """`` on the Dask cluster at ADDRESS (N workers)`` for headers, or ''."""
+    if client is None:
+        return ""
+    from ..distributed import client_info
+    info = client_info(client)
+    return f" on the Dask cluster at {info['scheduler']} ({info['n_workers']} workers)"
+
+
+def check_nwb_argument(args):
+    """Fail before any work when ``--nwb`` is given but pynwb is missing."""
+    if getattr(args, "nwb", None):
+        from ..nwb import require_pynwb
+        require_pynwb()
+
+
+def write_nwb(result, args, **kwargs):
+    """Write ``result`` to ``--nwb`` when given (`ipvae_snn.nwb.write_nwb`)."""
+    if getattr(args, "nwb", None):
+        from ..nwb import write_nwb as write
+        write(result, args.nwb, **kwargs)
 
 
 # ------------------------------------------------------------- model, inputs
@@ -334,7 +388,8 @@ def check_output_arguments(args):
     """
     check_figure_paths(args.figure)
     check_distinct_paths(dict(input_files(args)), {"--out": getattr(args, "out", None),
-                                                   "--figure": args.figure})
+                                                   "--figure": args.figure,
+                                                   "--nwb": getattr(args, "nwb", None)})
 
 
 def input_files(args):

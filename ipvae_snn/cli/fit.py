@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 
-from .common import (PROG, CLIError, add_network_arguments, check_distinct_paths,
-                     check_figure_paths,
-                     no_runaway_warnings, nonnegative_float, nonnegative_int,
-                     positive_float, positive_int, print_json, pyplot)
+from .common import (PROG, CLIError, add_cluster_arguments, add_network_arguments,
+                     check_distinct_paths, check_figure_paths, no_runaway_warnings,
+                     nonnegative_float, nonnegative_int, positive_float, positive_int,
+                     print_json, pyplot, scheduler_client, scheduler_label)
 
 __all__ = ["NAME", "add_parser", "run", "FIT_N_PATCHES", "FIT_EPOCHS",
            "FIT_EVAL_PATCHES"]
@@ -98,6 +98,7 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_arguments(p)
     return p
 
 
@@ -184,7 +185,10 @@ def run(args):
         progress=False if (args.quiet or args.json) else None)
     start = time.perf_counter()
     try:
-        learner.fit(x, resume=args.resume)
+        with scheduler_client(args) as client:
+            learner.set_params(client=client)
+            learner.fit(x, resume=args.resume)
+            where = scheduler_label(client)
     except (KeyboardInterrupt, Terminated):
         if args.checkpoint:
             sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
@@ -201,7 +205,7 @@ def run(args):
     doc = dict(command=NAME, out=args.out, figure=figure, source=source,
                n_patches=int(x.shape[0]), n_pixels=int(x.shape[1]),
                n_latents=int(params.n_latents), n_batches=int(learner.n_batches_),
-               epochs=int(learner.n_iter_), seconds=seconds,
+               epochs=int(learner.n_iter_), seconds=seconds, cluster=where.strip() or None,
                train=dict(windows=args.t_train,
                           **{key: float(np.nanmean(hist[key][tail])) for key in
                              ("r2", "r2_median", "zero_fraction", "mean_count")}),
@@ -215,7 +219,8 @@ def run(args):
 
 def _print_summary(doc, source, params, args, figure):
     print(f"{PROG} fit: {doc['n_patches']} patches ({source}), K={params.n_latents}, "
-          f"{doc['n_batches']} batches in {doc['seconds']:.1f} s")
+          f"{doc['n_batches']} batches in {doc['seconds']:.1f} s"
+          + (f" {doc['cluster']}" if doc["cluster"] else ""))
     tr = doc["train"]
     print(f"  training (last 10% of batches), window {tr['windows']}: R² mean "
           f"{tr['r2']:.4f}, median {tr['r2_median']:.4f}, zero frac "

@@ -1,8 +1,9 @@
 """``ipvae-snn infer``: the numpy reference algorithm."""
 
-from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, check_output_arguments,
-                     load_input_patches, load_model, model_label, no_runaway_warnings,
-                     positive_int, record_windows_for, report)
+from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
+                     check_output_arguments, load_input_patches, load_model, model_label,
+                     no_runaway_warnings, positive_int, record_windows_for, report,
+                     scheduler_client, scheduler_label)
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -20,6 +21,7 @@ def add_parser(subparsers):
                    help="number of inference updates; metrics are read at window "
                         "T, as the paper's 'after T steps' (default %(default)s)")
     add_inference_arguments(p)
+    add_cluster_arguments(p)
     return p
 
 
@@ -31,12 +33,13 @@ def run(args):
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
     n_windows = args.steps + 1
-    with no_runaway_warnings():
+    with no_runaway_warnings(), scheduler_client(args) as client:
         result = infer(params, x, n_windows, seed=args.seed,
                        record_windows=record_windows_for(n_windows),
-                       progress=False if args.quiet else None)
+                       progress=False if args.quiet else None, client=client)
+        where = scheduler_label(client)
     header = (f"{PROG} infer: {result.n_patches} patches ({source}), model "
               f"{model_label(args.model)} (K={params.n_latents}), {args.steps} "
-              f"steps, {result.info['seconds']:.2f} s")
+              f"steps, {result.info['seconds']:.2f} s{where}")
     report(result, args, NAME, header, model=args.model, patches=args.patches)
     return 0

@@ -3,11 +3,12 @@
 import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
-from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
-                     check_distinct_paths, check_figure_paths, input_files,
-                     load_input_patches, load_model, model_label, no_runaway_warnings,
-                     positive_float, positive_int, pyplot, record_windows_for, report,
-                     warn)
+from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
+                     add_network_arguments, check_distinct_paths, check_figure_paths,
+                     check_nwb_argument, input_files, load_input_patches, load_model,
+                     model_label, no_runaway_warnings, positive_float, positive_int,
+                     pyplot, record_windows_for, report, scheduler_client,
+                     scheduler_label, warn, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run", "activity_cap"]
 
@@ -53,6 +54,7 @@ def add_parser(subparsers):
                    help="write membrane-potential traces of the first patch's most "
                         "driven neurons")
     add_inference_arguments(p)
+    add_cluster_arguments(p, nwb=True)
     return p
 
 
@@ -75,7 +77,9 @@ def run(args):
     check_figure_paths(args.figure, args.raster, args.traces)
     check_distinct_paths(dict(input_files(args)),
                          {"--out": args.out, "--figure": args.figure,
-                          "--raster": args.raster, "--traces": args.traces})
+                          "--raster": args.raster, "--traces": args.traces,
+                          "--nwb": args.nwb})
+    check_nwb_argument(args)
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
     # Nothing that depends on the input or the seed is part of the compiled
@@ -87,23 +91,25 @@ def run(args):
     net = SpikingIPVAE(params, **options)
     n_windows = args.windows + 1
     progress = False if args.quiet else None
-    with no_runaway_warnings():
+    with no_runaway_warnings(), scheduler_client(args) as client:
         result = net.run(x, n_windows, seed=args.seed,
                          record_windows=record_windows_for(n_windows),
-                         progress=progress)
+                         progress=progress, client=client)
         first = None
         if args.raster or args.traces:
-            first = _first_patch(net, params, x, n_windows, args, options)
+            first = _first_patch(net, params, x, n_windows, args, options, client)
+        where = scheduler_label(client)
+    write_nwb(result, args)
     timing = result.info["timing"]
     header = (f"{PROG} simulate: {result.n_patches} patches ({source}), model "
               f"{model_label(args.model)} (K={params.n_latents}), "
               f"{args.realization} realization on {args.device}, {args.windows} "
               f"windows of {args.window_ms:g} ms, {timing['total_s']:.2f} s "
-              f"({timing['n_runs']} run(s)"
+              f"({timing['n_runs']} run(s){where}"
               + (f", compiled in {timing['build_s']:.1f} s" if timing.get("compiled")
                  else "") + ")")
     report(result, args, NAME, header, model=args.model, patches=args.patches,
-           device=args.device, window_ms=args.window_ms, timing=timing)
+           device=args.device, window_ms=args.window_ms, timing=timing, nwb=args.nwb)
     if first is not None:
         from ..plotting import plot_membrane_traces, plot_raster
         plt = pyplot()
@@ -114,13 +120,14 @@ def run(args):
             traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-N_TRACED:])
             plt.close(plot_membrane_traces(first, patch=0, neurons=traced,
                                            path=args.traces))
-    for what, path in (("raster", args.raster), ("traces", args.traces)):
+    for what, path in (("raster", args.raster), ("traces", args.traces),
+                       ("NWB file", args.nwb)):
         if path and not args.json:
             print(f"{what} written to {path}")
     return 0
 
 
-def _first_patch(net, params, x, n_windows, args, options):
+def _first_patch(net, params, x, n_windows, args, options, client=None):
     """
     Every window of the first patch, without storing every window of the
     batch. The first patch of a run draws the same random stream whatever
@@ -133,11 +140,13 @@ def _first_patch(net, params, x, n_windows, args, options):
     from ..network import SpikingIPVAE
     from ..reference import replay
     if not args.traces:
-        return net.run(x[:1], n_windows, seed=args.seed, progress=False)
+        return net.run(x[:1], n_windows, seed=args.seed, progress=False,
+                       client=client)
     if args.realization == "window":
-        first = net.run(x[:1], n_windows, seed=args.seed, progress=False)
+        first = net.run(x[:1], n_windows, seed=args.seed, progress=False,
+                        client=client)
         first.u = replay(params, x[:1], first.counts)[:, :n_windows]
         first.u_neurons = np.arange(params.n_latents)
         return first
     watch = SpikingIPVAE(params, record_u=True, **options)
-    return watch.run(x[:1], n_windows, seed=args.seed, progress=False)
+    return watch.run(x[:1], n_windows, seed=args.seed, progress=False, client=client)

@@ -3,11 +3,14 @@
 import functools
 import time
 
+import numpy as np
+
 from ..defaults import ANALYSIS_START, DEFAULT_WINDOW_S, min_analysis_windows
-from .common import (PROG, CLIError, add_model_arguments, add_network_arguments,
-                     check_output_arguments, load_input_patches, load_model,
-                     model_label, no_runaway_warnings, nonnegative_int, positive_int,
-                     print_json, pyplot, runaway_patches)
+from .common import (PROG, CLIError, add_cluster_arguments, add_model_arguments,
+                     add_network_arguments, check_nwb_argument, check_output_arguments,
+                     load_input_patches, load_model, model_label, no_runaway_warnings,
+                     nonnegative_int, positive_int, print_json, pyplot, runaway_patches,
+                     scheduler_client, scheduler_label, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -63,6 +66,7 @@ def add_parser(subparsers):
                    help="print one JSON object on stdout (rows of the table, all "
                         "network values, settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_arguments(p, nwb=True)
     return p
 
 
@@ -83,6 +87,7 @@ def run(args):
     from ..network import SpikingIPVAE
 
     check_output_arguments(args)
+    check_nwb_argument(args)
     _check_arguments(args)
     params = load_model(args.model)
     n_patches = args.n_patches
@@ -92,14 +97,22 @@ def run(args):
     if args.patches is not None and n_patches is not None:
         x = x[:n_patches]
     net = SpikingIPVAE(params, realization=args.realization, device=args.device)
-    run_net = functools.partial(net.run, progress=False if args.quiet else None)
     start = time.perf_counter()
-    with no_runaway_warnings():
+    with no_runaway_warnings(), scheduler_client(args) as client:
+        run_net = functools.partial(net.run, progress=False if args.quiet else None,
+                                    client=client)
         exp = stats.cortex_experiment(run_net, x, n_trials=args.trials,
                                       n_windows=args.windows,
                                       count_windows=args.count_windows,
                                       seed=args.seed)
+        where = scheduler_label(client)
     seconds = time.perf_counter() - start
+    # the repeated trials of natural patches: stimulus i, trial j at row i * trials + j
+    trial = np.arange(exp.natural.n_patches)
+    write_nwb(exp.natural, args, trial_columns=dict(
+        stimulus_index=("index of the natural patch shown in this trial",
+                        trial // args.trials),
+        repeat=("repeat of that patch (0 .. trials-1)", trial % args.trials)))
     rows = stats.cortex_table(exp.values)
     runaway = {"natural": runaway_patches(exp.natural),
                "gratings": runaway_patches(exp.gratings)}
@@ -113,18 +126,19 @@ def run(args):
                         realization=args.realization, device=args.device,
                         seed=args.seed, n_gratings=int(exp.gratings.n_patches),
                         seconds=seconds, values=exp.values, rows=rows,
-                        runaway_patches=runaway, figure=args.figure))
+                        runaway_patches=runaway, figure=args.figure, nwb=args.nwb))
         return 0
     window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
     print(f"{PROG} stats: model {model_label(args.model)} (K={params.n_latents}), "
           f"{args.realization} realization on {args.device}; {x.shape[0]} patches "
           f"({source}) x {args.trials} trials x {args.windows} windows of "
           f"{window_s * 1e3:g} ms, windows {ANALYSIS_START}-{args.windows - 1} "
-          f"analysed; {exp.gratings.n_patches} gratings; {seconds:.1f} s")
+          f"analysed; {exp.gratings.n_patches} gratings; {seconds:.1f} s{where}")
     print(stats.format_cortex_table(rows))
     if any(runaway.values()):
         print(f"runaway: {runaway['natural']} of {exp.natural.n_patches} trials and "
               f"{runaway['gratings']} gratings drove neurons to the upper clamp of u")
-    if args.figure:
-        print(f"figure written to {args.figure}")
+    for what, path in (("figure", args.figure), ("NWB file", args.nwb)):
+        if path:
+            print(f"{what} written to {path}")
     return 0

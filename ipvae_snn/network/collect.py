@@ -15,6 +15,9 @@ from ..results import SpikingResult, window_metrics
 
 __all__ = ["ResultCollector"]
 
+# The per-input arrays of a collector (None where the run does not record them).
+_PART = ("counts", "r2", "mse", "zero_fraction", "mean_count", "u_final", "onset", "u_trace")
+
 
 class ResultCollector:
     """
@@ -114,6 +117,34 @@ class ResultCollector:
                 mine = rec & (patch == j)
                 self.spikes[sl.start + j] = (raw["spike_i"][mine].astype(np.int32),
                                              t_in[mine])
+
+    def part(self):
+        """
+        What this collector, over one run's inputs, collected: its arrays (the
+        counts in the smallest unsigned type that holds them), spike lists and
+        profile, for `add_part` of the batch's collector (Dask workers collect
+        their runs and send this instead of the raw monitor arrays).
+        """
+        out = {name: getattr(self, name) for name in _PART
+               if getattr(self, name) is not None}
+        top = int(self.counts.max(initial=0))
+        for small in (np.uint8, np.uint16):
+            if top <= np.iinfo(small).max:
+                out["counts"] = self.counts.astype(small)
+                break
+        out.update(spikes=self.spikes, profile=dict(self.profile))
+        return out
+
+    def add_part(self, sl, part):
+        """Add the `part` of a collector over the inputs ``sl`` alone."""
+        with self._lock:
+            for name, sec in part["profile"].items():
+                self.profile[name] = self.profile.get(name, 0.0) + sec
+        for name in _PART:
+            if name in part:
+                getattr(self, name)[sl] = part[name]
+        if self.spikes is not None:
+            self.spikes[sl] = part["spikes"]
 
     def result(self, info):
         """The `SpikingResult` of the call, with provenance ``info``."""

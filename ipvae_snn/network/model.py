@@ -178,7 +178,7 @@ class SpikingIPVAE:
 
     # ----------------------------------------------------------------- run
     def run(self, patches, n_windows, seed=None, record_windows=None,
-            replay_counts=None, progress=None, warn=True):
+            replay_counts=None, progress=None, warn=True, client=None):
         """
         Infer a batch of patches with the spiking network.
 
@@ -198,6 +198,9 @@ class SpikingIPVAE:
             Progress bar over runs (default: when stderr is a terminal).
         warn : bool
             Issue a `RunawayWarning` when neurons run away.
+        client : distributed.Client, optional
+            Run the batch's runs as tasks on this Dask cluster instead of local
+            processes (`ipvae_snn.distributed`): the same result, bit for bit.
 
         Returns
         -------
@@ -231,7 +234,11 @@ class SpikingIPVAE:
                           unit=" patches")
         start = time.perf_counter()
         try:
-            timing = backend.run(batch, collector, bar)
+            if client is None:
+                timing = backend.run(batch, collector, bar)
+            else:
+                from ..distributed import run_network_batch
+                timing = run_network_batch(client, self.device, batch, collector, bar)
         finally:
             bar.close()
         self.n_builds += int(timing.get("compiled", False))

@@ -1,0 +1,177 @@
+"""
+NWB files (`ipvae_snn.nwb`): what ``simulate --nwb`` and ``stats --nwb`` write
+reads back with pynwb — one unit per neuron with exactly the run's spikes,
+one trial per input, the patches as stimulus — passes nwbinspector without a
+critical finding, and reads back into the same `SpikingResult`.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from ipvae_snn.cli import main
+from ipvae_snn.io import json_dumps
+from ipvae_snn.nwb import read_nwb
+from ipvae_snn.results import SpikingResult
+
+pynwb = pytest.importorskip(
+    "pynwb", reason='the NWB tests need the nwb extra: pip install "ipvae-snn[nwb]"')
+
+pytestmark = pytest.mark.nwb
+
+#: Every array of a SpikingResult (None where a run does not record it).
+ARRAYS = ("x", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
+          "zero_fraction", "mean_count", "runaway_onset", "u_trace", "u_trace_t",
+          "u_trace_neurons")
+
+
+def assert_same_result(a, b):
+    for name in ARRAYS:
+        x, y = getattr(a, name), getattr(b, name)
+        if x is None or y is None:
+            assert x is None and y is None, name
+            continue
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), name
+    assert a.n_windows == b.n_windows
+    assert a.params.fingerprint() == b.params.fingerprint()
+    assert json.loads(json_dumps(a.info)) == json.loads(json_dumps(b.info))
+    assert (a.spikes is None) == (b.spikes is None)
+    for (i1, t1), (i2, t2) in zip(a.spikes or (), b.spikes or ()):
+        assert i1.dtype == i2.dtype and np.array_equal(i1, i2)
+        assert t1.dtype == t2.dtype and np.array_equal(t1, t2)
+
+
+def assert_no_critical_finding(path):
+    nwbinspector = pytest.importorskip("nwbinspector")
+    from nwbinspector import Importance
+    found = [m for m in nwbinspector.inspect_nwbfile(nwbfile_path=str(path))
+             if m.importance.value >= Importance.CRITICAL.value]
+    assert not found, [(m.importance.name, m.check_function_name, m.message)
+                       for m in found]
+
+
+def unit_spikes(nwbfile):
+    units = nwbfile.units
+    return [np.asarray(units["spike_times"][j]) for j in range(len(units))]
+
+
+@pytest.mark.runtime
+def test_simulate_nwb_has_the_runs_spikes_and_reads_back_exactly(capsys, tmp_path):
+    nwb, npz = tmp_path / "run.nwb", tmp_path / "run.npz"
+    rc = main(["simulate", "--device", "runtime", "--n-patches", "6", "--windows", "16",
+               "--seed", "1", "--quiet", "--nwb", str(nwb), "--out", str(npz)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"NWB file written to {nwb}" in out
+    run = SpikingResult.load(npz)                      # the run, as --out saved it
+    duration = run.n_windows * run.window_s
+    with pynwb.NWBHDF5IO(str(nwb), "r") as io:
+        f = io.read()
+        # one unit per neuron, with exactly the run's spikes on the file's timeline
+        assert list(f.units.id[:]) == list(range(run.params.n_latents))
+        spikes = unit_spikes(f)
+        expected = [[] for _ in spikes]
+        for p in range(run.n_patches):
+            neuron, t = run.spike_trains(p)
+            for i, ti in zip(neuron, t):
+                expected[i].append(p * duration + ti)
+        for j, times in enumerate(spikes):
+            assert np.array_equal(times, np.sort(expected[j])), j
+        assert sum(len(t) for t in spikes) == run.counts.sum() > 0
+        # binned by trial and window, the spikes are the recorded counts
+        counts = np.zeros_like(run.counts)
+        pos = {w: k for k, w in enumerate(run.windows)}
+        for j, times in enumerate(spikes):
+            p = np.floor(times / duration).astype(int)
+            w = np.floor((times - p * duration) / run.window_s).astype(int)
+            for pi, wi in zip(p, w):
+                counts[pi, pos[wi], j] += 1
+        assert np.array_equal(counts, run.counts)
+        # one trial per input, with its interval and patch index
+        trials = f.trials.to_dataframe()
+        assert list(trials["patch_index"]) == list(range(run.n_patches))
+        assert np.allclose(trials["stop_time"] - trials["start_time"], duration)
+        assert np.array_equal(trials["r2"], run.r2[:, -1])
+        # the input patches as stimulus, and the run as metadata
+        images = f.stimulus_template["input_patches"]
+        shown = f.stimulus["input_patch_index"].data[:]
+        x = np.stack([images.images[f"patch{k}"].data[:] for k in shown])
+        assert np.array_equal(x.reshape(run.x.shape), run.x)
+        meta = f.processing["ipvae_snn"]["run"].to_dataframe().iloc[0]
+        assert meta["fingerprint"] == run.params.fingerprint()
+        assert (meta["realization"], meta["device"]) == ("window", "runtime")
+        assert meta["window_s"] == run.window_s and meta["seed"] == "1"
+        assert "runtime" in f.devices
+    assert_no_critical_finding(nwb)
+    assert_same_result(read_nwb(nwb), run)
+    assert_same_result(SpikingResult.from_nwb(nwb), run)
+
+
+@pytest.mark.runtime
+def test_continuous_realization_round_trip_keeps_spike_lists_and_traces(tmp_path):
+    from ipvae_snn import IPVAEParams
+    from ipvae_snn.network import SpikingIPVAE
+    params = IPVAEParams.random(16, 8, random_state=0)
+    net = SpikingIPVAE(params, device="runtime", realization="continuous",
+                       record_u=[0, 3])
+    x = 3 * np.random.default_rng(0).standard_normal((3, 16))
+    result = net.run(x, 6, seed=0, record_windows=[1, 4, 5], warn=False)
+    assert sum(len(i) for i, _ in result.spikes) > 0
+    path = result.to_nwb(tmp_path / "c.nwb")
+    back = read_nwb(path)
+    assert_same_result(back, result)
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        spikes = unit_spikes(io.read())
+    assert sum(len(t) for t in spikes) == sum(len(i) for i, _ in result.spikes)
+    assert_no_critical_finding(path)
+    # written atomically: a second write replaces the file, no temporary is left
+    result.to_nwb(path)
+    assert os.listdir(tmp_path) == ["c.nwb"]
+
+
+@pytest.mark.standalone
+@pytest.mark.usefixtures("cxx_compiler")
+def test_stats_nwb_marks_the_repeated_trials(capsys, tmp_path, monkeypatch, snn_cache):
+    monkeypatch.setenv("IPVAE_SNN_CACHE", snn_cache)        # the stats tests' program
+    nwb = tmp_path / "stats.nwb"
+    rc = main(["stats", "--n-patches", "4", "--trials", "3", "--windows", "65", "--quiet",
+               "--nwb", str(nwb)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"NWB file written to {nwb}" in out
+    with pynwb.NWBHDF5IO(str(nwb), "r") as io:
+        f = io.read()
+        trials = f.trials.to_dataframe()
+        assert list(trials["stimulus_index"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+        assert list(trials["repeat"]) == [0, 1, 2] * 4
+        assert len(f.stimulus_template["input_patches"].images) == 4    # distinct
+        assert len(f.units) == 512
+    back = read_nwb(nwb)
+    assert back.n_patches == 12 and back.windows[0] == 16
+    assert_no_critical_finding(nwb)
+
+
+def test_missing_pynwb_names_the_extra_before_any_work(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pynwb", None)
+    rc = main(["simulate", "--device", "runtime", "--n-patches", "2", "--windows", "2",
+               "--nwb", str(tmp_path / "x.nwb")])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'pip install "ipvae-snn[nwb]"' in err, err
+    assert not os.listdir(tmp_path)
+
+
+def test_reader_refuses_other_nwb_files(tmp_path):
+    import datetime
+    path = tmp_path / "other.nwb"
+    f = pynwb.NWBFile(session_description="not ours", identifier="x",
+                      session_start_time=datetime.datetime.now(datetime.timezone.utc))
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(f)
+    with pytest.raises(ValueError, match="not written by ipvae-snn"):
+        read_nwb(path)
+    with pytest.raises(FileNotFoundError):
+        read_nwb(tmp_path / "missing.nwb")
