@@ -11,7 +11,7 @@ gravel; ``patches_shared.npz``) at T = 16 and T = ``--steps`` (1000) with
 
 ``reference``
     the model trained with the paper's official code (back-propagation
-    through 16 steps; the bundled ``ipvae_k512``), same inference;
+    through 16 steps; the bundled ``load_model("official")``), same inference;
 ``sparse coding``
     scikit-learn's non-negative sparse coding (`MiniBatchDictionaryLearning`
     with positive codes, 512 atoms, fitted on the same training patches,
@@ -47,7 +47,7 @@ import numpy as np
 
 from _common import (BenchmarkError, base_parser, limit_threads, load_shared_patches,
                      machine_info, positive_int, print_table, run_main, timed)
-from ipvae_snn import IPVAEParams, metrics
+from ipvae_snn import load_model, metrics
 from ipvae_snn.data import HELD_OUT_IMAGES, TRAIN_IMAGES, natural_patches
 from ipvae_snn.learning import SpikingDictionaryLearner
 from ipvae_snn.reference import infer
@@ -181,7 +181,7 @@ def _benchmark(args):
         eval_source = f"natural_patches({HELD_OUT_IMAGES}, seed={args.seed + 1})"
     x_eval = x_eval.astype(np.float64)
     x_train = natural_patches(TRAIN_IMAGES, args.n_train, seed=args.seed)
-    reference = IPVAEParams.default()
+    reference = load_model("official")
     x_curve = x_eval[:CURVE_PATCHES]
     ref_curve = _curve_point(reference, x_curve, args.seed)
     curve = []

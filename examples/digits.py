@@ -1,12 +1,13 @@
 """
-Handwritten digits through the natural-image model.
+Handwritten digits through the digits model.
 
 scikit-learn's 8×8 digits, upsampled to 16×16 and z-scored
-(`ipvae_snn.data.digit_patches`), are inferred by the bundled iP-VAE, which
-was trained on whitened photographs: an out-of-distribution input with large
-flat regions and long smooth strokes instead of the whitened textures of its
-training data. The spiking network (window realization, ``cpp_standalone``,
-compiled once and cached) writes
+(`ipvae_snn.data.digit_patches`), are inferred by the bundled digits model
+(``ipvae_snn.load_model("digits")``), which this package trained on the
+training split of the same digits (`ipvae_snn.data.digit_split`: a
+stratified 80/20 split with seed 0); the digits shown here are from the test
+split, which it never saw. The spiking network (window realization,
+``cpp_standalone``, compiled once and cached) writes
 
 ``digits_reconstructions.png``
     one digit of each class beside its reconstructions ``Φ z`` from the spike
@@ -17,8 +18,8 @@ compiled once and cached) writes
     by the orientation of their receptive field, with the population rate;
 ``digits_active_fields.png``
     for a few digits, the receptive fields (columns of Φ) of the neurons
-    that fire most for it, with their rates: which part of the natural-image
-    dictionary the network recruits to explain a digit.
+    that fire most for it, with their rates: the strokes and blobs the
+    network recruits to explain a digit.
 
 Run ``python examples/digits.py [--quick] [--out DIR]``.
 """
@@ -32,7 +33,8 @@ from _common import Outputs, example_parser, run
 
 def parse_args(argv=None):
     parser = example_parser(
-        "scikit-learn digits through the natural-image model (spiking network); "
+        "scikit-learn digits (test split) through the bundled digits model (spiking "
+        "network); "
         "writes reconstructions, a raster and R² curves.",
         quick="fewer digits and windows (seconds)")
     return parser.parse_args(argv)
@@ -72,15 +74,18 @@ def plot_active_fields(result, patches, labels, n_fields=8):
 def main(argv=None):
     args = parse_args(argv)
     import ipvae_snn
-    from ipvae_snn.data import digit_patches
+    from ipvae_snn.data import digit_split
     from ipvae_snn.network import SpikingIPVAE
     from ipvae_snn.plotting import plot_raster, plot_reconstructions
     from ipvae_snn.results import RunawayWarning
 
     outputs = Outputs(args.out)
     n_digits, n_windows = (20, 65) if args.quick else (100, 1001)
-    params = ipvae_snn.default_params()
-    x, labels = digit_patches(n_patches=n_digits, seed=args.seed)
+    params = ipvae_snn.load_model("digits")
+    _, x_test, _, y_test = digit_split()
+    pick = np.sort(np.random.default_rng(args.seed).choice(len(x_test), n_digits,
+                                                           replace=False))
+    x, labels = x_test[pick], y_test[pick]
     shown = [w for w in (1, 4, 16, 64, 256, 1000) if w < n_windows]
     record = sorted(set(range(min(n_windows, 61))) | set(shown))
 
@@ -105,7 +110,7 @@ def main(argv=None):
                 if np.any(labels == d)]
     fig = plot_reconstructions(
         result, patches=examples, windows=shown,
-        title=f"Digits through the natural-image model (spiking network): "
+        title=f"Test digits through the digits model (spiking network): "
               f"reconstructions Φz from the\ncounts of window T; mean R² at T = {last}: "
               f"{np.nanmean(result.r2[:, last]):.3f} over {n_digits} digits")
     n_cols = len(shown) + 1

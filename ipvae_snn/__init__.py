@@ -21,13 +21,14 @@ Examples
 (2, 5, 512)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from .params import IPVAEParams, default_params
+from .params import BUNDLED_MODELS, IPVAEParams, default_params, load_model
 from .reference import fond_update, infer, replay
 from .results import InferenceResult, RunawayWarning, SpikingResult
 
-__all__ = ["IPVAEParams", "default_params", "infer", "replay", "fond_update",
+__all__ = ["IPVAEParams", "default_params", "load_model", "BUNDLED_MODELS", "infer",
+           "replay", "fond_update",
            "InferenceResult", "SpikingResult", "RunawayWarning", "SpikingIPVAE",
            "SpikingDictionaryLearner", "from_official", "__version__"]
 

@@ -48,9 +48,17 @@ from .io import load_array_file
 from .validation import InvalidValueError, MissingFileError, check_int, check_memory
 
 __all__ = ["check_patches", "load_patches", "available_images", "load_image",
-           "natural_patches", "digit_patches", "preprocess_frames",
+           "natural_patches", "dihedral_augment", "digit_patches", "digit_split",
+           "DIGITS_TEST_SIZE",
+           "DIGITS_SPLIT_SEED", "preprocess_frames",
            "whitening_filter", "contrast_normalize", "TRAIN_IMAGES",
            "HELD_OUT_IMAGES", "SHIFT_MU", "SHIFT_SD", "PATCH_SIZE", "FRAME_SIZE"]
+
+#: The documented train/test split of scikit-learn's digits (`digit_split`):
+#: a stratified 80/20 split by `sklearn.model_selection.train_test_split`
+#: with this seed. The bundled digits model saw only the training part.
+DIGITS_TEST_SIZE = 0.2
+DIGITS_SPLIT_SEED = 0
 
 #: Global mean and std of the model's training patch file (before the final
 #: shift/rescale), as stored with the reference patches (``shift_mu``,
@@ -490,3 +498,79 @@ def digit_patches(n_patches=None, seed=None, size=PATCH_SIZE):
     flat = flat - flat.mean(axis=1, keepdims=True)
     sd = flat.std(axis=1, keepdims=True)
     return flat / np.where(sd > 0, sd, 1.0), labels.astype(np.int64)
+
+
+def digit_split(size=PATCH_SIZE):
+    """
+    scikit-learn's digits cut into the documented train and test splits.
+
+    The 1,797 digits of `digit_patches` are split 80/20, stratified by class,
+    by `sklearn.model_selection.train_test_split` with ``random_state =
+    DIGITS_SPLIT_SEED`` (0): 1,437 training and 360 test digits. The bundled
+    digits model (``ipvae_snn.load_model("digits")``) was trained on the
+    training split only; its benchmark scores the test split.
+
+    Returns
+    -------
+    x_train, x_test : ndarray of float64, shape (n, size**2)
+    y_train, y_test : ndarray of int
+
+    Examples
+    --------
+    >>> x_train, x_test, y_train, y_test = digit_split()
+    >>> x_train.shape, x_test.shape
+    ((1437, 256), (360, 256))
+    """
+    from sklearn.model_selection import train_test_split
+    x, y = digit_patches(size=size)
+    return train_test_split(x, y, test_size=DIGITS_TEST_SIZE, stratify=y,
+                            random_state=DIGITS_SPLIT_SEED)
+
+
+def dihedral_augment(patches, seed=None):
+    """
+    Each square patch turned by a random multiple of 90° and mirrored with
+    probability 1/2 (the eight symmetries of the square), as training data.
+
+    The whitening filter of `natural_patches` is symmetric under these
+    transforms, so the augmented patches have the statistics of whitened
+    photographs; the bundled default model was trained on them (eight
+    training photographs are few, and their edges favour some orientations).
+
+    Parameters
+    ----------
+    patches : array_like, shape (n, side**2)
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    ndarray of float64, shape (n, side**2)
+        A new array; ``patches`` is not modified.
+
+    Examples
+    --------
+    >>> x = np.arange(4.0).reshape(1, 4)
+    >>> dihedral_augment(x, seed=0).shape
+    (1, 4)
+    >>> sorted(dihedral_augment(x, seed=0)[0]) == sorted(x[0])
+    True
+    """
+    shape = np.shape(patches)
+    if len(shape) != 2:
+        raise InvalidValueError(f"patches: expected shape (n, pixels), got {shape}")
+    x = check_patches(patches, shape[1], name="patches", allow_single=False)
+    side = int(round(np.sqrt(x.shape[1])))
+    if side * side != x.shape[1]:
+        raise InvalidValueError(f"patches must be square to be turned: {x.shape[1]} "
+                                f"pixels is not a square number")
+    rng = np.random.default_rng(seed)
+    turns = rng.integers(0, 4, len(x))
+    mirror = rng.integers(0, 2, len(x)).astype(bool)
+    img = x.reshape(-1, side, side)
+    out = np.empty_like(img)
+    for k in range(4):
+        for flip in (False, True):
+            pick = (turns == k) & (mirror == flip)
+            turned = np.rot90(img[pick], k, axes=(1, 2))
+            out[pick] = turned[:, :, ::-1] if flip else turned
+    return out.reshape(len(x), -1)

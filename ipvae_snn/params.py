@@ -31,11 +31,28 @@ from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, MAX_ABS_VALUE,
 from .io import atomic_savez
 from .validation import InvalidValueError, MissingKeyError, check_file
 
-__all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "default_params"]
+__all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "BUNDLED_MODELS",
+           "default_params", "load_model", "bundled_model_path"]
 
-#: File name of the model shipped with the package (trained with the official
-#: code, see ``shared/reference/README.md``).
-DEFAULT_MODEL = "ipvae_k512.npz"
+#: The models shipped inside the package: name -> (file in ``ipvae_snn/models``,
+#: what it is). Each file's ``metadata`` holds its provenance.
+BUNDLED_MODELS = {
+    "natural": ("ipvae_snn_natural_k512.npz",
+                "the default: K = 512, trained by this package from a random start "
+                "on whitened 16x16 patches of the bundled training photographs "
+                "(`ipvae-snn fit`, provenance in its metadata)"),
+    "official": ("ipvae_k512.npz",
+                 "K = 512, trained with the paper's official code (short CPU run, "
+                 "1,024 iterations; shared/reference/README.md); the reference of "
+                 "the step-exact tests"),
+    "digits": ("ipvae_snn_digits_k512.npz",
+               "K = 512, trained by this package on the training split of "
+               "scikit-learn's digits (`ipvae_snn.data.digit_split`)"),
+}
+#: Name of the model `default_params` returns.
+DEFAULT_MODEL_NAME = "natural"
+#: File name of the default model.
+DEFAULT_MODEL = BUNDLED_MODELS[DEFAULT_MODEL_NAME][0]
 
 # Scalar constants: file key -> (attribute, default). The official files store
 # the *effective* clamp levels as c_u / c_du (clamp_init + eps * (clamp -
@@ -419,8 +436,20 @@ class IPVAEParams:
 
     @classmethod
     def default(cls):
-        """The bundled reference model (K = 512, 16×16 whitened patches)."""
-        return cls.load(default_model_path())
+        """The default bundled model (``BUNDLED_MODELS["natural"]``)."""
+        return cls.bundled(DEFAULT_MODEL_NAME)
+
+    @classmethod
+    def bundled(cls, name):
+        """
+        A model shipped with the package, by name (`BUNDLED_MODELS`).
+
+        Examples
+        --------
+        >>> IPVAEParams.bundled("official").n_latents
+        512
+        """
+        return cls.load(bundled_model_path(name))
 
     @classmethod
     def random(cls, n_pixels, n_latents, random_state=None, scale=None,
@@ -431,15 +460,16 @@ class IPVAEParams:
         Φ has Gaussian entries with unit-norm columns times ``scale`` (default
         ``0.3``, the column norm of the reference model's dictionary), σ = 1,
         and the remaining parameters are copied from ``template`` (default: the
-        bundled model when its shape matches, else b = 0.05, lr = 0.5,
-        u_init = -4).
+        bundled official model when its shape matches, else b = 0.05, lr = 0.5,
+        u_init = -4). The template is fixed, not the default model, so that a
+        fit from a random start reproduces whatever the default is.
         """
         rng = np.random.default_rng(random_state)
         phi = rng.standard_normal((n_pixels, n_latents))
         phi /= np.linalg.norm(phi, axis=0, keepdims=True)
         phi *= 0.3 if scale is None else scale
         if template is None:
-            template = cls.default()
+            template = cls.bundled("official")
             if template.n_latents != n_latents:
                 template = None
         if template is not None:
@@ -452,11 +482,43 @@ class IPVAEParams:
                    lr=0.5, u_init=np.full(n_latents, -4.0))
 
 
+def bundled_model_path(name):
+    """Path of the file of the bundled model ``name`` (`BUNDLED_MODELS`)."""
+    if name not in BUNDLED_MODELS:
+        raise InvalidValueError(f"unknown bundled model {name!r}; choose one of "
+                                f"{sorted(BUNDLED_MODELS)} or give a model file")
+    return str(resources.files("ipvae_snn") / "models" / BUNDLED_MODELS[name][0])
+
+
 def default_model_path():
-    """Path of the bundled model file."""
-    return str(resources.files("ipvae_snn") / "models" / DEFAULT_MODEL)
+    """Path of the default bundled model file."""
+    return bundled_model_path(DEFAULT_MODEL_NAME)
 
 
 def default_params():
-    """Shorthand for `IPVAEParams.default`."""
+    """
+    The default model: `IPVAEParams.default` (``BUNDLED_MODELS["natural"]``).
+
+    Examples
+    --------
+    >>> default_params().n_latents
+    512
+    """
     return IPVAEParams.default()
+
+
+def load_model(model):
+    """
+    A model by bundled name (`BUNDLED_MODELS`) or ``.npz`` path; an
+    `IPVAEParams` passes through.
+
+    Examples
+    --------
+    >>> load_model("official").n_pixels
+    256
+    """
+    if isinstance(model, IPVAEParams):
+        return model
+    if isinstance(model, str) and model in BUNDLED_MODELS:
+        return IPVAEParams.bundled(model)
+    return IPVAEParams.load(model)

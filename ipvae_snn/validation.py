@@ -61,7 +61,8 @@ __all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
            "FileWriteError",
            "MissingDependencyError", "UnavailableDeviceError", "UnavailableCacheError",
            "check_int",
-           "check_number", "check_choice", "check_float_dtype", "check_callable",
+           "check_number", "check_choice", "check_constraint", "check_float_dtype",
+           "check_callable",
            "check_record_windows", "check_recorded", "check_neurons", "check_quantity",
            "check_file", "check_folder", "check_memory"]
 
@@ -452,6 +453,39 @@ def check_quantity(value, name, unit, kind, example):
 
 
 # ------------------------------------------------------------------- paths
+def check_constraint(value, name, rule):
+    """
+    Check ``value`` against a declarative rule (estimators'
+    ``_parameter_constraints``): ``("int", minimum)``, ``("number", low, high
+    [, "open" | "half-open" | "closed"])`` (default open: ``low < v < high``;
+    None: unbounded), ``("choice", options)``, ``("optional", rule)`` (None
+    or the rule).
+
+    Examples
+    --------
+    >>> check_constraint(0.5, "running_decay", ("number", 0, 1, "half-open"))
+    >>> check_constraint(None, "n_jobs", ("optional", ("int", 1)))
+    >>> check_constraint(0, "batch_size", ("int", 1))
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: batch_size must be a positive integer, got 0
+    """
+    kind = rule[0]
+    if kind == "optional":
+        if value is not None:
+            check_constraint(value, name, rule[1])
+    elif kind == "int":
+        check_int(value, name, minimum=rule[1])
+    elif kind == "choice":
+        check_choice(value, name, rule[1])
+    elif kind == "number":
+        bounds = rule[3] if len(rule) > 3 else "open"
+        check_number(value, name, low=rule[1], high=rule[2], low_open=bounds == "open",
+                     high_open=bounds in ("open", "half-open"))
+    else:
+        raise ValueError(f"unknown constraint {rule!r} for {name}")
+
+
 def check_file(path, what):
     """
     ``path`` as a string, if it exists.

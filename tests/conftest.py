@@ -15,7 +15,10 @@ Reference data comes from two places:
   failure.
 
 The model trained with the official code is the package's bundled
-``ipvae_k512.npz`` (the same file as the shared one).
+``ipvae_k512.npz`` (``load_model("official")``, the same file as the shared
+one); tests about the official model name it (``reference_params``,
+``official_params``). The default model (``params``) is the one this package
+trains (``load_model("natural")``).
 """
 
 import json
@@ -24,9 +27,9 @@ import os
 import numpy as np
 import pytest
 
-from ipvae_snn import IPVAEParams, default_params
+from ipvae_snn import IPVAEParams, default_params, load_model
 from ipvae_snn.datasets import find_reference_dir
-from ipvae_snn.params import default_model_path
+from ipvae_snn.params import bundled_model_path
 
 #: The trimmed copy of the reference data that ships with the tests.
 TEST_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "reference")
@@ -69,8 +72,11 @@ def official_dir():
 
 @pytest.fixture(scope="session")
 def reference_model_path():
-    """The reference model file: the package's copy of the shared ``ipvae_k512.npz``."""
-    return default_model_path()
+    """
+    The reference model file: the package's copy of the shared ``ipvae_k512.npz``
+    (the bundled model named ``"official"``).
+    """
+    return bundled_model_path("official")
 
 
 @pytest.fixture(scope="session")
@@ -114,6 +120,12 @@ def shared_patches(reference_dir):
 def params():
     """The bundled default model (needs no reference data)."""
     return default_params()
+
+
+@pytest.fixture(scope="session")
+def official_params():
+    """The bundled model trained with the official code (``"official"``)."""
+    return load_model("official")
 
 
 @pytest.fixture(scope="session")

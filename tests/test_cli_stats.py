@@ -65,7 +65,7 @@ def test_stats_table_lists_every_measure_with_its_range(capsys, cache_env):
     rc, out, err = _run(capsys, *SMALL)
     assert rc == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("ipvae-snn stats: model bundled ipvae_k512 (K=512), "
+    assert lines[0].startswith("ipvae-snn stats: model bundled natural (K=512), "
                                "window realization on cpp_standalone; 4 patches")
     for m in stats.load_cortex_reference()["measures"].values():
         assert any(line.startswith(m["label"]) for line in lines), m["label"]

@@ -191,3 +191,36 @@ def test_load_patches_errors(tmp_path):
     with pytest.raises(ValueError, match="not a readable"):
         data.load_patches(tmp_path / "junk.npy")
     assert data.load_patches(tmp_path / "size.npy", n_pixels=100).shape == (3, 100)
+
+
+# --------------------------------------------------------- augmentation, digits
+def test_dihedral_augment_turns_and_mirrors_each_patch():
+    from ipvae_snn.data import dihedral_augment
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 16))
+    before = x.copy()
+    out = dihedral_augment(x, seed=1)
+    np.testing.assert_array_equal(x, before)                 # input untouched
+    np.testing.assert_array_equal(out, dihedral_augment(x, seed=1))
+    seen = set()
+    for a, b in zip(x.reshape(-1, 4, 4), out.reshape(-1, 4, 4)):
+        found = [(k, f) for k in range(4) for f in (False, True)
+                 if np.array_equal(b, (np.rot90(a, k)[:, ::-1] if f else np.rot90(a, k)))]
+        assert found
+        seen.add(found[0])
+    assert len(seen) == 8                                    # every symmetry occurs
+    with pytest.raises(ValueError, match="square"):
+        dihedral_augment(np.zeros((3, 15)))
+
+
+def test_digit_split_is_the_documented_stratified_split():
+    from ipvae_snn.data import digit_patches, digit_split
+    x_train, x_test, y_train, y_test = digit_split()
+    assert x_train.shape == (1437, 256) and x_test.shape == (360, 256)
+    np.testing.assert_array_equal(np.bincount(y_train) + np.bincount(y_test),
+                                  np.bincount(digit_patches()[1]))
+    share = np.bincount(y_test) / np.bincount(digit_patches()[1])
+    assert np.all(np.abs(share - 0.2) < 0.02)                # stratified
+    train_rows = {r.tobytes() for r in x_train}
+    assert not any(r.tobytes() in train_rows for r in x_test)
+    np.testing.assert_array_equal(digit_split()[1], x_test)  # deterministic

@@ -32,6 +32,8 @@ OUTPUTS = {
                              "cortex_table.txt", "cortex_table.json"],
     "out_of_distribution.py": ["ood_curves.png", "ood_examples.png",
                                "ood_summary.txt"],
+    "rate_distortion.py": ["rate_distortion_plane.png", "rate_distortion_curves.png",
+                           "rate_distortion.json"],
 }
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -53,7 +53,7 @@ def test_one_batch_updates_match_closed_forms(rng_patches, monkeypatch):
         n_components=16, t_train=5, batch_size=80, max_iter=1, learning_rate=lr,
         optimizer="sgd", lr_schedule="constant", norm_control=None,
         learn_sigma=True, learn_prior=True, running_decay=0.0, target_rate=target,
-        homeostasis="neuron", homeostasis_rate=eta, random_state=1)
+        homeostasis="neuron", homeostasis_rate=eta, prior_cap=None, random_state=1)
     seen = _capture(monkeypatch, learner)
     learner.fit(x)
     (result,) = seen
@@ -362,9 +362,42 @@ def test_cli_fit_user_patches_and_errors(tmp_path, rng_patches, capsys):
     assert "non-finite" in capsys.readouterr().err
 
 
+def test_cli_fit_digits_records_its_provenance(tmp_path, capsys):
+    import json
+    import shlex
+
+    from ipvae_snn.cli import main
+    out = tmp_path / "digits.npz"
+    argv = ["fit", "--digits", "--out", str(out), "--epochs", "1", "--n-components",
+            "32", "--t-train", "4", "--spike-cost", "0.05", "--augment",
+            "--operating-point", "0.7,1.1", "--prior-cap", "none", "--no-figure",
+            "--json", "--seed", "3"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["n_patches"] == 1437 and doc["held_out"]["n_patches"] == 360
+    params = IPVAEParams.load(out)
+    meta = json.loads(str(params.metadata["provenance"]))
+    assert shlex.split(meta["command"]) == ["ipvae-snn", *argv]
+    assert meta["seed"] == 3 and meta["operating_point"] == [0.7, 1.1]
+    assert meta["prior_cap"] is None and meta["training_patches"] == 1437
+    assert meta["hyper_parameters"]["spike_cost"] == 0.05
+    assert meta["package_version"] == __import__("ipvae_snn").__version__
+
+
+@pytest.mark.parametrize("option, value", [("--operating-point", "0.5"),
+                                           ("--operating-point", "a,b"),
+                                           ("--prior-cap", "low")])
+def test_cli_fit_rejects_bad_calibration_options(tmp_path, capsys, option, value):
+    from ipvae_snn.cli import main
+    out = tmp_path / "m.npz"
+    assert main(["fit", "--out", str(out), "--n-patches", "64", option, value]) == 2
+    assert option in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_kl_step_gradient_matches_finite_differences():
     """The one-step KL term's gradient (beta > 0) against central differences."""
-    from ipvae_snn.learning import _kl_step_gradient
+    from ipvae_snn.learning.updates import kl_step_gradient as _kl_step_gradient
     from ipvae_snn.reference import fond_clamp
     rng = np.random.default_rng(2)
     # A small clamp_du puts some updates on the curved part of the soft clamp.
@@ -393,3 +426,78 @@ def test_kl_step_gradient_matches_finite_differences():
             down[i, j] -= h
             numeric[i, j] = (kl(up) - kl(down)) / (2 * h)
     np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-5 * np.abs(numeric).max())
+
+
+# ------------------------------------------------------------ calibrations
+def test_changing_the_spike_size_keeps_the_amplitude_dynamics(official_params):
+    """
+    Φ → cΦ, b → cb, lr → lr/c, u → u - log c: with the counts in units of the
+    new spike (z/c), the FOND update moves u by exactly the same amount, and
+    the rates reconstruct the same patch. (Exactly, but for the upper soft
+    clamps' e^(v - c) term, which the test makes negligible with c = 20.)
+    """
+    from ipvae_snn.learning.updates import change_spike_size
+    from ipvae_snn.reference import fond_update
+    p = official_params.replace(clamp_u=20.0, clamp_du=20.0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, p.n_pixels))
+    u = rng.uniform(-3, 1, (5, p.n_latents))
+    z = rng.poisson(np.exp(u)).astype(np.float64)
+    for c in (0.5, 0.7):
+        q = change_spike_size(p, c)
+        np.testing.assert_allclose(fond_update(q, u - np.log(c), z / c, x),
+                                   fond_update(p, u, z, x) - np.log(c), atol=1e-7)
+        np.testing.assert_allclose(np.exp(u - np.log(c)) @ q.phi.T, np.exp(u) @ p.phi.T,
+                                   rtol=1e-9)
+        np.testing.assert_allclose(q.u_init, p.u_init - np.log(c))
+    q = change_spike_size(p, 0.5, 1.3)
+    np.testing.assert_allclose(q.bias, p.bias * 0.5 * 1.3)
+
+
+def test_robust_mean_floors_each_patch_at_minus_one():
+    from ipvae_snn.learning.updates import robust_mean_r2
+    assert robust_mean_r2([0.5, -1e6, np.nan]) == pytest.approx(-0.25)
+    assert robust_mean_r2([np.nan]) == -1.0
+
+
+def test_auto_calibrations_pick_the_best_candidate(rng_patches):
+    learner = SpikingDictionaryLearner(
+        **dict(SMALL, max_iter=1), operating_point="auto", calibration_window=8,
+        prior_cap="auto").fit(rng_patches)
+    points = learner.calibration_["operating_point"]
+    assert len(points) == 20
+    best = min(points, key=lambda row: row[2])
+    assert learner.operating_point_ == best[:2]
+    caps = learner.calibration_["prior_cap"]
+    assert learner.prior_cap_ == max(caps, key=lambda row: row[1])[0]
+    # the fitted model is the training state moved to that point, then capped
+    from ipvae_snn.learning.updates import change_spike_size
+    plain = SpikingDictionaryLearner(**dict(SMALL, max_iter=1), prior_cap=None)
+    moved = change_spike_size(plain.fit(rng_patches).params_, *best[:2])
+    np.testing.assert_allclose(learner.params_.phi, moved.phi)
+    u = moved.u_init if learner.prior_cap_ is None else np.minimum(moved.u_init,
+                                                                   learner.prior_cap_)
+    np.testing.assert_allclose(learner.params_.u_init, u)
+
+
+def test_a_fixed_operating_point_and_cap(rng_patches):
+    learner = SpikingDictionaryLearner(**dict(SMALL, max_iter=1), operating_point=(0.5, 1.2),
+                                       prior_cap=-2.0).fit(rng_patches)
+    assert learner.operating_point_ == (0.5, 1.2) and learner.prior_cap_ == -2.0
+    assert learner.params_.u_init.max() <= -2.0
+    with pytest.raises(ValueError, match="operating_point"):
+        SpikingDictionaryLearner(**SMALL, operating_point=(0.5,)).fit(rng_patches)
+    with pytest.raises(ValueError, match="operating_point"):
+        SpikingDictionaryLearner(**SMALL, operating_point=(0.5, -1)).fit(rng_patches)
+
+
+def test_resume_ignores_the_calibration_settings(rng_patches, tmp_path):
+    ckpt = str(tmp_path / "fit.npz")
+    first = SpikingDictionaryLearner(**SMALL, checkpoint=ckpt, prior_cap=None).fit(
+        rng_patches)
+    again = SpikingDictionaryLearner(**SMALL, checkpoint=ckpt, prior_cap=-1.0,
+                                     operating_point=(0.7, 1.0))
+    again.fit(rng_patches, resume=True)
+    assert again.n_batches_ == first.n_batches_
+    assert again.fit_seconds_ == pytest.approx(first.fit_seconds_)
+    np.testing.assert_allclose(again.params_.phi, 0.7 * first.params_.phi)

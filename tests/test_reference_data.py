@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from ipvae_snn import replay
-from ipvae_snn.params import default_model_path
+from ipvae_snn.params import bundled_model_path
 
 
 def _npz(path):
@@ -37,8 +37,8 @@ def test_trimmed_copy_equals_the_shared_data(reference_dir, test_data_dir, offic
     for key, value in trimmed.items():
         want = full[key][:n] if full[key].ndim else full[key]
         np.testing.assert_array_equal(value, want, err_msg=key)
-    assert filecmp.cmp(default_model_path(), os.path.join(reference_dir, "ipvae_k512.npz"),
-                       shallow=False)
+    assert filecmp.cmp(bundled_model_path("official"),
+                       os.path.join(reference_dir, "ipvae_k512.npz"), shallow=False)
     shared = os.path.join(reference_dir, os.path.basename(official_dir))
     for name in os.listdir(shared):
         assert filecmp.cmp(os.path.join(official_dir, name), os.path.join(shared, name),

@@ -82,6 +82,8 @@ def main(argv=None):
     """Entry point of the ``ipvae-snn`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the command as typed, for the provenance of what it writes
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with sigterm_as_exception():
             return int(args.func(args) or 0)

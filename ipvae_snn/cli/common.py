@@ -75,10 +75,13 @@ def nonnegative_float(text):
 
 # ------------------------------------------------------------ argument groups
 def add_model_arguments(parser):
-    """``--model``: a model ``.npz`` (default: the bundled reference model)."""
-    parser.add_argument("--model", metavar="F.npz",
-                        help="model parameters (.npz); default: the bundled "
-                             "K=512 model trained with the official code")
+    """``--model``: a bundled model's name or a model ``.npz`` (default: the default)."""
+    from ..params import BUNDLED_MODELS, DEFAULT_MODEL_NAME
+    parser.add_argument("--model", metavar="NAME|F.npz",
+                        help=f"a bundled model ({', '.join(BUNDLED_MODELS)}) or a model "
+                             f"file (.npz); default: the bundled '{DEFAULT_MODEL_NAME}' "
+                             f"model (K=512, trained by this package on whitened "
+                             f"natural-image patches)")
 
 
 def add_input_arguments(parser):
@@ -195,13 +198,17 @@ def write_nwb(result, args, **kwargs):
 # ------------------------------------------------------------- model, inputs
 def model_label(path):
     """How the summaries name the model of ``--model``."""
-    return os.path.basename(path) if path else "bundled ipvae_k512"
+    from ..params import BUNDLED_MODELS, DEFAULT_MODEL_NAME
+    if path is None:
+        return f"bundled {DEFAULT_MODEL_NAME}"
+    return f"bundled {path}" if path in BUNDLED_MODELS else os.path.basename(path)
 
 
 def load_model(path):
-    """The parameters in ``path``, or the bundled model when ``path`` is None."""
-    from ..params import IPVAEParams
-    return IPVAEParams.default() if path is None else IPVAEParams.load(path)
+    """The model named or stored in ``path``, or the default model when None."""
+    from ..params import default_params
+    from ..params import load_model as _load
+    return default_params() if path is None else _load(path)
 
 
 def load_input_patches(args, params):
@@ -393,8 +400,14 @@ def check_output_arguments(args):
 
 
 def input_files(args):
-    """The input files of an inference subcommand: ``--patches``, ``--model``."""
-    return [(f"--{name}", getattr(args, name, None)) for name in ("patches", "model")]
+    """
+    The input files of an inference subcommand: ``--patches``, ``--model`` (a
+    bundled model's name is no file).
+    """
+    from ..params import BUNDLED_MODELS
+    model = getattr(args, "model", None)
+    return [("--patches", getattr(args, "patches", None)),
+            ("--model", None if model in BUNDLED_MODELS else model)]
 
 
 def _activity_note(result):

@@ -50,6 +50,13 @@ def add_parser(subparsers):
     source.add_argument("--n-patches", type=positive_int, metavar="N",
                         help=f"training patches cut from --images (default "
                              f"{FIT_N_PATCHES})")
+    source.add_argument("--digits", action="store_true",
+                        help="train on the training split of scikit-learn's digits "
+                             "(ipvae_snn.data.digit_split); held-out scores use its "
+                             "test split")
+    p.add_argument("--augment", action="store_true",
+                   help="turn and mirror each training patch at random (the eight "
+                        "symmetries of the square; ipvae_snn.data.dihedral_augment)")
     p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
                    help="comma-separated bundled images to cut training patches from "
                         "(default: the reference model's training images)")
@@ -63,6 +70,18 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--learning-rate", type=positive_float, default=5e-3,
                    help="Adam step on the dictionary (default %(default)s)")
+    p.add_argument("--spike-cost", type=positive_float, default=None, metavar="B",
+                   help="spike cost b of every neuron at the start (default: the "
+                        "initial model's): the rate-distortion knob, larger is sparser")
+    p.add_argument("--operating-point", default="none", metavar="auto|none|C,M",
+                   help="spike size and spike-cost factor of the fitted model: 'auto' "
+                        "picks the pair with the best rate-distortion distance on the "
+                        "training patches, 'none' (default) keeps the learnt model, "
+                        "'C,M' applies that pair")
+    p.add_argument("--prior-cap", default="auto", metavar="auto|none|U",
+                   help="cap on the fitted prior log-rate: 'auto' (default) picks it "
+                        "on the training patches at window --t-train, 'none' keeps the "
+                        "closed-form prior, a number caps it there")
     p.add_argument("--target-rate", type=positive_float, default=None, metavar="R",
                    help="adapt the spike cost so that the mean count per neuron in "
                         "window --t-train is R (default: keep the cost)")
@@ -124,30 +143,65 @@ def _patch_pixels(path):
 
 
 def _training_patches(args):
-    from ..data import load_patches, natural_patches
+    from ..data import dihedral_augment, digit_split, load_patches, natural_patches
     if args.patches is not None:
         x = load_patches(args.patches, n_pixels=_patch_pixels(args.patches))
-        return x, f"'{args.patches}'"
-    images = [s.strip() for s in args.images.split(",") if s.strip()]
-    n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
-    x = natural_patches(images, n_patches=n, seed=args.seed)
-    return x, f"{', '.join(images)}; seed {args.seed}"
+        source = f"'{args.patches}'"
+    elif args.digits:
+        x = digit_split()[0]
+        source = "digits, training split"
+    else:
+        images = [s.strip() for s in args.images.split(",") if s.strip()]
+        n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
+        x = natural_patches(images, n_patches=n, seed=args.seed)
+        source = f"{', '.join(images)}; seed {args.seed}"
+    if args.augment:
+        x = dihedral_augment(x, seed=args.seed)
+        source += "; turned and mirrored at random"
+    return x, source
+
+
+def _operating_point(text):
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        c, m = (float(v) for v in text.split(","))
+    except ValueError:
+        raise CLIError(f"--operating-point must be 'auto', 'none' or 'C,M' (two "
+                       f"numbers), got {text!r}") from None
+    return (c, m)
+
+
+def _prior_cap(text):
+    if text == "auto":
+        return "auto"
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise CLIError(f"--prior-cap must be 'auto', 'none' or a number, got "
+                       f"{text!r}") from None
 
 
 def _held_out(args, params):
     """Read-outs of the fitted model on held-out bundled patches, or None."""
-    from ..data import HELD_OUT_IMAGES, natural_patches
+    from ..data import HELD_OUT_IMAGES, digit_split, natural_patches
     from ..reference import infer
     side = int(round(np.sqrt(params.n_pixels)))
     if not args.eval_patches or args.patches is not None or side * side != params.n_pixels:
         return None
-    x_eval = natural_patches(HELD_OUT_IMAGES, n_patches=args.eval_patches,
-                             seed=args.seed, patch_size=side)
+    if args.digits:
+        images, x_eval = ["digits test split"], digit_split(size=side)[1]
+    else:
+        images = list(HELD_OUT_IMAGES)
+        x_eval = natural_patches(HELD_OUT_IMAGES, n_patches=args.eval_patches,
+                                 seed=args.seed, patch_size=side)
     t = args.t_train
     with no_runaway_warnings():
         res = infer(params, x_eval, t + 1, seed=args.seed, record_windows=[t],
                     progress=False)
-    return dict(images=list(HELD_OUT_IMAGES), n_patches=args.eval_patches, T=t,
+    return dict(images=images, n_patches=int(x_eval.shape[0]), T=t,
                 r2=float(np.nanmean(res.r2[:, t])),
                 zero_fraction=float(res.zero_fraction[:, t].mean()),
                 mean_count=float(res.mean_count[:, t].mean()))
@@ -177,7 +231,10 @@ def run(args):
     if k is None:
         k = init.n_latents if isinstance(init, IPVAEParams) else 512
     learner = SpikingDictionaryLearner(
-        n_components=k, init=init, backend=args.backend, device=args.device,
+        n_components=k, init=init, spike_cost=args.spike_cost,
+        prior_cap=_prior_cap(args.prior_cap),
+        operating_point=_operating_point(args.operating_point),
+        backend=args.backend, device=args.device,
         t_train=args.t_train, batch_size=args.batch_size, max_iter=args.epochs,
         learning_rate=args.learning_rate, learn_sigma=args.learn_sigma,
         beta=args.beta, target_rate=args.target_rate, checkpoint=args.checkpoint,
@@ -195,7 +252,7 @@ def run(args):
                              f"continue with the same command and --resume\n")
         raise
     seconds = time.perf_counter() - start
-    params = learner.params_
+    params = _with_provenance(learner, args, source, seconds, x.shape[0])
     params.save(args.out)
     if figure:
         from ..plotting import plot_dictionary
@@ -215,6 +272,36 @@ def run(args):
         return 0
     _print_summary(doc, source, params, args, figure)
     return 0
+
+
+def _with_provenance(learner, args, source, seconds, n_patches):
+    """
+    The fitted model with its provenance in the metadata (key ``provenance``,
+    JSON): the command, seed, package and library versions, training time,
+    data and every hyper-parameter, so the file says how to make it again.
+    """
+    import json
+    import platform
+    import shlex
+
+    import sklearn
+
+    from .. import __version__
+    hyper = {k: v for k, v in learner.get_params(deep=False).items()
+             if k not in ("client", "callback", "init")}
+    command = " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))
+    doc = dict(command=f"{PROG} {command}".strip(), seed=args.seed,
+               package_version=__version__, numpy=np.__version__,
+               scikit_learn=sklearn.__version__, python=platform.python_version(),
+               training_seconds=round(learner.fit_seconds_, 1),
+               command_seconds=round(seconds, 1), training_patches=int(n_patches),
+               source=source, n_batches=int(learner.n_batches_),
+               operating_point=list(learner.operating_point_),
+               prior_cap=learner.prior_cap_, hyper_parameters=hyper,
+               init=args.init, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    metadata = dict(learner.params_.metadata)
+    metadata["provenance"] = np.array(json.dumps(doc, sort_keys=True, default=str))
+    return learner.params_.replace(metadata=metadata)
 
 
 def _print_summary(doc, source, params, args, figure):

@@ -1,0 +1,277 @@
+"""
+Benchmark: rate–distortion of the iP-VAE models against sparse coding — the
+paper's Fig. 4 on this package's data — plus the robustness and digits checks
+of the bundled models.
+
+Sections (each can be skipped):
+
+``rate-distortion``
+    On the held-out shared patches (``patches_shared.npz``; 2,000 patches of
+    chelsea and gravel; without the shared data, patches of the same images),
+    every model is scored at T = 16, 64 and 1000 (`ipvae_snn.ratedistortion`):
+    the bundled default (``natural``), the official-code model
+    (``official``), and models trained here from a random start at several
+    spike costs (``--spike-costs``, the rate–distortion knob, by the default
+    model's recipe at a reduced budget, ``--sweep-patches`` ×
+    ``--sweep-epochs``; cached in ``--models-dir``). Against them,
+    scikit-learn's non-negative sparse coding (512 atoms,
+    `MiniBatchDictionaryLearning` on the first ``--sc-n-train`` training
+    patches, ``--sc-epochs`` passes, alpha 1) swept over its sparsity alpha.
+    Checks: the default's distance at T = 1000 ≤ the best sparse-coding
+    distance − 0.01, and its R² at T = 1000 ≥ R² at T = 64 − 0.005.
+``robustness``
+    1,000 patches (``--ood-patches``) from each bundled photograph outside the
+    default model's training set, T = 16, 64, 256, 1000. Checks, per
+    photograph: R² at T = 16 ≥ 0.3; at most 0.5 % of patches reach the upper
+    clamp by T = 1000; R² does not fall after T = 64 (each later window ≥ the
+    T = 64 value − 0.005).
+``digits``
+    The bundled digits model on the test split of scikit-learn's digits
+    (`ipvae_snn.data.digit_split`), T = 16, 64, 1000, beside sparse coding on
+    the same split and the paper's MNIST row (R² 0.951 at 84.4 % zeros).
+    Check: R² ≥ 0.95 with ≥ 80 % zeros at T = 1000.
+
+Usage::
+
+    python benchmarks/bench_rate_distortion.py --json-out bench_rate_distortion.json
+    python benchmarks/bench_rate_distortion.py --quick          # minutes, no checks
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from _common import (BenchmarkError, base_parser, limit_threads, load_shared_patches,
+                     machine_info, positive_int, print_table, run_main)
+from ipvae_snn import IPVAEParams, load_model
+from ipvae_snn.data import (HELD_OUT_IMAGES, TRAIN_IMAGES, available_images,
+                            dihedral_augment, digit_split, natural_patches)
+from ipvae_snn.ratedistortion import (SC_ALPHAS, distance, ipvae_points,
+                                      sparse_coding_dictionary, sparse_coding_points)
+
+__all__ = ["main"]
+
+WINDOWS = (16, 64, 1000)
+OOD_WINDOWS = (16, 64, 256, 1000)
+#: The paper's rows (official results files): van Hateren at T = 1000, MNIST.
+PAPER = dict(vanhateren=dict(r2=0.83, zero_fraction=0.77, distance=0.284,
+                             lca_distance=0.282),
+             mnist=dict(r2=0.951, zero_fraction=0.844))
+
+_COLUMNS = [("section", "section", ""), ("model", "model", ""), ("T", "T", "d"),
+            ("alpha", "SC alpha", ".3g"), ("r2", "R² mean", ".4f"),
+            ("r2_median", "R² median", ".4f"), ("zero_fraction", "zero frac", ".4f"),
+            ("mean_count", "count/neuron", ".4f"), ("distance", "distance", ".4f"),
+            ("runaway_fraction", "at clamp", ".4f")]
+
+
+def _parse(argv):
+    parser = base_parser(__doc__.split("\n\n")[0], n_patches=2000, steps=1000)
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes for a smoke run (checks not meaningful)")
+    parser.add_argument("--sections", default="rate-distortion,robustness,digits",
+                        help="comma-separated sections to run")
+    parser.add_argument("--spike-costs", default="0.045,0.06,0.07,0.085,0.1",
+                        help="spike costs of the trained sweep ('' for none)")
+    parser.add_argument("--sweep-patches", type=positive_int, default=102400)
+    parser.add_argument("--sweep-epochs", type=positive_int, default=6)
+    parser.add_argument("--models-dir", default="bench_models", metavar="DIR",
+                        help="trained sweep models are cached here")
+    parser.add_argument("--sc-n-train", type=positive_int, default=40960)
+    parser.add_argument("--sc-epochs", type=positive_int, default=3)
+    parser.add_argument("--ood-patches", type=positive_int, default=1000)
+    return parser.parse_args(argv)
+
+
+def _held_out(args):
+    try:
+        x, _ = load_shared_patches(args.n_patches)
+        return x.astype(np.float64), "patches_shared.npz['shared']"
+    except BenchmarkError:
+        x = natural_patches(HELD_OUT_IMAGES, args.n_patches, seed=args.seed + 1)
+        return x, f"natural_patches({HELD_OUT_IMAGES}, seed={args.seed + 1})"
+
+
+def _sweep_model(args, cost):
+    """A model trained at spike cost ``cost`` by the default recipe (cached)."""
+    from ipvae_snn.learning import SpikingDictionaryLearner
+    os.makedirs(args.models_dir, exist_ok=True)
+    path = os.path.join(args.models_dir, f"sweep_b{cost:g}_{args.sweep_patches}x"
+                                         f"{args.sweep_epochs}_s{args.seed}.npz")
+    if os.path.exists(path):
+        return IPVAEParams.load(path), path, None
+    x = dihedral_augment(natural_patches(TRAIN_IMAGES, args.sweep_patches,
+                                         seed=args.seed), seed=args.seed)
+    recipe = _default_recipe()
+    learner = SpikingDictionaryLearner(
+        max_iter=args.sweep_epochs, spike_cost=cost, random_state=args.seed,
+        n_jobs=args.threads, progress=False,
+        **{k: v for k, v in recipe.items() if k not in ("max_iter", "spike_cost",
+                                                        "random_state")})
+    start = time.perf_counter()
+    learner.fit(x)
+    seconds = time.perf_counter() - start
+    learner.params_.save(path)
+    return learner.params_, path, seconds
+
+
+def _default_recipe():
+    """The hyper-parameters the default model was trained with (its provenance)."""
+    import json
+    meta = load_model("natural").metadata.get("provenance")
+    if meta is None:
+        raise BenchmarkError("the bundled default model has no provenance metadata")
+    hyper = json.loads(str(meta))["hyper_parameters"]
+    keep = ("n_components", "init_scale", "t_train", "batch_size", "learning_rate",
+            "optimizer", "lr_schedule", "norm_control", "max_norm", "learn_sigma",
+            "learn_prior", "prior_cap", "running_decay", "beta", "target_rate",
+            "homeostasis", "homeostasis_rate")
+    return {k: hyper[k] for k in keep if k in hyper}
+
+
+def _rate_distortion(args, rows, report):
+    x, source = _held_out(args)
+    windows = tuple(t for t in WINDOWS if t <= args.steps)
+    models = [("natural (default)", load_model("natural"), None),
+              ("official", load_model("official"), None)]
+    sweep = []
+    costs = [float(c) for c in args.spike_costs.split(",") if c.strip()]
+    for cost in costs:
+        params, path, seconds = _sweep_model(args, cost)
+        models.append((f"spike cost {cost:g}", params, path))
+        sweep.append(dict(spike_cost=cost, path=path, fit_seconds=seconds))
+    points = {}
+    for name, params, _ in models:
+        points[name] = ipvae_points(params, x, windows, seed=args.seed,
+                                    n_jobs=args.threads)
+        rows.extend(dict(section="rate-distortion", model=name, **p)
+                    for p in points[name])
+    x_train = natural_patches(TRAIN_IMAGES, args.sc_n_train, seed=args.seed)
+    start = time.perf_counter()
+    dictionary = sparse_coding_dictionary(x_train, 512, args.sc_epochs, seed=args.seed)
+    sc_fit = time.perf_counter() - start
+    sc = sparse_coding_points(dictionary, x, SC_ALPHAS)
+    rows.extend(dict(section="rate-distortion", model="sparse coding", **p) for p in sc)
+    best_sc = min(sc, key=lambda p: p["distance"])
+    default = {p["T"]: p for p in points["natural (default)"]}
+    checks = {}
+    if 1000 in default and 64 in default:
+        checks = dict(
+            distance_below_best_sc=dict(
+                default=default[1000]["distance"], best_sc=best_sc["distance"],
+                best_sc_alpha=best_sc["alpha"],
+                margin=best_sc["distance"] - default[1000]["distance"],
+                met=bool(default[1000]["distance"] <= best_sc["distance"] - 0.01)),
+            r2_not_falling=dict(r2_64=default[64]["r2"], r2_1000=default[1000]["r2"],
+                                met=bool(default[1000]["r2"] >= default[64]["r2"] - 0.005)))
+    report["rate_distortion"] = dict(
+        source=source, n_patches=int(x.shape[0]), windows=list(windows),
+        models={name: dict(points=points[name], path=path) for name, _, path in models},
+        sweep=sweep, sparse_coding=dict(points=sc, best=best_sc, fit_seconds=sc_fit,
+                                        n_train=args.sc_n_train, epochs=args.sc_epochs),
+        paper=PAPER["vanhateren"], checks=checks)
+
+
+def _robustness(args, rows, report):
+    params = load_model("natural")
+    names = [n for n in available_images() if n not in TRAIN_IMAGES]
+    windows = tuple(t for t in OOD_WINDOWS if t <= args.steps)
+    per_image, checks = {}, {}
+    for name in names:
+        x = natural_patches([name], args.ood_patches, seed=args.seed + 5)
+        pts = ipvae_points(params, x, windows, seed=args.seed, n_jobs=args.threads)
+        per_image[name] = pts
+        rows.extend(dict(section="robustness", model=name, **p) for p in pts)
+        by_t = {p["T"]: p for p in pts}
+        later = [by_t[t]["r2"] for t in windows if t > 64]
+        checks[name] = dict(
+            r2_16=by_t[16]["r2"], r2_16_met=bool(by_t[16]["r2"] >= 0.3),
+            clamp_fraction=by_t[windows[-1]]["runaway_fraction"],
+            clamp_met=bool(by_t[windows[-1]]["runaway_fraction"] <= 0.005),
+            r2_not_falling_met=bool(64 not in by_t or all(
+                r >= by_t[64]["r2"] - 0.005 for r in later)))
+    report["robustness"] = dict(images=names, n_patches=args.ood_patches,
+                                points=per_image, checks=checks,
+                                all_met=bool(all(c["r2_16_met"] and c["clamp_met"]
+                                                 and c["r2_not_falling_met"]
+                                                 for c in checks.values())))
+
+
+def _digits(args, rows, report):
+    params = load_model("digits")
+    x_train, x_test, _, _ = digit_split()
+    windows = tuple(t for t in WINDOWS if t <= args.steps)
+    pts = ipvae_points(params, x_test, windows, seed=args.seed, n_jobs=args.threads)
+    rows.extend(dict(section="digits", model="digits (bundled)", **p) for p in pts)
+    dictionary = sparse_coding_dictionary(x_train, 512, 20, seed=args.seed)
+    sc = sparse_coding_points(dictionary, x_test, SC_ALPHAS)
+    rows.extend(dict(section="digits", model="sparse coding", **p) for p in sc)
+    last = pts[-1]
+    report["digits"] = dict(
+        n_train=int(x_train.shape[0]), n_test=int(x_test.shape[0]), points=pts,
+        sparse_coding=dict(points=sc, best=min(sc, key=lambda p: p["distance"])),
+        paper_mnist=dict(PAPER["mnist"], distance=distance(**PAPER["mnist"])),
+        checks=dict(T=last["T"], r2=last["r2"], zero_fraction=last["zero_fraction"],
+                    met=bool(last["r2"] >= 0.95 and last["zero_fraction"] >= 0.8)))
+
+
+def _benchmark(args):
+    if args.quick:
+        args.n_patches, args.steps = min(args.n_patches, 300), min(args.steps, 256)
+        args.spike_costs, args.ood_patches = "", min(args.ood_patches, 200)
+        args.sc_n_train = min(args.sc_n_train, 5120)
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = sections - {"rate-distortion", "robustness", "digits"}
+    if unknown:
+        raise BenchmarkError(f"unknown section(s) {sorted(unknown)}")
+    rows, report = [], dict(config=dict(vars(args)), machine=machine_info(args.threads))
+    start = time.perf_counter()
+    with limit_threads(args.threads):
+        if "rate-distortion" in sections:
+            _rate_distortion(args, rows, report)
+        if "robustness" in sections:
+            _robustness(args, rows, report)
+        if "digits" in sections:
+            _digits(args, rows, report)
+    report["seconds"] = time.perf_counter() - start
+    return rows, report
+
+
+def _print_report(rows, report):
+    print_table(rows, _COLUMNS)
+    rd = report.get("rate_distortion")
+    if rd and rd["checks"]:
+        c = rd["checks"]["distance_below_best_sc"]
+        print(f"rate-distortion (T=1000, {rd['n_patches']} patches): default distance "
+              f"{c['default']:.4f}, best sparse coding {c['best_sc']:.4f} (alpha "
+              f"{c['best_sc_alpha']:g}), margin {c['margin']:+.4f} (need >= 0.01): "
+              f"{'met' if c['met'] else 'NOT met'}; R² 64 -> 1000: "
+              f"{rd['checks']['r2_not_falling']['r2_64']:.4f} -> "
+              f"{rd['checks']['r2_not_falling']['r2_1000']:.4f} "
+              f"({'met' if rd['checks']['r2_not_falling']['met'] else 'NOT met'})")
+    rb = report.get("robustness")
+    if rb:
+        for name, c in rb["checks"].items():
+            print(f"robustness {name}: R² at 16 {c['r2_16']:.3f} "
+                  f"({'ok' if c['r2_16_met'] else 'LOW'}), at clamp "
+                  f"{100 * c['clamp_fraction']:.2f} % ({'ok' if c['clamp_met'] else 'HIGH'}"
+                  f"), R² after 64 {'holds' if c['r2_not_falling_met'] else 'FALLS'}")
+        print(f"robustness: {'all met' if rb['all_met'] else 'NOT all met'}")
+    dg = report.get("digits")
+    if dg:
+        c = dg["checks"]
+        print(f"digits (test split, {dg['n_test']}): R² {c['r2']:.4f}, zeros "
+              f"{c['zero_fraction']:.4f} at T={c['T']} ({'met' if c['met'] else 'NOT met'}"
+              f"); paper MNIST R² {dg['paper_mnist']['r2']} at "
+              f"{dg['paper_mnist']['zero_fraction']} zeros")
+    print(f"total {report['seconds']:.0f} s")
+
+
+def main(argv=None):
+    return run_main(_parse(argv), _benchmark, _print_report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

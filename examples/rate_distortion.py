@@ -1,0 +1,159 @@
+"""
+Rate–distortion: the paper's Figs. 3 and 4 on this package's models.
+
+The bundled default model (trained by this package), the official-code
+model and scikit-learn's non-negative sparse coding read the same held-out
+patches (chelsea and gravel, the shared split). The script writes
+
+``rate_distortion_plane.png``
+    the rate–distortion plane (Fig. 4): R² of the reconstruction against the
+    fraction of zero counts (zero codes for sparse coding), with circles of
+    equal distance to the ideal corner (R² = 1 with no spikes), the paper's
+    score ``sqrt((1 - R²)² + (1 - zero fraction)²)``; each iP-VAE at
+    T = 16, 64 and 1000, sparse coding swept over its sparsity alpha;
+``rate_distortion_curves.png``
+    R² and zero fraction against the number of inference steps T (Fig. 3);
+``rate_distortion.json``
+    every point.
+
+With ``--from-json FILE`` it draws the points of a
+``benchmarks/bench_rate_distortion.py --json-out FILE`` run instead (which
+adds models trained at several spike costs). Run
+``python examples/rate_distortion.py [--quick] [--out DIR] [--from-json F]``.
+"""
+
+import json
+
+import numpy as np
+
+from _common import Outputs, example_parser, run
+
+#: The models drawn, with their colours.
+MODELS = {"natural (default)": "C0", "official": "C3"}
+
+
+def parse_args(argv=None):
+    parser = example_parser(
+        "Rate-distortion plane and R²/sparsity curves of the bundled models against "
+        "sparse coding.", quick="fewer patches, steps and sparsity values (seconds)",
+        device="unused (the reference algorithm runs the models)")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="plot a bench_rate_distortion.py report instead")
+    return parser.parse_args(argv)
+
+
+def measure(args):
+    """Points of the two bundled models and the sparse-coding sweep."""
+    from ipvae_snn import load_model
+    from ipvae_snn.data import HELD_OUT_IMAGES, TRAIN_IMAGES, natural_patches
+    from ipvae_snn.ratedistortion import (SC_ALPHAS, ipvae_points,
+                                          sparse_coding_dictionary,
+                                          sparse_coding_points)
+    n, steps = (200, 256) if args.quick else (1000, 1000)
+    x = natural_patches(HELD_OUT_IMAGES, n, seed=args.seed + 1)
+    curve_windows = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000} & set(
+        range(steps + 1)))
+    models = {}
+    for name in MODELS:
+        params = load_model(name.split(" ")[0])
+        models[name] = dict(points=ipvae_points(params, x, curve_windows,
+                                                seed=args.seed))
+    x_train = natural_patches(TRAIN_IMAGES, 5120 if args.quick else 40960,
+                              seed=args.seed)
+    dictionary = sparse_coding_dictionary(x_train, 512, 1 if args.quick else 3,
+                                          seed=args.seed)
+    alphas = SC_ALPHAS[::3] if args.quick else SC_ALPHAS
+    sc = sparse_coding_points(dictionary, x, alphas)
+    return dict(n_patches=n, models=models, sparse_coding=dict(points=sc))
+
+
+def plot_plane(data, windows=(16, 64, 1000)):
+    """R² against zero fraction, distance contours, one marker per model and T."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.2, 6.2), layout="constrained")
+    theta = np.linspace(np.pi, 1.5 * np.pi, 100)
+    for d in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
+        ax.plot(1 + d * np.cos(theta), 1 + d * np.sin(theta), color="0.8", lw=0.8,
+                zorder=0)
+        ax.text(1 - d * 0.72, 1 - d * 0.72, f"{d:g}", color="0.55", fontsize=7,
+                ha="center", va="center")
+    sc = data["sparse_coding"]["points"]
+    ax.plot([p["zero_fraction"] for p in sc], [p["r2"] for p in sc], "-o", color="0.35",
+            ms=3.5, lw=1, label="sparse coding (alpha sweep)")
+    best = min(sc, key=lambda p: p["distance"])
+    ax.annotate(f"α={best['alpha']:g}: {best['distance']:.3f}",
+                (best["zero_fraction"], best["r2"]), textcoords="offset points",
+                xytext=(-70, -14), fontsize=7, color="0.35")
+    markers = {16: "s", 64: "^", 1000: "o"}
+    names = list(data["models"])
+    for i, name in enumerate(names):
+        color = MODELS.get(name, f"C{(i + 1) % 10}")
+        pts = {p["T"]: p for p in data["models"][name]["points"]}
+        shown = [t for t in windows if t in pts]
+        ax.plot([pts[t]["zero_fraction"] for t in shown], [pts[t]["r2"] for t in shown],
+                "-", color=color, lw=0.8, alpha=0.6)
+        for t in shown:
+            ax.plot(pts[t]["zero_fraction"], pts[t]["r2"], markers.get(t, "o"),
+                    color=color, ms=7 if name in MODELS else 5,
+                    label=f"{name}, T={t}" if name in MODELS else None)
+        last = pts[shown[-1]]
+        if name in MODELS:
+            ax.annotate(f"{last['distance']:.3f}", (last["zero_fraction"], last["r2"]),
+                        textcoords="offset points", xytext=(6, 4), fontsize=7,
+                        color=color)
+    lo_r2 = min(0.3, min(p["r2"] for p in sc))
+    ax.set(xlim=(0.5, 1.0), ylim=(max(lo_r2, -0.1), 1.0),
+           xlabel="fraction of zero counts (sparsity)",
+           ylabel="R² of the reconstruction",
+           title="Rate-distortion on held-out patches: distance to (1, 1) "
+                 "is the paper's score")
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def plot_curves(data):
+    """R² and zero fraction against T, one line per model (Fig. 3)."""
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for i, (name, model) in enumerate(data["models"].items()):
+        pts = model["points"]
+        if len(pts) < 4:
+            continue
+        color = MODELS.get(name, f"C{(i + 1) % 10}")
+        t = [p["T"] for p in pts]
+        a.plot(t, [p["r2"] for p in pts], "-o", ms=3, color=color, label=name)
+        b.plot(t, [p["zero_fraction"] for p in pts], "-o", ms=3, color=color,
+               label=name)
+    for ax, label in ((a, "mean R²"), (b, "fraction of zero counts")):
+        ax.set_xscale("log")
+        ax.set(xlabel="inference steps T (windows)", ylabel=label)
+        ax.grid(alpha=0.3)
+    a.set_ylim(bottom=max(-0.2, a.get_ylim()[0]))
+    a.legend(fontsize=8)
+    fig.suptitle("Reconstruction quality and sparsity over inference steps")
+    return fig
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    outputs = Outputs(args.out)
+    if args.from_json:
+        with open(args.from_json) as f:
+            data = json.load(f)["rate_distortion"]
+    else:
+        data = measure(args)
+    for name, model in data["models"].items():
+        last = model["points"][-1]
+        print(f"{name}: T={last['T']} R² {last['r2']:.3f}, zeros "
+              f"{last['zero_fraction']:.3f}, distance {last['distance']:.3f}")
+    best = min(data["sparse_coding"]["points"], key=lambda p: p["distance"])
+    print(f"sparse coding, best alpha {best['alpha']:g}: R² {best['r2']:.3f}, zeros "
+          f"{best['zero_fraction']:.3f}, distance {best['distance']:.3f}")
+    outputs.save(plot_plane(data), "rate_distortion_plane.png")
+    outputs.save(plot_curves(data), "rate_distortion_curves.png")
+    outputs.save_json("rate_distortion.json", data)
+    return outputs.finish("rate_distortion")
+
+
+if __name__ == "__main__":
+    run(main, __file__)

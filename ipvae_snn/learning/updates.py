@@ -1,0 +1,351 @@
+"""
+The named update steps of `SpikingDictionaryLearner`, each from the counts of
+one mini-batch (``docs/learning.md`` derives them and reports what mattered).
+
+Every function here is pure numpy: it takes the parameters, the batch's
+patches and counts (and potentials where a step needs them) and returns new
+values; the estimator keeps the state between batches.
+
+- `dictionary_gradient`: the Olshausen–Field gradient of the Gaussian NLL.
+- `kl_step_gradient`: the one-step KL term (``beta > 0``).
+- `clip_gradient`, `optimizer_step`, `control_norms`: Φ's step.
+- `running_average`: σ² and the prior rate by their closed forms.
+- `homeostasis`: the spike cost b toward a target rate.
+- `calibrate_prior`: the cap on the prior log-rate, chosen at the end of a fit.
+- `learning_rate`: the schedule of Φ's step size.
+"""
+
+import math
+
+import numpy as np
+
+from ..reference import fond_clamp
+
+__all__ = ["dictionary_gradient", "kl_step_gradient", "clip_gradient",
+           "optimizer_step", "control_norms", "running_average", "homeostasis",
+           "change_spike_size", "robust_mean_r2", "calibrate_operating_point",
+           "calibrate_prior", "learning_rate", "PRIOR_CAPS", "SPIKE_SCALES",
+           "COST_SCALES"]
+
+# Keep at least this much of the learning rate at the end of a cosine schedule.
+_COSINE_FLOOR = 0.02
+# Gradients larger than this multiple of their running mean norm are clipped.
+_GRAD_CLIP = 4.0
+# Adam's constants.
+_ADAM = (0.9, 0.999, 1e-8)
+
+#: Candidate spike sizes relative to the learnt one (`calibrate_spike_scale`).
+SPIKE_SCALES = (0.5, 0.6, 0.7, 0.85, 1.0)
+#: Candidate spike-cost factors (`calibrate_operating_point`).
+COST_SCALES = (1.0, 1.15, 1.3, 1.5)
+
+#: Candidate caps of the prior log-rate (`calibrate_prior`); None = no cap.
+PRIOR_CAPS = (None, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0)
+
+
+def dictionary_gradient(params, x, z):
+    """
+    Gradient of the mean Gaussian NLL over patch-windows with respect to Φ.
+
+    ``NLL = Σ_m (x_m - (Φz)_m)² / (2σ_m²) + log σ_m (+ const)`` per
+    patch-window, ``-∂NLL/∂Φ = Σ⁻¹ (x - Φz) zᵀ``: a Hebbian product of the
+    precision-weighted prediction error and the presynaptic counts.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    x : ndarray, shape (n, n_pixels)
+        One row per patch-window.
+    z : ndarray of float32, shape (n, n_latents)
+        The counts of those patch-windows.
+
+    Returns
+    -------
+    grad : ndarray, shape (n_pixels, n_latents)
+    nll : float
+        Mean NLL per patch-window.
+    err : ndarray of float32, shape (n, n_pixels)
+        ``Σ⁻¹ (x - Φz)``.
+    sq : ndarray, shape (n_pixels,)
+        Mean squared residual per pixel (the closed form of σ²).
+
+    Examples
+    --------
+    >>> from ipvae_snn import load_model
+    >>> p = load_model("official")
+    >>> x = np.zeros((2, 256), np.float32); z = np.zeros((2, 512), np.float32)
+    >>> grad, nll, err, sq = dictionary_gradient(p, x, z)
+    >>> grad.shape, float(abs(grad).max())
+    ((256, 512), 0.0)
+    """
+    n = z.shape[0]
+    resid = x - z @ params.phi.T.astype(np.float32)
+    sq = np.einsum("nm,nm->m", resid, resid, dtype=np.float64) / n
+    prec = params.precision
+    nll = float(0.5 * np.sum(sq * prec) + np.sum(np.log(params.sigma))
+                + 0.5 * params.n_pixels * np.log(2 * np.pi))
+    err = resid * prec.astype(np.float32)
+    grad = -(err.T @ z).astype(np.float64) / n
+    return grad, nll, err, sq
+
+
+def kl_step_gradient(params, u, z, err):
+    """
+    The KL term of one FOND step and its gradient with respect to Φ.
+
+    For window t with potential ``u_t`` and counts ``z_t``, the update
+    ``d = lr (Φᵀ Σ⁻¹ (x - Φ z_t) - b)``, clamped to ``d̃ = C_du(d)``, moves the
+    posterior from rate ``λ_t`` to ``λ_t e^d̃``; its KL divergence from the
+    previous posterior (the rolling prior; the true Poisson KL of design note
+    §1) is ``KL = λ_t (1 + e^d̃ (d̃ - 1))``. With ``u_t`` and ``z_t`` held fixed
+    (the counts are given, the gradient is truncated to one step),
+    ``∂KL/∂d = λ_t e^d̃ d̃ · C_du'(d) =: g`` and
+
+        ∇_Φ Σ_k g_k d_k = lr [ Σ⁻¹(x - Φz) gᵀ - Σ⁻¹ Φ g zᵀ ].
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    u, z : ndarray, shape (n, n_latents)
+        Potentials and counts of n patch-windows.
+    err : ndarray, shape (n, n_pixels)
+        ``Σ⁻¹ (x - Φ z)`` of the same patch-windows.
+
+    Returns
+    -------
+    kl : float
+        Mean KL per patch-window (summed over neurons).
+    grad : ndarray, shape (n_pixels, n_latents)
+        Its gradient with respect to Φ (mean over patch-windows).
+    """
+    n = z.shape[0]
+    phi32 = params.phi.astype(np.float32)
+    d = params.lr * (err @ phi32 - params.bias.astype(np.float32))
+    lo, c = params.clamp_min, params.clamp_du
+    above = d > lo
+    s = c - np.maximum(d, lo)
+    # softplus'(s) = sigmoid(s); torch's softplus is linear above the threshold.
+    slope = np.where(s > params.softplus_threshold, 1.0, 1.0 / (1.0 + np.exp(-s)))
+    slope = np.where(above, slope, 0.0)
+    dc = fond_clamp(np.asarray(d, dtype=np.float64), c, params)
+    lam = np.exp(np.asarray(u, dtype=np.float64))
+    growth = np.exp(dc)
+    kl = float(np.sum(lam * (1.0 + growth * (dc - 1.0))) / n)
+    g = (lam * growth * dc * slope).astype(np.float32)
+    grad = params.lr * (err.T @ g
+                        - (params.precision.astype(np.float32)[:, None]
+                           * (phi32 @ g.T)) @ z)
+    return kl, grad.astype(np.float64) / n
+
+
+def clip_gradient(grad, running_norm):
+    """
+    Clip ``grad``'s norm at 4× its running mean; returns ``(grad, new_mean)``.
+
+    A burst of spikes short of the clamp can still give one huge gradient,
+    which would also inflate Adam's second moment for ~1/(1-β2) batches.
+    """
+    norm = float(np.linalg.norm(grad))
+    if running_norm > 0 and norm > _GRAD_CLIP * running_norm:
+        grad = grad * (_GRAD_CLIP * running_norm / norm)
+        norm = _GRAD_CLIP * running_norm
+    return grad, norm if running_norm == 0 else 0.95 * running_norm + 0.05 * norm
+
+
+def optimizer_step(phi, grad, state, lr, optimizer):
+    """
+    One step of Adam (β = 0.9, 0.999) or SGD with momentum 0.9 on Φ.
+
+    ``state`` holds ``opt_m``, ``opt_v`` and ``opt_step`` (already counting this
+    step) and is updated in place; returns the new Φ.
+    """
+    if optimizer == "adam":
+        b1, b2, eps = _ADAM
+        step = state["opt_step"]
+        m = state["opt_m"] = b1 * state["opt_m"] + (1 - b1) * grad
+        v = state["opt_v"] = b2 * state["opt_v"] + (1 - b2) * grad * grad
+        update = (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + eps)
+    else:
+        update = state["opt_m"] = 0.9 * state["opt_m"] + grad
+    return phi - lr * update
+
+
+def control_norms(phi, max_norm, mode):
+    """
+    Cap every column's norm at ``max_norm`` (``"clip"``), set every column to
+    it (``"fixed"``), or leave Φ (None).
+
+    The cap keeps the learnt dynamics stable: the FOND update is a
+    discrete-time map, and a neuron carrying amplitude ``a = λ‖φ‖`` of the
+    input overshoots once ``lr ‖φ‖ a / σ² > 2``.
+
+    Examples
+    --------
+    >>> phi = np.array([[3.0, 0.1], [4.0, 0.0]])
+    >>> control_norms(phi, 1.0, "clip")
+    array([[0.6, 0.1],
+           [0.8, 0. ]])
+    """
+    if mode is None:
+        return phi
+    norms = np.linalg.norm(phi, axis=0)
+    target = np.full_like(norms, max_norm)
+    if mode == "clip":
+        target = np.minimum(norms, max_norm)
+    return phi * (target / np.where(norms > 0, norms, 1.0))
+
+
+def running_average(old, new, decay):
+    """``decay · old + (1 - decay) · new``: the closed forms of σ² and λ0 over batches."""
+    return decay * old + (1 - decay) * new
+
+
+def homeostasis(bias, last_counts, target_rate, mode, step):
+    """
+    Move the spike cost b toward a target mean count per neuron.
+
+    ``log b += step · clip((r - r*) / r*, -1, 1)`` with ``r`` the mean count
+    in the last read-out window over all neurons (``mode="global"``: the
+    population rate is steered, the relative costs stay) or per neuron
+    (``"neuron"``: SAILnet's threshold rule in the log domain). The clip
+    bounds the move of one odd batch to a factor ``exp(±step)``.
+    """
+    last = last_counts.mean(axis=0, dtype=np.float64)
+    r = last.mean() if mode == "global" else last
+    rel = np.clip((r - target_rate) / target_rate, -1.0, 1.0)
+    return bias * np.exp(step * rel)
+
+
+def change_spike_size(params, scale, cost_scale=1.0):
+    """
+    The same model with spikes ``scale`` times as large and the spike cost
+    times ``cost_scale``: ``Φ → cΦ``, ``b → c m b``, ``lr → lr / c``,
+    ``u_init → u_init - log c``.
+
+    With ``m = 1`` the steady state's reconstruction is unchanged — the fixed
+    point of the FOND update is a non-negative Lasso in the amplitudes
+    ``c λ``, whose penalty ``b σ²/c`` per unit amplitude is kept — and so are
+    the speed and the stability margin of the dynamics in amplitude terms
+    (``lr W λ`` is invariant) and the prior's amplitude; only the number of
+    spikes that carry an amplitude changes, by ``1/c``: fewer, larger spikes
+    give more zero counts and more Poisson noise in the read-out. ``m``
+    moves the operating point along the rate–distortion curve.
+
+    Examples
+    --------
+    >>> from ipvae_snn import load_model
+    >>> p = load_model("official")
+    >>> q = change_spike_size(p, 0.5)
+    >>> bool(np.allclose(q.phi, 0.5 * p.phi)), round(q.lr / p.lr, 6)
+    (True, 2.0)
+    """
+    c, m = float(scale), float(cost_scale)
+    return params.replace(phi=params.phi * c, bias=params.bias * c * m,
+                          lr=params.lr / c, u_init=params.u_init - np.log(c))
+
+
+def robust_mean_r2(r2):
+    """
+    Mean R² with every patch's R² floored at -1 (NaN: constant patches left out).
+
+    Near-constant patches (a patch of sky) have R² of -10⁴ for a handful of
+    spikes; floored, each counts as "worse than nothing" without swamping
+    the mean, so calibrations on training data are not decided by a few of
+    them.
+    """
+    r2 = np.asarray(r2, dtype=np.float64)
+    return float(np.nanmean(np.maximum(r2, -1.0))) if np.isfinite(r2).any() else -1.0
+
+
+def calibrate_operating_point(params, x, window, infer_fn, scales=SPIKE_SCALES,
+                              cost_scales=COST_SCALES):
+    """
+    Choose the spike size and spike cost (`change_spike_size`) that minimise
+    the rate–distortion distance at a late ``window`` on patches ``x``.
+
+    The Olshausen–Field update fits Φ for reconstruction alone; how many
+    spikes carry the code is a rate–distortion choice, made here on the
+    training patches at a window near the steady state (the transient is the
+    prior's business, `calibrate_prior`). R² is averaged with
+    `robust_mean_r2`. Candidates whose patches run away to the upper clamp
+    are refused (a stability guard).
+
+    Returns
+    -------
+    params : IPVAEParams
+        The best candidate.
+    table : list of (scale, cost_scale, distance)
+    """
+    from ..ratedistortion import distance
+    table, best, best_d = [], (1.0, 1.0), np.inf
+    for c in scales:
+        for m in cost_scales:
+            res = infer_fn(change_spike_size(params, c, m), x, window + 1)
+            d = np.inf
+            if not np.any(res.runaway_onset >= 0):
+                d = distance(robust_mean_r2(res.r2[:, window]),
+                             float(res.zero_fraction[:, window].mean()))
+            table.append((c, m, d))
+            if d < best_d:
+                best, best_d = (c, m), d
+    if best == (1.0, 1.0):
+        return params, table
+    return change_spike_size(params, *best), table
+
+
+def calibrate_prior(params, x, window, infer_fn, caps=PRIOR_CAPS):
+    """
+    Choose the cap on the prior log-rate that maximises the mean R² at
+    ``window`` on patches ``x`` (training data; `robust_mean_r2`).
+
+    The closed-form prior (the mean posterior rate) is right for the
+    generative model but starts inference dense: on quiet, low-contrast
+    patches the prior's own spikes are most of the reconstruction for dozens
+    of windows. Capping ``u_init`` at ``c`` changes nothing at steady state
+    (the fixed point of the FOND update does not depend on the start) and
+    only the transient; the cap is picked on the training patches, by the
+    paper's own score at the training read-out window.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    x : ndarray, shape (n, n_pixels)
+    window : int
+        Read-out window (``t_train``).
+    infer_fn : callable
+        ``infer_fn(params, x, n_windows) -> InferenceResult``.
+    caps : sequence of float or None
+
+    Returns
+    -------
+    params : IPVAEParams
+        With ``u_init`` capped at the best cap.
+    table : list of (cap, mean R²)
+    """
+    table = []
+    for cap in caps:
+        trial = params if cap is None else params.replace(
+            u_init=np.minimum(params.u_init, cap))
+        score = robust_mean_r2(infer_fn(trial, x, window + 1).r2[:, window])
+        table.append((cap, score))
+    # ties go to the weaker cap (None first): change the prior only for a gain
+    best = max(table, key=lambda row: row[1])[0]
+    if best is not None:
+        params = params.replace(u_init=np.minimum(params.u_init, best))
+    return params, table
+
+
+def learning_rate(step, total, base, schedule):
+    """
+    Φ's step size at ``step`` of ``total``: constant, or a cosine decay to 2 %.
+
+    Examples
+    --------
+    >>> learning_rate(0, 100, 0.01, "cosine"), learning_rate(99, 100, 0.01, "cosine")
+    (0.01, 0.0002)
+    """
+    if schedule == "constant":
+        return base
+    frac = min(step / max(total - 1, 1), 1.0)
+    return base * (_COSINE_FLOOR + (1 - _COSINE_FLOOR)
+                   * 0.5 * (1 + math.cos(math.pi * frac)))

@@ -1,0 +1,44 @@
+"""The rate-distortion score and the sparse-coding baseline, against closed forms."""
+
+import numpy as np
+import pytest
+
+from ipvae_snn.ratedistortion import (distance, ipvae_points, sparse_coding_dictionary,
+                                      sparse_coding_points)
+
+
+def test_distance_is_the_euclidean_distance_to_the_ideal_corner():
+    assert distance(1.0, 1.0) == 0.0
+    assert distance(0.7, 0.6) == pytest.approx(0.5)
+    assert distance(0.0, 0.0) == pytest.approx(np.sqrt(2))
+
+
+def test_sparse_coding_points_at_the_extremes():
+    rng = np.random.default_rng(0)
+    d = np.eye(16)[:8]                     # 8 atoms on the first 8 pixels
+    x = np.abs(rng.standard_normal((20, 16)))
+    silent, dense = sparse_coding_points(d, x, alphas=(1e6, 1e-9))
+    assert silent["zero_fraction"] == 1.0
+    # no code: the reconstruction is 0, R² = 1 - Σx² / Σ(x - mean)² <= 0
+    assert silent["r2"] <= 1e-12
+    # with no penalty the positive codes are the first 8 pixels themselves
+    resid = x[:, 8:]
+    centred = x - x.mean(axis=1, keepdims=True)
+    r2 = 1 - (resid ** 2).sum(1) / (centred ** 2).sum(1)
+    assert dense["r2"] == pytest.approx(r2.mean(), abs=1e-6)
+    assert dense["zero_fraction"] == 0.0
+
+
+def test_sparse_coding_dictionary_has_unit_atoms():
+    x = np.random.default_rng(1).standard_normal((200, 16))
+    d = sparse_coding_dictionary(x, n_components=6, epochs=1)
+    np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, rtol=1e-6)
+
+
+def test_ipvae_points_read_each_window(official_params):
+    x = np.random.default_rng(2).standard_normal((16, 256))
+    points = ipvae_points(official_params, x, windows=(4, 1, 16), seed=0)
+    assert [p["T"] for p in points] == [1, 4, 16]
+    for p in points:
+        assert p["distance"] == pytest.approx(distance(p["r2"], p["zero_fraction"]))
+        assert 0 <= p["runaway_fraction"] <= 1 and 0 <= p["zero_fraction"] <= 1
