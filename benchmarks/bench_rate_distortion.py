@@ -10,10 +10,12 @@ Sections (each can be skipped):
     chelsea and gravel; without the shared data, patches of the same images),
     every model is scored at T = 16, 64 and 1000 (`ipvae_snn.ratedistortion`):
     the bundled default (``natural``), the official-code model
-    (``official``), and models trained here from a random start at several
-    spike costs (``--spike-costs``, the rate–distortion knob, by the default
-    model's recipe at a reduced budget, ``--sweep-patches`` ×
-    ``--sweep-epochs``; cached in ``--models-dir``). Against them,
+    (``official``), the default's dictionary at other spike costs
+    (``--cost-scales``: b times each factor, the rate–distortion knob; no
+    training), and, on request, models trained here from a random start at
+    several spike costs (``--spike-costs``, by the default model's recipe at
+    a reduced budget, ``--sweep-patches`` × ``--sweep-epochs``, each about
+    10 minutes; cached in ``--models-dir``). Against them,
     scikit-learn's non-negative sparse coding (512 atoms,
     `MiniBatchDictionaryLearning` on the first ``--sc-n-train`` training
     patches, ``--sc-epochs`` passes, alpha 1) swept over its sparsity alpha.
@@ -24,7 +26,9 @@ Sections (each can be skipped):
     default model's training set, T = 16, 64, 256, 1000. Checks, per
     photograph: R² at T = 16 ≥ 0.3; at most 0.5 % of patches reach the upper
     clamp by T = 1000; R² does not fall after T = 64 (each later window ≥ the
-    T = 64 value − 0.005).
+    T = 64 value − 0.005), measured on the patches that stayed bounded (one
+    patch at the clamp, which the clamp check counts, takes the mean R² to
+    about −10⁴; the table's mean includes it).
 ``digits``
     The bundled digits model on the test split of scikit-learn's digits
     (`ipvae_snn.data.digit_split`), T = 16, 64, 1000, beside sparse coding on
@@ -48,6 +52,7 @@ from _common import (BenchmarkError, base_parser, limit_threads, load_shared_pat
 from ipvae_snn import IPVAEParams, load_model
 from ipvae_snn.data import (HELD_OUT_IMAGES, TRAIN_IMAGES, available_images,
                             dihedral_augment, digit_split, natural_patches)
+from ipvae_snn.learning.updates import change_spike_size
 from ipvae_snn.ratedistortion import (SC_ALPHAS, distance, ipvae_points,
                                       sparse_coding_dictionary, sparse_coding_points)
 
@@ -55,6 +60,7 @@ __all__ = ["main"]
 
 WINDOWS = (16, 64, 1000)
 OOD_WINDOWS = (16, 64, 256, 1000)
+CURVE_WINDOWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
 #: The paper's rows (official results files): van Hateren at T = 1000, MNIST.
 PAPER = dict(vanhateren=dict(r2=0.83, zero_fraction=0.77, distance=0.284,
                              lca_distance=0.282),
@@ -73,7 +79,10 @@ def _parse(argv):
                         help="small sizes for a smoke run (checks not meaningful)")
     parser.add_argument("--sections", default="rate-distortion,robustness,digits",
                         help="comma-separated sections to run")
-    parser.add_argument("--spike-costs", default="0.045,0.06,0.07,0.085,0.1",
+    parser.add_argument("--cost-scales", default="0.6,0.8,1.25,1.6",
+                        help="factors on the default model's spike cost, each a model "
+                             "of the sweep ('' for none)")
+    parser.add_argument("--spike-costs", default="",
                         help="spike costs of the trained sweep ('' for none)")
     parser.add_argument("--sweep-patches", type=positive_int, default=102400)
     parser.add_argument("--sweep-epochs", type=positive_int, default=6)
@@ -83,6 +92,16 @@ def _parse(argv):
     parser.add_argument("--sc-epochs", type=positive_int, default=3)
     parser.add_argument("--ood-patches", type=positive_int, default=1000)
     return parser.parse_args(argv)
+
+
+def _floats(text, option):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BenchmarkError(f"{option} must be comma-separated numbers, got {text!r}")
+    if any(not np.isfinite(v) or v <= 0 for v in values):
+        raise BenchmarkError(f"{option} must be positive numbers, got {text!r}")
+    return values
 
 
 def _held_out(args):
@@ -127,7 +146,7 @@ def _default_recipe():
     keep = ("n_components", "init_scale", "t_train", "batch_size", "learning_rate",
             "optimizer", "lr_schedule", "norm_control", "max_norm", "learn_sigma",
             "learn_prior", "prior_cap", "running_decay", "beta", "target_rate",
-            "homeostasis", "homeostasis_rate")
+            "homeostasis", "homeostasis_rate", "operating_point", "calibration_window")
     return {k: hyper[k] for k in keep if k in hyper}
 
 
@@ -136,18 +155,23 @@ def _rate_distortion(args, rows, report):
     windows = tuple(t for t in WINDOWS if t <= args.steps)
     models = [("natural (default)", load_model("natural"), None),
               ("official", load_model("official"), None)]
+    default = load_model("natural")
+    for factor in _floats(args.cost_scales, "--cost-scales"):
+        models.append((f"default, cost x{factor:g}",
+                       change_spike_size(default, 1.0, factor), None))
     sweep = []
-    costs = [float(c) for c in args.spike_costs.split(",") if c.strip()]
-    for cost in costs:
+    for cost in _floats(args.spike_costs, "--spike-costs"):
         params, path, seconds = _sweep_model(args, cost)
         models.append((f"spike cost {cost:g}", params, path))
         sweep.append(dict(spike_cost=cost, path=path, fit_seconds=seconds))
+    # the bundled models at every window of the paper's Fig. 3, the sweep at three
+    curve = tuple(t for t in CURVE_WINDOWS if t <= args.steps)
     points = {}
-    for name, params, _ in models:
-        points[name] = ipvae_points(params, x, windows, seed=args.seed,
-                                    n_jobs=args.threads)
+    for i, (name, params, _) in enumerate(models):
+        points[name] = ipvae_points(params, x, curve if i < 2 else windows,
+                                    seed=args.seed, n_jobs=args.threads)
         rows.extend(dict(section="rate-distortion", model=name, **p)
-                    for p in points[name])
+                    for p in points[name] if p["T"] in windows)
     x_train = natural_patches(TRAIN_IMAGES, args.sc_n_train, seed=args.seed)
     start = time.perf_counter()
     dictionary = sparse_coding_dictionary(x_train, 512, args.sc_epochs, seed=args.seed)
@@ -185,13 +209,17 @@ def _robustness(args, rows, report):
         per_image[name] = pts
         rows.extend(dict(section="robustness", model=name, **p) for p in pts)
         by_t = {p["T"]: p for p in pts}
-        later = [by_t[t]["r2"] for t in windows if t > 64]
+        # R² of the patches that stayed bounded: one patch at the clamp (counted
+        # by the clamp check) drags the mean to -10⁴ and would hide the rest
+        later = [by_t[t]["r2_bounded"] for t in windows if t > 64]
         checks[name] = dict(
             r2_16=by_t[16]["r2"], r2_16_met=bool(by_t[16]["r2"] >= 0.3),
             clamp_fraction=by_t[windows[-1]]["runaway_fraction"],
             clamp_met=bool(by_t[windows[-1]]["runaway_fraction"] <= 0.005),
+            r2_64_bounded=by_t.get(64, {}).get("r2_bounded"),
+            r2_last_bounded=by_t[windows[-1]]["r2_bounded"],
             r2_not_falling_met=bool(64 not in by_t or all(
-                r >= by_t[64]["r2"] - 0.005 for r in later)))
+                r >= by_t[64]["r2_bounded"] - 0.005 for r in later)))
     report["robustness"] = dict(images=names, n_patches=args.ood_patches,
                                 points=per_image, checks=checks,
                                 all_met=bool(all(c["r2_16_met"] and c["clamp_met"]
@@ -221,6 +249,7 @@ def _benchmark(args):
     if args.quick:
         args.n_patches, args.steps = min(args.n_patches, 300), min(args.steps, 256)
         args.spike_costs, args.ood_patches = "", min(args.ood_patches, 200)
+        args.cost_scales = "0.8"
         args.sc_n_train = min(args.sc_n_train, 5120)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = sections - {"rate-distortion", "robustness", "digits"}

@@ -85,7 +85,14 @@ def plot_plane(data, windows=(16, 64, 1000)):
                 (best["zero_fraction"], best["r2"]), textcoords="offset points",
                 xytext=(-70, -14), fontsize=7, color="0.35")
     markers = {16: "s", 64: "^", 1000: "o"}
-    names = list(data["models"])
+    for (label, members), color in zip(_sweeps(data["models"]).items(), ("C2", "C4")):
+        # one model per spike cost: their T = 1000 points trace the model's
+        # rate-distortion curve, as the paper's Fig. 4 does with beta
+        last = [max(data["models"][n]["points"], key=lambda p: p["T"]) for n in members]
+        last.sort(key=lambda p: p["zero_fraction"])
+        ax.plot([p["zero_fraction"] for p in last], [p["r2"] for p in last], "--o",
+                color=color, ms=4, lw=1, label=f"{label}, T={last[0]['T']}")
+    names = [n for n in data["models"] if n in MODELS]
     for i, name in enumerate(names):
         color = MODELS.get(name, f"C{(i + 1) % 10}")
         pts = {p["T"]: p for p in data["models"][name]["points"]}
@@ -111,13 +118,24 @@ def plot_plane(data, windows=(16, 64, 1000)):
     return fig
 
 
+def _sweeps(models):
+    """The models of each spike-cost sweep of a benchmark report, by sweep."""
+    groups = {"default dictionary at other spike costs": "default, cost",
+              "trained at other spike costs": "spike cost"}
+    found = {label: [n for n in models if n.startswith(prefix)]
+             for label, prefix in groups.items()}
+    if found["default dictionary at other spike costs"] and "natural (default)" in models:
+        found["default dictionary at other spike costs"].append("natural (default)")
+    return {label: names for label, names in found.items() if names}
+
+
 def plot_curves(data):
     """R² and zero fraction against T, one line per model (Fig. 3)."""
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for i, (name, model) in enumerate(data["models"].items()):
         pts = model["points"]
-        if len(pts) < 4:
+        if len(pts) < 4:     # the sweeps' models, read at three windows only
             continue
         color = MODELS.get(name, f"C{(i + 1) % 10}")
         t = [p["T"] for p in pts]

@@ -64,7 +64,8 @@ def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None):
     list of dict
         One per window: ``T``, ``r2``, ``r2_median``, ``zero_fraction``,
         ``mean_count`` (per neuron per window), ``distance``,
-        ``runaway_fraction`` (patches at the clamp by T).
+        ``runaway_fraction`` (patches at the clamp by T), ``r2_bounded``
+        (mean R² of the other patches).
 
     Examples
     --------
@@ -87,10 +88,13 @@ def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None):
     for t in windows:
         r2 = float(np.nanmean(res.r2[:, t]))
         zf = float(res.zero_fraction[:, t].mean())
+        bounded = first > t
         points.append(dict(T=t, r2=r2, r2_median=float(np.nanmedian(res.r2[:, t])),
                            zero_fraction=zf, mean_count=float(res.mean_count[:, t].mean()),
                            distance=distance(r2, zf),
-                           runaway_fraction=float(np.mean(first <= t))))
+                           runaway_fraction=float(np.mean(first <= t)),
+                           r2_bounded=float(np.nanmean(res.r2[bounded, t]))
+                           if bounded.any() else float("nan")))
     return points
 
 

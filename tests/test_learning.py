@@ -480,6 +480,37 @@ def test_auto_calibrations_pick_the_best_candidate(rng_patches):
     np.testing.assert_allclose(learner.params_.u_init, u)
 
 
+def test_prior_calibration_keeps_only_caps_whose_r2_does_not_fall(official_params):
+    """A stub inference whose R² curves are known: the uncapped prior peaks at
+    window 64 and falls, a cap of -0.5 keeps rising; -0.5 wins although the
+    uncapped prior scores better at the read-out window."""
+    from types import SimpleNamespace
+
+    from ipvae_snn.learning.updates import SETTLED_WINDOW, calibrate_prior
+    curves = {None: (0.80, 0.85, 0.84), 0.0: (0.78, 0.84, 0.835), -0.5: (0.70, 0.83, 0.84)}
+
+    def infer_fn(params, x, n_windows):
+        top = float(params.u_init.max())
+        cap = None if top == 0.4 else top
+        r2 = np.zeros((x.shape[0], max(n_windows, SETTLED_WINDOW + 1)))
+        at16, settled, late = curves[cap]
+        r2[:, n_windows - 1], r2[:, SETTLED_WINDOW], r2[:, 16] = late, settled, at16
+        return SimpleNamespace(r2=r2)
+    params = official_params.replace(u_init=np.full(512, 0.4))
+    x = np.zeros((4, 256))
+    capped, table, cap = calibrate_prior(params, x, 16, infer_fn, caps=list(curves),
+                                         late=256)
+    assert cap == -0.5 and capped.u_init.max() == -0.5
+    assert [row[0] for row in table] == list(curves)
+    # no settling test (late window before the transient's end): best R² at 16
+    _, _, cap = calibrate_prior(params, x, 16, infer_fn, caps=list(curves), late=None)
+    assert cap is None
+    # none settled: the one that falls least
+    curves[-0.5] = (0.70, 0.85, 0.849)
+    _, _, cap = calibrate_prior(params, x, 16, infer_fn, caps=list(curves), late=256)
+    assert cap == -0.5
+
+
 def test_a_fixed_operating_point_and_cap(rng_patches):
     learner = SpikingDictionaryLearner(**dict(SMALL, max_iter=1), operating_point=(0.5, 1.2),
                                        prior_cap=-2.0).fit(rng_patches)

@@ -125,15 +125,18 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         rate–distortion distance at ``calibration_window`` on (up to 2,048
         of) the training patches; a pair: that one; None: the learnt model.
     calibration_window : int, default=256
-        Window (near the steady state) of the ``operating_point`` calibration.
+        Window (near the steady state) of the ``operating_point`` calibration,
+        and the late window of the ``prior_cap`` calibration's settling test.
     prior_cap : {"auto"} or float or None, default="auto"
         Cap on the fitted prior log-rate ``u_init`` (the start of inference;
         the steady state does not depend on it). ``"auto"``: at the end of
-        the fit, the cap among `updates.PRIOR_CAPS` that maximises the mean
-        R² at window ``t_train`` on (up to 4,096 of) the training patches —
-        the closed-form prior starts inference dense, which ruins the first
-        windows of quiet, low-contrast patches (``docs/learning.md``). A
-        number: that cap. None: no cap.
+        the fit, the cap among `updates.PRIOR_CAPS` with the best mean R² at
+        window ``t_train`` on (up to 4,096 of) the training patches among
+        those with which R² does not fall from window 64 to
+        ``calibration_window`` (`updates.calibrate_prior`) — the closed-form
+        prior starts inference dense, which ruins the first windows of quiet,
+        low-contrast patches and gives an early R² peak that later windows
+        lose (``docs/learning.md``). A number: that cap. None: no cap.
     running_decay : float, default=0.98
         Weight of the past in the running averages of σ² and the prior rate.
     beta : float, default=0.0
@@ -573,9 +576,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             params = updates.change_spike_size(params, *point)
         if isinstance(self.prior_cap, str):
             x = X[np.sort(pick[:_CALIBRATION_PATCHES])]
-            params, table = updates.calibrate_prior(params, x, self.t_train, run)
+            params, table, cap = updates.calibrate_prior(
+                params, x, self.t_train, run, late=self.calibration_window)
             tables["prior_cap"] = table
-            cap = max(table, key=lambda row: row[1])[0]
         elif self.prior_cap is not None:
             cap = float(self.prior_cap)
             params = params.replace(u_init=np.minimum(params.u_init, cap))
