@@ -36,7 +36,7 @@ Usage::
 
     python benchmarks/bench_learning.py --epochs 1 --n-train 20480 --steps 256  # quick
     python benchmarks/bench_learning.py --json-out bench_learning.json \\
-        --figure docs/figures/learned_dictionary.png
+        --figure learned_dictionary.png
 """
 
 import sys

@@ -98,7 +98,7 @@ def _floats(text, option):
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise BenchmarkError(f"{option} must be comma-separated numbers, got {text!r}")
+        raise BenchmarkError(f"{option} must be comma-separated numbers, got {text!r}") from None
     if any(not np.isfinite(v) or v <= 0 for v in values):
         raise BenchmarkError(f"{option} must be positive numbers, got {text!r}")
     return values

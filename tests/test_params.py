@@ -17,8 +17,9 @@ def _small(rng=None, **changes):
     return IPVAEParams(**kwargs)
 
 
-def test_default_model_is_the_reference_model(params, reference_model_arrays):
-    ref = reference_model_arrays
+def test_official_model_is_the_reference_model(official_params, reference_model_arrays):
+    """The bundled "official" model is the official code's exported model."""
+    params, ref = official_params, reference_model_arrays
     assert (params.n_pixels, params.n_latents) == ref["phi"].shape == (256, 512)
     np.testing.assert_array_equal(params.phi, ref["phi"])
     np.testing.assert_allclose(params.sigma, ref["dec_sigma"], rtol=1e-6)
