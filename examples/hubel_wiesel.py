@@ -3,10 +3,11 @@ A Hubel–Wiesel experiment on the spiking network: orientation tuning from
 gratings and bars.
 
 Static sinusoidal gratings (16 orientations × 8 spatial phases, 0.25 cycles
-per pixel, the median preferred frequency of the dictionary, RMS contrast 1)
-and light and dark bars (16 orientations × 9 positions across the patch) are
-shown to the bundled model's spiking network (window realization,
-``cpp_standalone``), each for 101 windows of 100 ms. A neuron's
+per pixel, close to the default dictionary's median preferred frequency of
+0.28; RMS contrast 1) and light and dark bars (16 orientations × 9
+positions across the patch) are shown to the bundled model's spiking
+network (window realization, ``cpp_standalone``), each for 101 windows of
+100 ms. A neuron's
 response to a stimulus is its mean rate over windows 16-100, after the
 transient from the prior. Averaging the gratings over phase gives the
 phase-invariant (F0) response a drifting grating would; for bars the best

@@ -20,6 +20,7 @@ import time
 import numpy as np
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin,
                           TransformerMixin)
+from threadpoolctl import threadpool_limits
 
 from .._progress import ProgressBar
 from ..params import IPVAEParams
@@ -439,7 +440,12 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                 while state["batch"] < per_epoch:
                     b = state["batch"]
                     start = time.perf_counter()
-                    row = self._step(X[order[b * bs:(b + 1) * bs]], state, total)
+                    # one BLAS thread: a multi-threaded BLAS sums the gradient's
+                    # products in an order that depends on its thread count, and the
+                    # fit amplifies the last-bit differences (measured: two fits,
+                    # OMP_NUM_THREADS 1 and 2, parted at batch 66)
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        row = self._step(X[order[b * bs:(b + 1) * bs]], state, total)
                     state["seconds"] += time.perf_counter() - start
                     state["batch"] += 1
                     state["n_done"] += 1
