@@ -13,7 +13,7 @@ Examples
 >>> import ipvae_snn
 >>> params = ipvae_snn.default_params()
 >>> params
-IPVAEParams(n_pixels=256, n_latents=512, lr=0.5581, clamp_u=10, clamp_du=10)
+IPVAEParams(n_pixels=256, n_latents=512, lr=1.116, clamp_u=10, clamp_du=10)
 >>> params.lateral_weights().shape
 (512, 512)
 >>> params.replace(lr=0.05).lr

@@ -221,8 +221,9 @@ def runaway_natural_patches():
 
 
 @pytest.mark.standalone
-def test_runaway_on_natural_patches(params, build_cache, runaway_natural_patches):
-    x = runaway_natural_patches
+def test_runaway_on_natural_patches(official_params, build_cache, runaway_natural_patches):
+    """High-contrast patches on which the official-code model runs away."""
+    params, x = official_params, runaway_natural_patches
     net = SpikingIPVAE(params, device="cpp_standalone", cache_dir=build_cache)
     with pytest.warns(RunawayWarning, match=r"3 of 4 patch\(es\)"):
         res = net.run(x, 301, seed=0, record_windows=[300])

@@ -32,7 +32,6 @@ from .checkpoint import (HISTORY_KEYS, STREAM_BATCH, STREAM_INIT, STREAM_ORDER,
                          save_checkpoint, stream_seed)
 from .inference import run_inference
 from .readout import SpikeCodeMixin
-
 from .readout import validate_data as _validate_data
 
 __all__ = ["SpikingDictionaryLearner"]
@@ -440,10 +439,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                 while state["batch"] < per_epoch:
                     b = state["batch"]
                     start = time.perf_counter()
-                    # one BLAS thread: a multi-threaded BLAS sums the gradient's
-                    # products in an order that depends on its thread count, and the
-                    # fit amplifies the last-bit differences (measured: two fits,
-                    # OMP_NUM_THREADS 1 and 2, parted at batch 66)
+                    # one BLAS thread: more sum the gradient in a thread-dependent
+                    # order, and the fit amplifies the last bits (docs/learning.md)
                     with threadpool_limits(limits=1, user_api="blas"):
                         row = self._step(X[order[b * bs:(b + 1) * bs]], state, total)
                     state["seconds"] += time.perf_counter() - start

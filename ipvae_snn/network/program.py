@@ -289,13 +289,9 @@ class ProgramCache:
         """
         directory = self.path(spec)
         what = description or "the network"
-        program, problem = self._check(directory)
-        stale = damaged is not None and program is not None and \
-            program.manifest.get("files") == damaged.manifest.get("files")
-        if program is not None and not stale:
+        program, problem = self._usable(directory, damaged)
+        if program is not None:
             return program, False
-        if stale:
-            problem = "its program crashed"
         if not self.writable():
             why = (f"its build of {what} is damaged ({problem})" if problem else
                    f"it holds no build of {what}")
@@ -304,13 +300,10 @@ class ProgramCache:
                 f"{CACHE_ENV} to a writable folder (or build there once with write "
                 f"access)")
         with self._lock(directory, what):
-            program, problem = self._check(directory)
-            stale = damaged is not None and program is not None and \
-                program.manifest.get("files") == damaged.manifest.get("files")
-            if program is not None and not stale:
+            # again under the lock: another process may have built it meanwhile
+            program, problem = self._usable(directory, damaged)
+            if program is not None:
                 return program, False
-            if stale:
-                problem = "its program crashed"
             if problem:
                 notice(f"the cached build in {directory} is damaged ({problem}); "
                        f"rebuilding it")
@@ -324,6 +317,18 @@ class ProgramCache:
                 raise RuntimeError(f"the build of {what} in {directory} cannot be "
                                    f"verified just after compiling it ({problem})")
             return program, True
+
+    def _usable(self, directory, damaged):
+        """
+        ``(program, None)`` for a verified build in ``directory`` that is not
+        the ``damaged`` one (the same files as a program that just crashed),
+        else ``(None, problem)`` (problem None: no build there).
+        """
+        program, problem = self._check(directory)
+        if damaged is not None and program is not None and \
+                program.manifest.get("files") == damaged.manifest.get("files"):
+            return None, "its program crashed"
+        return program, problem
 
     @contextlib.contextmanager
     def _lock(self, directory, what):
