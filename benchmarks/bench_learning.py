@@ -47,12 +47,14 @@ import numpy as np
 
 from _common import (BenchmarkError, base_parser, limit_threads, load_shared_patches,
                      machine_info, positive_int, print_table, run_main, timed)
-from ipvae_snn import load_model, metrics
+from ipvae_snn import load_model
 from ipvae_snn.data import HELD_OUT_IMAGES, TRAIN_IMAGES, natural_patches
 from ipvae_snn.learning import SpikingDictionaryLearner
+from ipvae_snn.ratedistortion import (ipvae_points, sparse_coding_dictionary,
+                                      sparse_coding_points)
 from ipvae_snn.reference import infer
 
-__all__ = ["evaluate", "fit_sparse_coding", "match_zero_fraction", "main"]
+__all__ = ["evaluate", "match_zero_fraction", "main"]
 
 READ_OUT = 16
 #: Held-out patches (the first ones) of the learning curve.
@@ -72,19 +74,12 @@ def evaluate(params, x, steps, seed):
     whose neurons ran away (reached the upper clamp) are counted and kept in
     the means, as the paper's metric does.
     """
-    windows = sorted({READ_OUT, steps})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = infer(params, x, steps + 1, seed=seed, record_windows=windows)
-    runaway = np.any(result.runaway_onset >= 0, axis=1)
-    rows = []
-    for t in windows:
-        rows.append(dict(T=int(t), r2=float(np.nanmean(result.r2[:, t])),
-                         r2_median=float(np.nanmedian(result.r2[:, t])),
-                         zero_fraction=float(result.zero_fraction[:, t].mean()),
-                         mean_count=float(result.mean_count[:, t].mean()),
-                         runaway=int(runaway.sum())))
-    return rows
+    points = ipvae_points(params, x, sorted({READ_OUT, steps}), seed=seed)
+    # patches that ran away at any window of the run, on every row
+    runaway = int(round(points[-1]["runaway_fraction"] * len(x)))
+    return [dict(T=p["T"], r2=p["r2"], r2_median=p["r2_median"],
+                 zero_fraction=p["zero_fraction"], mean_count=p["mean_count"],
+                 runaway=runaway) for p in points]
 
 
 def _curve_point(params, x, seed):
@@ -93,29 +88,6 @@ def _curve_point(params, x, seed):
         result = infer(params, x, READ_OUT + 1, seed=seed, record_windows=[READ_OUT])
     return dict(r2=float(np.nanmean(result.r2[:, READ_OUT])),
                 mean_count=float(result.mean_count[:, READ_OUT].mean()))
-
-
-def fit_sparse_coding(x_train, n_components, epochs, seed):
-    """scikit-learn non-negative sparse coding: the dictionary (atoms as rows)."""
-    from sklearn.decomposition import MiniBatchDictionaryLearning
-    model = MiniBatchDictionaryLearning(
-        n_components=n_components, alpha=1.0, batch_size=256, max_iter=epochs,
-        fit_algorithm="cd", transform_algorithm="lasso_cd", positive_code=True,
-        random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # lasso convergence chatter
-        model.fit(x_train)
-    return model.components_
-
-
-def _sparse_codes(dictionary, x, alpha):
-    from sklearn.decomposition import SparseCoder
-    coder = SparseCoder(dictionary, transform_algorithm="lasso_cd",
-                        transform_alpha=alpha, positive_code=True,
-                        transform_max_iter=2000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return coder.transform(x)
 
 
 def match_zero_fraction(dictionary, x, target, tol=0.002, max_iter=30):
@@ -127,12 +99,8 @@ def match_zero_fraction(dictionary, x, target, tol=0.002, max_iter=30):
     best = None
     for _ in range(max_iter):
         alpha = float(np.sqrt(lo * hi))
-        codes = _sparse_codes(dictionary, x, alpha)
-        zf = float(np.mean(codes == 0))
-        row = dict(alpha=alpha, zero_fraction=zf,
-                   r2=float(np.nanmean(metrics.r2_score(x, codes @ dictionary))),
-                   r2_median=float(np.nanmedian(metrics.r2_score(x, codes @ dictionary))),
-                   mean_code=float(codes.mean()))
+        row = sparse_coding_points(dictionary, x, [alpha])[0]
+        zf = row["zero_fraction"]
         if best is None or abs(zf - target) < abs(best["zero_fraction"] - target):
             best = row
         if abs(zf - target) <= tol:
@@ -212,8 +180,8 @@ def _benchmark(args):
             for row in evaluate(params, x_eval, args.steps, args.seed):
                 rows.append(dict(model=name, **row))
         dictionary, sc_s, sc_cpu = timed(
-            fit_sparse_coding, x_train[:args.sc_n_train], reference.n_latents,
-            args.sc_epochs, args.seed)
+            sparse_coding_dictionary, x_train[:args.sc_n_train], reference.n_latents,
+            args.sc_epochs, seed=args.seed)
         for row in list(rows):
             match = match_zero_fraction(dictionary, x_eval, row["zero_fraction"])
             rows.append(dict(model=f"sparse coding (zf of {row['model']})", T=row["T"],

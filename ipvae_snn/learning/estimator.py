@@ -570,10 +570,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         tables, point, cap = {}, (1.0, 1.0), None
         if isinstance(self.operating_point, str):
             x = X[np.sort(pick[:_OPERATING_POINT_PATCHES])]
-            params, table = updates.calibrate_operating_point(
+            params, table, point = updates.calibrate_operating_point(
                 params, x, self.calibration_window, run)
             tables["operating_point"] = table
-            point = min(table, key=lambda row: row[2])[:2]
         elif self.operating_point is not None:
             point = tuple(float(v) for v in self.operating_point)
             params = updates.change_spike_size(params, *point)

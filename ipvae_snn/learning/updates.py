@@ -278,6 +278,9 @@ def calibrate_operating_point(params, x, window, infer_fn, scales=SPIKE_SCALES,
     params : IPVAEParams
         The best candidate.
     table : list of (scale, cost_scale, distance)
+    point : (float, float)
+        The chosen ``(scale, cost_scale)``; ``(1, 1)`` (the model as it is)
+        when every candidate ran away.
     """
     from ..ratedistortion import distance
     table, best, best_d = [], (1.0, 1.0), np.inf
@@ -292,8 +295,8 @@ def calibrate_operating_point(params, x, window, infer_fn, scales=SPIKE_SCALES,
             if d < best_d:
                 best, best_d = (c, m), d
     if best == (1.0, 1.0):
-        return params, table
-    return change_spike_size(params, *best), table
+        return params, table, best
+    return change_spike_size(params, *best), table, best
 
 
 def calibrate_prior(params, x, window, infer_fn, caps=PRIOR_CAPS, late=None):
