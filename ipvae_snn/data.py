@@ -100,8 +100,10 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     """
     Validate input patches and return them as a float64 array (n, n_pixels).
 
-    Accepts (n, n_pixels), (n, h, w) with ``h * w == n_pixels`` and, when
-    ``allow_single``, one patch (n_pixels,) or (side, side) for a square patch.
+    Accepts (n, n_pixels), (n, side, side) with ``side * side == n_pixels``
+    and, when ``allow_single``, one patch (n_pixels,) or (side, side). Other
+    3-D shapes with as many pixels, such as (n, 8, 32) for 256, are refused:
+    flattening them would scramble the patches.
     Values must be finite and within ±`~ipvae_snn.defaults.MAX_ABS_VALUE`
     (1e6): the model works on whitened patches of unit scale, and larger
     values overflow its arithmetic.
@@ -124,6 +126,10 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     ...
     ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels
     (4x4) to match the model, got shape (2, 15)
+    >>> check_patches(np.zeros((2, 2, 8)), 16)
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: patches: expected shape (n_patches, 16) or ...
     """
     try:
         arr = np.asarray(x)
@@ -139,6 +145,12 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     if allow_single and (arr.ndim == 1 or (square and shape == (side, side))):
         arr = arr.reshape(1, -1)
     if arr.ndim == 3:
+        # images of patches must be square and of the model's side: (n, 8, 32)
+        # has 256 pixels too, but flattening it would scramble the patches
+        if not (square and shape[1:] == (side, side)):
+            raise InvalidValueError(f"{name}: expected shape {expected}, got {shape}"
+                                    + ("" if square else "; models of non-square "
+                                       "patches take flat (n_patches, pixels) arrays"))
         arr = arr.reshape(arr.shape[0], arr.shape[1] * arr.shape[2])
     if arr.ndim != 2:
         raise InvalidValueError(f"{name}: expected shape {expected}, got {shape}")

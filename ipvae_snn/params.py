@@ -21,6 +21,7 @@ IPVAEParams(n_pixels=256, n_latents=512, lr=1.116, clamp_u=10, clamp_du=10)
 """
 
 import hashlib
+import os
 from importlib import resources
 
 import numpy as np
@@ -28,11 +29,12 @@ import numpy as np
 from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, MAX_ABS_VALUE,
                        MAX_CLAMP_U, MAX_SELF_INHIBITION, SIGMA_SOFTCLAMP,
                        SOFTPLUS_THRESHOLD)
-from .io import atomic_savez
-from .validation import InvalidValueError, MissingKeyError, check_file
+from .io import atomic_savez, unreadable_reason
+from .validation import (InvalidTypeError, InvalidValueError, MissingFileError,
+                         MissingKeyError, check_file)
 
 __all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "BUNDLED_MODELS",
-           "default_params", "load_model", "bundled_model_path"]
+           "default_params", "load_model", "bundled_model_path", "unknown_model_message"]
 
 #: The models shipped inside the package: name -> (file in ``ipvae_snn/models``,
 #: what it is). Each file's ``metadata`` holds its provenance.
@@ -322,8 +324,17 @@ class IPVAEParams:
         Required keys: ``phi``, ``u_init`` and each of ``dec_sigma``, ``bias``,
         ``lr`` or its raw official form (``dec_log_sigma_softclamped`` /
         ``dec_log_sigma``, ``log_bias``, ``log_lr``).
+
+        Raises
+        ------
+        InvalidTypeError
+            ``arrays`` is not a mapping (None, a list, ...).
         """
-        keys = set(arrays)
+        if not hasattr(arrays, "keys") or not hasattr(arrays, "__getitem__"):
+            raise InvalidTypeError(f"{source}: arrays must be a mapping of key -> array "
+                                   f"(a dict, an opened .npz), got "
+                                   f"{type(arrays).__name__}")
+        keys = set(arrays.keys())
 
         def need(*candidates):
             for key in candidates:
@@ -427,7 +438,7 @@ class IPVAEParams:
                 arrays = {k: data[k] for k in data.files}
         except Exception as exc:
             raise InvalidValueError(f"model file '{path}' is not a readable .npz "
-                             f"file: {exc}") from exc
+                                    f"file: {unreadable_reason(path, exc)}") from exc
         return cls.from_arrays(arrays, source=f"model file '{path}'")
 
     def save(self, path):
@@ -507,18 +518,64 @@ def default_params():
     return IPVAEParams.default()
 
 
-def load_model(model):
+def unknown_model_message(name):
+    """
+    The message for a model ``name`` that is neither bundled nor a file,
+    with the closest bundled name.
+
+    Examples
+    --------
+    >>> unknown_model_message("naturl")
+    "model 'naturl' is neither a bundled model nor a file; did you mean 'natural'? ..."
+    """
+    import difflib
+    close = difflib.get_close_matches(str(name), list(BUNDLED_MODELS), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (f"model '{name}' is neither a bundled model nor a file; {hint}bundled "
+            f"models: {', '.join(sorted(BUNDLED_MODELS))}")
+
+
+def load_model(model, name="model"):
     """
     A model by bundled name (`BUNDLED_MODELS`) or ``.npz`` path; an
     `IPVAEParams` passes through.
+
+    Every function that takes a model (``params``) accepts these three
+    forms through this function.
+
+    Parameters
+    ----------
+    model : IPVAEParams, str or os.PathLike
+    name : str
+        The argument's name, for the messages.
+
+    Raises
+    ------
+    InvalidTypeError
+        ``model`` is none of the three (None, a dict, a number, ...).
+    MissingFileError
+        Neither a bundled name nor an existing file (the message suggests
+        the closest bundled name).
 
     Examples
     --------
     >>> load_model("official").n_pixels
     256
+    >>> load_model({"phi": 1})
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidTypeError: model must be an IPVAEParams, a bundled model's ...
     """
     if isinstance(model, IPVAEParams):
         return model
     if isinstance(model, str) and model in BUNDLED_MODELS:
         return IPVAEParams.bundled(model)
-    return IPVAEParams.load(model)
+    if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
+        names = ", ".join(repr(n) for n in sorted(BUNDLED_MODELS))
+        raise InvalidTypeError(f"{name} must be an IPVAEParams, a bundled model's name "
+                               f"({names}) or the path of a model .npz, got "
+                               f"{type(model).__name__ if model != '' else repr(model)}")
+    path = os.fspath(model)
+    if not os.path.exists(path) and os.sep not in path and "." not in path:
+        raise MissingFileError(unknown_model_message(path))
+    return IPVAEParams.load(path)

@@ -62,6 +62,7 @@ __all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
            "MissingDependencyError", "UnavailableDeviceError", "UnavailableCacheError",
            "check_int",
            "check_number", "check_choice", "check_constraint", "check_float_dtype",
+           "check_seed",
            "check_callable",
            "check_record_windows", "check_recorded", "check_neurons", "check_quantity",
            "check_file", "check_folder", "check_memory"]
@@ -105,11 +106,15 @@ class FileWriteError(InputError, OSError):
     permission, read-only file system); the message names the path.
     """
 
-    def __init__(self, path, cause):
+    def __init__(self, path, cause, option=None):
         super().__init__(getattr(cause, "errno", None),
                          getattr(cause, "strerror", None) or str(cause), os.fspath(path))
+        #: How the user named the path (``"--out"``), or None.
+        self.option = option
 
     def __str__(self):
+        if self.option:
+            return f"{self.option} '{self.filename}' cannot be written: {self.strerror}"
         return f"cannot write '{self.filename}': {self.strerror}"
 
 
@@ -286,6 +291,30 @@ def check_choice(value, name, options):
     raise InvalidValueError(f"unknown {name} {value!r}; choose one of {tuple(options)}")
 
 
+def check_seed(seed, name="seed"):
+    """
+    A seed as numpy takes it: None, an integer >= 0 or a
+    `numpy.random.SeedSequence`; returned unchanged.
+
+    Examples
+    --------
+    >>> check_seed(3), check_seed(None)
+    (3, None)
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: seed must be None or an integer >= 0, got -1
+    """
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed
+    expected = "None or an integer >= 0"
+    if not _is_int(seed):
+        raise InvalidTypeError(f"{name} must be {expected}, got {seed!r}")
+    if seed < 0:
+        raise InvalidValueError(f"{name} must be {expected}, got {seed!r}")
+    return seed
+
+
 def check_float_dtype(dtype, name="dtype"):
     """``dtype`` as a `numpy.dtype`, if it is float32 or float64."""
     try:
@@ -328,7 +357,12 @@ def check_record_windows(record_windows, n_windows, name="record_windows"):
     """
     if record_windows is None:
         return np.arange(n_windows)
-    w = np.unique(np.asarray(record_windows, dtype=np.int64).ravel())
+    values = np.asarray(record_windows) if not isinstance(record_windows, str) else None
+    if values is None or values.dtype.kind not in "iu" and not (
+            values.dtype.kind in "fb" and values.size == 0):
+        raise InvalidTypeError(f"{name} must be None (every window) or window indices "
+                               f"(integers), got {record_windows!r}")
+    w = np.unique(values.astype(np.int64).ravel())
     if w.size and (w[0] < 0 or w[-1] >= n_windows):
         raise InvalidValueError(f"{name} must lie in [0, {n_windows - 1}] "
                                 f"(n_windows={n_windows}), got {w.tolist()[:10]}")
@@ -497,7 +531,9 @@ def check_file(path, what):
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise MissingFileError(f"{what} file '{path}' does not exist")
+        # "NWB file" names its kind already: no "NWB file file"
+        noun = what if what.endswith("file") else f"{what} file"
+        raise MissingFileError(f"{noun} '{path}' does not exist")
     return path
 
 

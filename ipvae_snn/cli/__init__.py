@@ -19,6 +19,13 @@ removes its temporary files and ends with one line and the shell's statuses
 130 and 143 (128 + the signal), so that scripts and job schedulers see how it
 ended.
 
+Standard output is the summary's: when its reader goes away (``| head -1``)
+the command ends quietly with status 141 (128 + SIGPIPE), as a Unix tool that
+SIGPIPE ends; when it cannot be written (``> /dev/full``) or was closed
+(``>&-``) the command says so in one line and exits with status 2. The files
+it was asked to write are written either way (a closed standard output is
+refused before any work).
+
 Examples
 --------
 >>> from ipvae_snn.cli import main
@@ -27,6 +34,8 @@ Examples
 """
 
 import argparse
+import contextlib
+import os
 import sys
 import warnings
 
@@ -37,7 +46,11 @@ from . import common, convert, fit, infer, simulate, stats
 from .common import CLIError, nonnegative_int, positive_int
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError", "positive_int",
-           "nonnegative_int", "is_user_error"]
+           "nonnegative_int", "is_user_error", "EXIT_BROKEN_PIPE"]
+
+#: Exit status when the reader of standard output went away (``| head``):
+#: 128 + SIGPIPE, as for a Unix tool that SIGPIPE ends.
+EXIT_BROKEN_PIPE = 141
 
 #: The subcommand modules, in the order of ``ipvae-snn --help``.
 SUBCOMMANDS = (infer, simulate, stats, convert, fit)
@@ -84,9 +97,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # the command as typed, for the provenance of what it writes
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None or not _stream_open(sys.stdout):
+        sys.stderr.write(f"{common.PROG}: error: standard output is closed; redirect it "
+                         f"(> /dev/null) instead of closing it\n")
+        return 2
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)
     try:
         with sigterm_as_exception():
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return status
+    except _StdoutError as exc:
+        # its reader went away (| head), or the device is full (> /dev/full)
+        _silence_stdout(stdout)
+        cause = exc.__cause__
+        if isinstance(cause, BrokenPipeError):
+            return EXIT_BROKEN_PIPE
+        sys.stderr.write(f"{common.PROG}: error: cannot write to standard output: "
+                         f"{getattr(cause, 'strerror', None) or cause}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{common.PROG}: interrupted\n")
         return EXIT_INTERRUPTED
@@ -99,6 +129,61 @@ def main(argv=None):
         first = str(exc).strip().splitlines() or [type(exc).__name__]
         sys.stderr.write(f"{common.PROG}: error: {first[0]}\n")
         return 2
+    finally:
+        sys.stdout = stdout
+
+
+class _StdoutError(Exception):
+    """Standard output failed (its ``__cause__``: the `OSError`)."""
+
+
+class _Stdout:
+    """
+    Standard output, whose write errors are told apart from those of the
+    files a command writes: they become `_StdoutError`.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutError() from exc
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except OSError as exc:
+            raise _StdoutError() from exc
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _stream_open(stream):
+    """Whether ``stream``'s file descriptor is open (a stream without one counts as open)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):   # a test's capture, a StringIO
+        return True
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _silence_stdout(stream):
+    """
+    Point standard output at /dev/null, so that nothing more is written and
+    Python's own flush at exit does not fail again (with a traceback).
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 # Names of version 0.1, when this package was one module: old name -> (module,

@@ -26,7 +26,8 @@ __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_floa
            "add_cluster_arguments", "scheduler_client", "scheduler_label",
            "check_nwb_argument", "write_nwb", "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
-           "summary_dict", "check_output_arguments", "check_figure_paths", "report",
+           "summary_dict", "check_output_arguments", "check_outputs",
+           "check_figure_paths", "report",
            "check_distinct_paths", "input_files",
            "print_json", "pyplot", "no_runaway_warnings", "model_label", "warn",
            "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS"]
@@ -388,15 +389,53 @@ def check_distinct_paths(inputs, outputs):
         seen.append((option, path))
 
 
+def check_outputs(outputs, inputs, figures=()):
+    """
+    Every check of the output files of a command, before any work starts.
+
+    The figure options must name a format that can be written here
+    (`check_figure_paths`), every output must be writable
+    (`ipvae_snn.io.check_output_path`: not a folder, not under a file, a name
+    the file system allows, a folder this process may write to), and none
+    may be an input or another output (`check_distinct_paths`).
+
+    Parameters
+    ----------
+    outputs : dict
+        Option -> path or None, e.g. ``{"--out": "r.npz", "--nwb": None}``.
+    inputs : dict
+        Option -> path or None of the inputs.
+    figures : sequence of str
+        The options of ``outputs`` that are figures.
+
+    Raises
+    ------
+    InputError
+        In one line naming the option.
+
+    Examples
+    --------
+    >>> check_outputs({"--out": "r.npz", "--figure": "f.png"}, {"--patches": None},
+    ...               figures=["--figure"])
+    >>> check_outputs({"--out": "/"}, {})
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.FileWriteError: --out '/' cannot be written: it is a folder; name a file
+    """
+    from ..io import check_output_paths
+    check_figure_paths(*(outputs.get(option) for option in figures))
+    check_output_paths(outputs)
+    check_distinct_paths(inputs, outputs)
+
+
 def check_output_arguments(args):
     """
-    Fail on an unusable ``--figure`` format, or on ``--out`` / ``--figure``
-    naming an input (``--patches``, ``--model``) or each other, before any work.
+    `check_outputs` of an inference subcommand: ``--out``, ``--figure``,
+    ``--nwb`` against ``--patches``, ``--model`` and each other, before any work.
     """
-    check_figure_paths(args.figure)
-    check_distinct_paths(dict(input_files(args)), {"--out": getattr(args, "out", None),
-                                                   "--figure": args.figure,
-                                                   "--nwb": getattr(args, "nwb", None)})
+    check_outputs({"--out": getattr(args, "out", None), "--figure": args.figure,
+                   "--nwb": getattr(args, "nwb", None)},
+                  dict(input_files(args)), figures=["--figure"])
 
 
 def input_files(args):

@@ -1,6 +1,6 @@
 """``ipvae-snn convert``: an official checkpoint folder to a model ``.npz``."""
 
-from .common import PROG, check_distinct_paths, print_json
+from .common import PROG, check_outputs, print_json
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -33,7 +33,7 @@ def add_parser(subparsers):
 def run(args):
     """Run ``ipvae-snn convert``."""
     from ..official import from_official
-    check_distinct_paths({"FOLDER": args.folder}, {"OUT": args.out})
+    check_outputs({"OUT": args.out}, {"FOLDER": args.folder})
     checkpoint = args.checkpoint
     if checkpoint is not None and checkpoint.isdigit():
         checkpoint = int(checkpoint)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from .common import (PROG, CLIError, add_cluster_arguments, add_network_arguments,
-                     check_distinct_paths, check_figure_paths, no_runaway_warnings,
+                     check_outputs, no_runaway_warnings,
                      nonnegative_float, nonnegative_int, positive_float, positive_int,
                      print_json, pyplot, scheduler_client, scheduler_label)
 
@@ -60,9 +60,10 @@ def add_parser(subparsers):
     p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
                    help="comma-separated bundled images to cut training patches from "
                         "(default: the reference model's training images)")
-    p.add_argument("--init", default="random", metavar="random|default|F.npz",
-                   help="starting model: a random dictionary (default), the bundled "
-                        "model, or a model file (warm start)")
+    p.add_argument("--init", default="random", metavar="random|NAME|F.npz",
+                   help="starting model: a random dictionary (default), a bundled "
+                        "model ('default' or a name as --model takes it), or a model "
+                        "file (warm start)")
     p.add_argument("--n-components", type=positive_int, default=None, metavar="K",
                    help="latent neurons (default: 512, or the --init model's)")
     p.add_argument("--epochs", type=positive_int, default=FIT_EPOCHS,
@@ -135,6 +136,9 @@ def _patch_pixels(path):
     from ..io import load_array_file
     arr = load_array_file(path, default_key="patches", what="patches")
     if arr.ndim == 3:
+        if arr.shape[1] != arr.shape[2]:
+            raise CLIError(f"patches file '{path}': (n, h, w) patches must be square, "
+                           f"got {arr.shape}; give (n, pixels) for other shapes")
         return int(arr.shape[1] * arr.shape[2])
     if arr.ndim == 2:
         return int(arr.shape[1])
@@ -207,39 +211,125 @@ def _held_out(args, params):
                 mean_count=float(res.mean_count[:, t].mean()))
 
 
+#: The options of the learner's arguments, for messages about a resumed fit.
+_OPTIONS = {"max_iter": "--epochs", "batch_size": "--batch-size",
+            "learning_rate": "--learning-rate", "spike_cost": "--spike-cost",
+            "t_train": "--t-train", "learn_sigma": "--learn-sigma", "beta": "--beta",
+            "target_rate": "--target-rate", "backend": "--backend", "device": "--device",
+            "n_components": "--n-components", "init": "--init",
+            "random_state": "--seed", "X": "the training patches (--patches, "
+            "--n-patches, --images, --digits, --augment, --seed)"}
+
+
+def _init_model(text):
+    """``--init``: 'random', 'default', or a bundled model's name or a model file."""
+    from ..params import BUNDLED_MODELS, load_model
+    if text in ("random", "default"):
+        return text
+    if text not in BUNDLED_MODELS and not os.path.exists(text):
+        from ..params import unknown_model_message
+        raise CLIError(f"--init: {unknown_model_message(text)} (or 'random')")
+    return load_model(text)
+
+
+def _check_checkpoint(args):
+    """
+    ``--checkpoint`` and ``--resume`` before any work: a resumed fit needs
+    its checkpoint; a new fit must not overwrite an existing file (an earlier
+    fit's checkpoint, a model).
+    """
+    from ..learning.checkpoint import is_checkpoint
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint (the file to continue from)")
+    if not args.checkpoint:
+        return
+    exists = os.path.isfile(args.checkpoint)
+    if args.resume and not exists:
+        raise CLIError(f"--checkpoint '{args.checkpoint}' does not exist; --resume "
+                       f"continues the fit saved there (leave out --resume to start a "
+                       f"new fit)")
+    if exists and not args.resume:
+        if is_checkpoint(args.checkpoint):
+            raise CLIError(f"--checkpoint '{args.checkpoint}' holds an earlier fit's "
+                           f"checkpoint; continue that fit with --resume, or give "
+                           f"another path to start a new one")
+        raise CLIError(f"--checkpoint '{args.checkpoint}' is an existing file, not a fit "
+                       f"checkpoint; checkpoints would overwrite it: give another path")
+
+
+def _check_operating_point(point, init, n_pixels, k, text):
+    """Refuse a spike size and cost factor that make the model unusable, before training."""
+    from ..learning.updates import change_spike_size
+    from ..params import IPVAEParams
+    from ..validation import InputError
+    if point is None or point == "auto":
+        return
+    c, m = point
+    if not (np.isfinite(c) and np.isfinite(m) and c > 0 and m > 0):
+        raise CLIError(f"--operating-point must be two positive numbers C,M, got {text!r}")
+    start = (init if isinstance(init, IPVAEParams)
+             else IPVAEParams.random(n_pixels, k, random_state=0))
+    try:
+        with np.errstate(all="ignore"):
+            change_spike_size(start, c, m)
+    except InputError as exc:
+        raise CLIError(f"--operating-point {text}: spikes {c:g} times as large and a "
+                       f"cost {m:g} times as high give a model out of range "
+                       f"({str(exc).splitlines()[0]})") from None
+
+
+def _check_batch_memory(args, k, n_pixels):
+    """The read-out windows of one batch (--t-train x --batch-size) must fit in memory."""
+    from ..reference import memory_estimate
+    from ..validation import check_memory
+    need = (args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
+            + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels))
+    check_memory(need, f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
+                       f"{k} neurons", "use a smaller --t-train or --batch-size")
+
+
 def run(args):
     """Run ``ipvae-snn fit``."""
     from .._signals import Terminated
     from ..learning import SpikingDictionaryLearner
+    from ..learning.checkpoint import load_checkpoint
     from ..params import IPVAEParams
 
+    # Everything that can be checked is checked before the fit: the options,
+    # the output files, the checkpoint, the memory of a batch.
     figure = _figure_path(args)
-    check_figure_paths(figure)
-    if args.resume and not args.checkpoint:
-        raise CLIError("--resume needs --checkpoint (the file to continue from)")
-    if args.resume and not os.path.exists(args.checkpoint):
-        raise CLIError(f"--checkpoint '{args.checkpoint}' does not exist; --resume "
-                       f"continues the fit saved there (leave out --resume to start a "
-                       f"new fit)")
-    init_file = None if args.init in ("random", "default") else args.init
-    check_distinct_paths({"--patches": args.patches, "--init": init_file},
-                         {"--out": args.out, "--figure": figure,
-                          "--checkpoint": args.checkpoint})
-    init = args.init if args.init in ("random", "default") else IPVAEParams.load(args.init)
+    point = _operating_point(args.operating_point)
+    prior_cap = _prior_cap(args.prior_cap)
+    init = _init_model(args.init)
+    init_file = args.init if isinstance(init, IPVAEParams) and os.path.exists(args.init) \
+        else None
+    figure_option = "--figure" if args.figure else "the dictionary figure (--figure)"
+    check_outputs({"--out": args.out, figure_option: figure,
+                   "--checkpoint": args.checkpoint},
+                  {"--patches": args.patches, "--init": init_file},
+                  figures=[figure_option])
+    _check_checkpoint(args)
     x, source = _training_patches(args)
     k = args.n_components
     if k is None:
         k = init.n_latents if isinstance(init, IPVAEParams) else 512
+    _check_operating_point(point, init, x.shape[1], k, args.operating_point)
+    _check_batch_memory(args, k, x.shape[1])
     learner = SpikingDictionaryLearner(
         n_components=k, init=init, spike_cost=args.spike_cost,
-        prior_cap=_prior_cap(args.prior_cap),
-        operating_point=_operating_point(args.operating_point),
+        prior_cap=prior_cap, operating_point=point,
         backend=args.backend, device=args.device,
         t_train=args.t_train, batch_size=args.batch_size, max_iter=args.epochs,
         learning_rate=args.learning_rate, learn_sigma=args.learn_sigma,
         beta=args.beta, target_rate=args.target_rate, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, random_state=args.seed,
         progress=False if (args.quiet or args.json) else None)
+    if args.resume:
+        # the same check as the fit's, worded with the options
+        from ..learning.readout import validate_data
+        load_checkpoint(args.checkpoint, validate_data(learner, x, reset=True,
+                                                       dtype=np.float64),
+                        learner._check_hyper_parameters(), k, names=_OPTIONS)
     start = time.perf_counter()
     try:
         with scheduler_client(args) as client:
@@ -247,9 +337,15 @@ def run(args):
             learner.fit(x, resume=args.resume)
             where = scheduler_label(client)
     except (KeyboardInterrupt, Terminated):
-        if args.checkpoint:
+        # a new fit starts without a file there (_check_checkpoint): one that
+        # exists now holds this fit's (or the resumed fit's) last checkpoint
+        if args.checkpoint and os.path.isfile(args.checkpoint):
             sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
                              f"continue with the same command and --resume\n")
+        elif args.checkpoint:
+            sys.stderr.write(f"{PROG}: no checkpoint was written yet (the first comes "
+                             f"after --checkpoint-every {args.checkpoint_every} "
+                             f"batches); nothing to resume\n")
         raise
     seconds = time.perf_counter() - start
     params = _with_provenance(learner, args, source, seconds, x.shape[0])

@@ -4,8 +4,8 @@ import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
 from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
-                     add_network_arguments, check_distinct_paths, check_figure_paths,
-                     check_nwb_argument, input_files, load_input_patches, load_model,
+                     add_network_arguments, check_nwb_argument, check_outputs, input_files,
+                     load_input_patches, load_model,
                      model_label, no_runaway_warnings, positive_float, positive_int,
                      pyplot, record_windows_for, report, scheduler_client,
                      scheduler_label, warn, write_nwb)
@@ -74,11 +74,9 @@ def run(args):
 
     from ..network import SpikingIPVAE
 
-    check_figure_paths(args.figure, args.raster, args.traces)
-    check_distinct_paths(dict(input_files(args)),
-                         {"--out": args.out, "--figure": args.figure,
-                          "--raster": args.raster, "--traces": args.traces,
-                          "--nwb": args.nwb})
+    check_outputs({"--out": args.out, "--figure": args.figure, "--raster": args.raster,
+                   "--traces": args.traces, "--nwb": args.nwb}, dict(input_files(args)),
+                  figures=["--figure", "--raster", "--traces"])
     check_nwb_argument(args)
     params = load_model(args.model)
     x, source = load_input_patches(args, params)

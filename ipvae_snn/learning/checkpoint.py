@@ -22,6 +22,7 @@ from ..params import IPVAEParams
 from ..validation import InvalidValueError, MissingKeyError
 
 __all__ = ["CHECKPOINT_FORMAT", "HISTORY_KEYS", "save_checkpoint", "load_checkpoint",
+           "is_checkpoint",
            "data_hash", "base_seed", "stream_seed", "STREAM_INIT", "STREAM_ORDER",
            "STREAM_BATCH", "STREAM_TRANSFORM", "STREAM_PRIOR"]
 
@@ -84,6 +85,24 @@ def save_checkpoint(path, state):
     atomic_savez(path, **arrays)
 
 
+def is_checkpoint(path):
+    """
+    Whether ``path`` is a readable file holding a fit checkpoint (its format
+    tag), read without loading the arrays.
+
+    Examples
+    --------
+    >>> from ipvae_snn.params import default_model_path
+    >>> is_checkpoint(default_model_path()), is_checkpoint("missing.npz")
+    (False, False)
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "format" in data.files and str(data["format"]) == CHECKPOINT_FORMAT
+    except Exception:  # not a file, not an .npz, damaged: not a checkpoint
+        return False
+
+
 def _read(path):
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -93,9 +112,13 @@ def _read(path):
                                 f"{exc}") from exc
 
 
-def load_checkpoint(path, X, hyper, n_components):
+def load_checkpoint(path, X, hyper, n_components, names=None):
     """
     The fit state saved in ``path``, checked against this fit.
+
+    ``names`` maps the learner's argument names (and ``"X"``) to how the
+    caller's user knows them (the command line's options) for the messages;
+    by default the messages name the arguments.
 
     Raises
     ------
@@ -105,6 +128,10 @@ def load_checkpoint(path, X, hyper, n_components):
     MissingKeyError
         Naming the first missing key.
     """
+    names = dict(names or {})
+
+    def named(key):
+        return names.get(key, key)
     arrays = _read(path)
     if str(arrays.get("format", "")) != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"'{path}' is not a fit checkpoint of "
@@ -123,7 +150,7 @@ def load_checkpoint(path, X, hyper, n_components):
         raise InvalidValueError(
             f"checkpoint '{path}' is from a model of another size: "
             f"{params.n_pixels} pixels x {params.n_latents} latents, but this fit "
-            f"has {X.shape[1]} features and n_components={n_components}")
+            f"has {X.shape[1]} features and {named('n_components')}={n_components}")
     try:
         saved = json.loads(str(arrays["hyper_json"]))
         if not isinstance(saved, dict):
@@ -134,14 +161,17 @@ def load_checkpoint(path, X, hyper, n_components):
     current = json.loads(json.dumps(hyper, sort_keys=True, default=str))
     diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if diff:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
+        detail = ", ".join(f"{named(k)}: {saved.get(k)!r} -> {current.get(k)!r}"
+                           for k in diff)
         raise InvalidValueError(f"checkpoint '{path}' was written by a fit with other "
                                 f"hyper-parameters ({detail}); a resumed fit must use the "
                                 f"same ones")
     if str(arrays["data_hash"]) != data_hash(X):
+        data = named("X")
         raise InvalidValueError(f"checkpoint '{path}' was written by a fit on other data "
-                                f"(different X); resume with the same X, or start a new "
-                                f"fit with init=<the checkpoint's model>")
+                                f"(different {data}); resume with the same {data}, or "
+                                f"start a new fit with {named('init')}=<the checkpoint's "
+                                f"model>")
     try:
         state = {k: convert(arrays[k]) for k, convert in _SCALARS.items()}
     except (TypeError, ValueError) as exc:

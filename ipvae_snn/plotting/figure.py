@@ -35,12 +35,15 @@ def pyplot():
 
 def check_figure_path(path):
     """
-    The format of a figure file from its extension.
+    The format of a figure file from its extension, if it can be written here.
 
     Raises
     ------
-    ValueError
-        If the extension is not a format matplotlib can write.
+    InvalidValueError
+        (a `ValueError`) If the extension is not a format matplotlib can
+        write, or the format needs a program that is not installed (``.pgf``
+        needs the TeX engine of matplotlib's ``pgf.texsystem``, ``xelatex`` by
+        default), so that a command fails before its work, not after it.
     """
     from matplotlib.backend_bases import FigureCanvasBase
 
@@ -49,8 +52,31 @@ def check_figure_path(path):
     formats = FigureCanvasBase.get_supported_filetypes()
     if ext not in formats:
         raise InvalidValueError(f"figure path '{path}': unknown format '.{ext}'; use one of "
-                         f"{', '.join('.' + f for f in sorted(formats))}")
+                                f"{', '.join('.' + f for f in sorted(formats))}")
+    missing = _missing_program(ext)
+    if missing:
+        raise InvalidValueError(f"figure path '{path}': the .{ext} format needs "
+                                f"{missing}, which is not installed; use .pdf, .svg or "
+                                f".png")
     return ext
+
+
+def _missing_program(ext):
+    """The program that writing format ``ext`` needs and that is absent, or None."""
+    import shutil
+
+    import matplotlib
+    needs = []
+    if ext == "pgf":
+        needs.append(matplotlib.rcParams["pgf.texsystem"])
+    if matplotlib.rcParams["text.usetex"]:
+        needs.append("latex")
+        if ext in ("ps", "eps"):
+            needs.append("dvips")
+    for program in needs:
+        if shutil.which(program) is None:
+            return f"'{program}'"
+    return None
 
 
 def save_figure(fig, path, dpi=150):
