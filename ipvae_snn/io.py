@@ -168,11 +168,22 @@ def check_output_path(path, option=None):
                   else "permission denied")
         raise _refuse(path, f"{reason} in the folder '{folder}'", option, errno.EACCES)
     limit = _name_max(folder)
-    for name in _new_names(target, folder):
+    names = _new_names(target, folder)
+    for name in names:
         if len(os.fsencode(name)) > limit:
             raise _refuse(path, f"the name '{name[:20]}...' is {len(os.fsencode(name))} "
                                 f"bytes, more than the file system allows ({limit})",
                           option, errno.ENAMETOOLONG)
+    # the permission bits do not tell everything (root, sysfs, ACLs): create
+    # and remove a file of the kind the write will create there
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix(names[0] if names else "out"),
+                                     suffix=".probe", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise _refuse(path, f"{exc.strerror or exc} in the folder '{folder}'", option,
+                      exc.errno or errno.EACCES) from None
     return OutputTarget(path, target, False)
 
 

@@ -34,7 +34,8 @@ from .validation import (InvalidTypeError, InvalidValueError, MissingFileError,
                          MissingKeyError, check_file)
 
 __all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "BUNDLED_MODELS",
-           "default_params", "load_model", "bundled_model_path", "unknown_model_message"]
+           "default_params", "load_model", "bundled_model_path", "unknown_model_message",
+           "check_params"]
 
 #: The models shipped inside the package: name -> (file in ``ipvae_snn/models``,
 #: what it is). Each file's ``metadata`` holds its provenance.
@@ -518,6 +519,32 @@ def default_params():
     return IPVAEParams.default()
 
 
+def check_params(params, name="params"):
+    """
+    ``params`` if it is an `IPVAEParams`; the functions that run a model
+    take one, not a name or a path (`load_model` turns those into one).
+
+    Raises
+    ------
+    InvalidTypeError
+        In one line saying how to get one.
+
+    Examples
+    --------
+    >>> check_params("natural")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidTypeError: params must be an IPVAEParams, got str 'natural'; ...
+    """
+    if not isinstance(params, IPVAEParams):
+        shown = f" {params!r}" if isinstance(params, (str, os.PathLike)) else ""
+        raise InvalidTypeError(f"{name} must be an IPVAEParams, got "
+                               f"{type(params).__name__}{shown}; load a model with "
+                               f"ipvae_snn.load_model(name or path), e.g. "
+                               f"load_model('{DEFAULT_MODEL_NAME}')")
+    return params
+
+
 def unknown_model_message(name):
     """
     The message for a model ``name`` that is neither bundled nor a file,
@@ -540,8 +567,8 @@ def load_model(model, name="model"):
     A model by bundled name (`BUNDLED_MODELS`) or ``.npz`` path; an
     `IPVAEParams` passes through.
 
-    Every function that takes a model (``params``) accepts these three
-    forms through this function.
+    Functions that run a model take the `IPVAEParams` this returns
+    (`check_params`).
 
     Parameters
     ----------

@@ -40,8 +40,9 @@ from . import metrics
 from ._progress import ProgressBar
 from .data import check_patches
 from .results import InferenceResult
+from .params import check_params
 from .validation import (InvalidValueError, check_float_dtype, check_int, check_memory,
-                         check_neurons, check_number, check_record_windows)
+                         check_neurons, check_number, check_record_windows, check_seed)
 
 __all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts",
            "memory_estimate"]
@@ -388,6 +389,8 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     >>> row["T"], 0 < row["r2"] < 1, 0 < row["zero_fraction"] < 1
     (16, True, True)
     """
+    params = check_params(params)
+    seed = check_seed(seed)
     x = check_patches(x, params.n_pixels, name="x")
     n_windows = check_int(n_windows, "n_windows")
     dtype = check_float_dtype(dtype)

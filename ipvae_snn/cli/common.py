@@ -145,9 +145,12 @@ def add_network_arguments(parser, device="cpp_standalone", device_help=None,
 
 def add_cluster_arguments(parser, nwb=False):
     """``--scheduler`` (a Dask cluster) and, with ``nwb``, ``--nwb`` (an NWB file)."""
+    # the help names --jobs only where the subcommand has it
+    workers = ("--jobs or CPU-count" if "--jobs" in parser._option_string_actions
+               else "CPU-count")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="run on a Dask cluster: 'local' (a LocalCluster of "
-                             "--jobs or CPU-count workers), a scheduler address "
+                        help=f"run on a Dask cluster: 'local' (a LocalCluster of "
+                             f"{workers} workers), a scheduler address "
                              "tcp://host:port or a scheduler file (default: "
                              "$DASK_SCHEDULER_ADDRESS; unset: local processes); needs "
                              'pip install "ipvae-snn[dask]"')

@@ -19,7 +19,8 @@ from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
                           check_float_dtype, check_int, check_memory, check_neurons,
-                          check_number, check_quantity, check_record_windows)
+                          check_number, check_quantity, check_record_windows,
+                          check_seed)
 from .backends import Batch, get_backend
 from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
@@ -209,6 +210,7 @@ class SpikingIPVAE:
         p = self.params
         x = check_patches(patches, p.n_pixels, name="patches")
         n_windows = check_int(n_windows, "n_windows")
+        seed = check_seed(seed)
         n = x.shape[0]
         windows = check_record_windows(record_windows, n_windows)
         replay_counts = self._check_replay(replay_counts, n, n_windows)
