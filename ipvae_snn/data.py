@@ -126,7 +126,7 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     ...
     ipvae_snn.validation.InvalidValueError: patches: each patch must have 16 pixels
     (4x4) to match the model, got shape (2, 15)
-    >>> check_patches(np.zeros((2, 2, 8)), 16)
+    >>> check_patches(np.zeros((2, 2, 8)), 16)             # 16 pixels, not 4x4
     Traceback (most recent call last):
     ...
     ipvae_snn.validation.InvalidValueError: patches: expected shape (n_patches, 16) or ...
@@ -147,7 +147,7 @@ def check_patches(x, n_pixels, name="patches", allow_single=True):
     if arr.ndim == 3:
         # images of patches must be square and of the model's side: (n, 8, 32)
         # has 256 pixels too, but flattening it would scramble the patches
-        if not (square and shape[1:] == (side, side)):
+        if shape[1] * shape[2] == n_pixels and not (square and shape[1:] == (side, side)):
             raise InvalidValueError(f"{name}: expected shape {expected}, got {shape}"
                                     + ("" if square else "; models of non-square "
                                        "patches take flat (n_patches, pixels) arrays"))

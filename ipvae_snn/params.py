@@ -522,12 +522,8 @@ def default_params():
 def check_params(params, name="params"):
     """
     ``params`` if it is an `IPVAEParams`; the functions that run a model
-    take one, not a name or a path (`load_model` turns those into one).
-
-    Raises
-    ------
-    InvalidTypeError
-        In one line saying how to get one.
+    take one, not a name or a path (`load_model` turns those into one), and
+    raise `InvalidTypeError` saying so.
 
     Examples
     --------
@@ -565,16 +561,7 @@ def unknown_model_message(name):
 def load_model(model, name="model"):
     """
     A model by bundled name (`BUNDLED_MODELS`) or ``.npz`` path; an
-    `IPVAEParams` passes through.
-
-    Functions that run a model take the `IPVAEParams` this returns
-    (`check_params`).
-
-    Parameters
-    ----------
-    model : IPVAEParams, str or os.PathLike
-    name : str
-        The argument's name, for the messages.
+    `IPVAEParams` passes through. ``name``: the argument's, for messages.
 
     Raises
     ------
