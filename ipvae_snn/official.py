@@ -32,8 +32,10 @@ inference (``inf_type = "grad"``) with one inner iteration and one layer.
 The soft clamp and the exponentials are evaluated as the official code does,
 in float32 (torch's ``tanh`` and ``exp``; σ with numpy's float32 ``exp``, the
 convention of the reference ``.npz`` files), and then widened to float64, so
-a converted checkpoint equals the ``.npz`` exported from the same weights bit
-for bit.
+a converted checkpoint equals the ``.npz`` exported from the same weights:
+bit for bit on the same kind of CPU, and to one unit in the last float32 place
+for σ, b and lr across CPUs (torch's vectorised ``exp`` differs in the last
+bit between instruction sets).
 
 torch is needed only here: install it with ``pip install "ipvae-snn[official]"``.
 

@@ -25,6 +25,22 @@ from ipvae_snn.official import from_official, list_checkpoints  # noqa: E402
 
 FIELDS = ("phi", "sigma", "bias", "lr", "u_init", "clamp_u", "clamp_du", "clamp_min",
           "rate_eps", "softplus_threshold")
+# Fields that pass through torch's float32 exp/tanh: its vectorised kernels
+# differ by one unit in the last place between CPU instruction sets (13 of the
+# 512 leak values on one machine of ours against the exported file), so these
+# agree to 1 ulp across machines; every other field is copied and agrees exactly.
+TRANSCENDENTAL = ("sigma", "bias", "lr")
+
+
+def assert_same_model(converted, exported):
+    """Equal field by field: exactly, or to 1 float32 ulp where torch's exp is used."""
+    for name in FIELDS:
+        a, b = getattr(converted, name), getattr(exported, name)
+        assert np.asarray(a).dtype == np.asarray(b).dtype, name
+        if name in TRANSCENDENTAL:
+            np.testing.assert_array_max_ulp(np.float32(a), np.float32(b), maxulp=1)
+        else:
+            assert np.array_equal(a, b), f"field '{name}' differs"
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +73,15 @@ def _edit_config(folder, **changes):
         json.dump(cfg, f)
 
 
-def test_equals_exported_npz_bit_for_bit(official_dir, reference_model_path):
+def test_equals_exported_npz(official_dir, reference_model_path):
     converted = from_official(official_dir)
     exported = IPVAEParams.load(reference_model_path)
-    for name in FIELDS:
-        a, b = getattr(converted, name), getattr(exported, name)
-        assert np.asarray(a).dtype == np.asarray(b).dtype, name
-        assert np.array_equal(a, b), f"field '{name}' differs"
+    assert_same_model(converted, exported)
     # The official constants kept as metadata agree too (values and dtypes).
     for key, value in exported.metadata.items():
         assert key in converted.metadata, key
         assert np.asarray(converted.metadata[key]).dtype == value.dtype, key
         assert np.array_equal(converted.metadata[key], value), key
-    assert converted == exported
 
 
 def test_converted_model_round_trips_through_npz(official_dir, tmp_path):
@@ -235,7 +247,7 @@ def test_cli_convert_writes_the_model(official_dir, reference_model_path, tmp_pa
     assert main(["convert", official_dir, str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["n_latents"] == 512 and doc["checkpoint_file"].endswith(".pt")
-    assert IPVAEParams.load(out) == IPVAEParams.load(reference_model_path)
+    assert_same_model(IPVAEParams.load(out), IPVAEParams.load(reference_model_path))
 
 
 def test_cli_convert_errors_are_one_line(tmp_path, capsys, monkeypatch):
