@@ -31,7 +31,7 @@ from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, MAX_ABS_VALUE,
 from .io import atomic_savez
 from .validation import InvalidValueError, MissingKeyError, check_file
 
-__all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "BUNDLED_MODELS",
+__all__ = ["IPVAEParams", "DEFAULT_MODEL", "BUNDLED_MODELS",
            "default_params", "load_model", "bundled_model_path"]
 
 #: The models shipped inside the package: name -> (file in ``ipvae_snn/models``,
