@@ -22,8 +22,8 @@ A stream that is not a terminal gets lines (here one per update):
 >>> bar.update(2)
 >>> bar.close()
 >>> print(out.getvalue(), end="")
-demo: 2/4 items (50%), ... items/s, 0 s elapsed, ETA 0 s
-demo: 2/4 items (50%), ... items/s, 0 s elapsed, done
+demo: 2/4 items (50%), ... items/s, 0.0 s elapsed, ETA 0.0 s
+demo: 2/4 items (50%), ... items/s, 0.0 s elapsed, done
 """
 
 import os
@@ -50,9 +50,11 @@ def _line_interval():
 
 
 def _seconds(s):
-    """``s`` seconds, short: ``42 s``, ``3.5 min``, ``1.2 h``."""
+    """``s`` seconds, short: ``0.4 s``, ``42 s``, ``3.5 min``, ``1.2 h``."""
     if s != s or s == float("inf"):
         return "?"
+    if s < 10:
+        return f"{s:.1f} s"
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
