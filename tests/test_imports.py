@@ -168,6 +168,57 @@ def test_no_import_cycles():
         for c in components)
 
 
+#: The layers of docs/architecture.md's module map, bottom up: a module
+#: imports only modules of its own layer or of the layers below. A module is
+#: in the layer of the longest entry that names it or a package above it.
+LAYERS = (
+    ("foundations", ("ipvae_snn.defaults", "ipvae_snn.validation", "ipvae_snn.io",
+                     "ipvae_snn.datasets", "ipvae_snn._equations", "ipvae_snn.equations",
+                     "ipvae_snn._progress", "ipvae_snn._signals", "ipvae_snn._memory",
+                     "ipvae_snn._version")),
+    ("model", ("ipvae_snn.params", "ipvae_snn.official")),
+    ("inputs", ("ipvae_snn.data", "ipvae_snn.stimuli")),
+    ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.results",
+                   "ipvae_snn.nwb")),
+    ("network", ("ipvae_snn.network", "ipvae_snn.distributed")),
+    ("learning", ("ipvae_snn.learning", "ipvae_snn.ratedistortion")),
+    ("statistics", ("ipvae_snn.stats",)),
+    ("figures", ("ipvae_snn.plotting",)),
+    ("command line", ("ipvae_snn.cli",)),
+    # the facade: re-exports the main names, imported by nothing inside
+    ("package", ("ipvae_snn",)),
+)
+
+
+def layer_of(module):
+    """``(index, name)`` of ``module``'s layer, or None when no entry names it."""
+    best = None
+    for index, (name, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and \
+                    (best is None or len(prefix) > best[0]):
+                best = (len(prefix), index, name)
+    return None if best is None else best[1:]
+
+
+def test_every_module_has_a_layer():
+    _, _, modules = import_graph()
+    # the facade's own entry is for the facade only
+    missing = sorted(m for m in modules if m != "ipvae_snn"
+                     and layer_of(m)[1] == "package")
+    assert not missing, (f"modules in no layer: {missing}; add each to LAYERS here and "
+                         f"to the module map of docs/architecture.md")
+
+
+def test_nothing_imports_a_layer_above_it():
+    graph, _, _ = import_graph()
+    upward = sorted(f"{a} ({layer_of(a)[1]}, line {line}) imports {b} ({layer_of(b)[1]})"
+                    for a, edges in graph.items() if a not in LEAVING
+                    for b, line in edges.items() if b not in LEAVING
+                    and layer_of(b)[0] > layer_of(a)[0])
+    assert not upward, "imports of a layer above:\n" + "\n".join(upward)
+
+
 def test_nothing_inside_imports_the_package_facade():
     graph, _, _ = import_graph()
     importers = sorted(name for name, edges in graph.items() if "ipvae_snn" in edges)
