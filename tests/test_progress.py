@@ -91,3 +91,20 @@ def test_the_interval_comes_from_the_environment(monkeypatch):
     for bad in ("", "soon", "-1"):
         monkeypatch.setenv(PROGRESS_INTERVAL_ENV, bad)
         assert ProgressBar(1).line_interval == 10.0
+
+
+def test_the_learners_calibrations_report_their_progress(monkeypatch, capsys):
+    import numpy as np
+
+    from ipvae_snn.learning import SpikingDictionaryLearner, updates
+    monkeypatch.setenv(PROGRESS_INTERVAL_ENV, "0.000001")
+    x = np.random.default_rng(0).standard_normal((64, 16))
+    SpikingDictionaryLearner(n_components=8, max_iter=1, batch_size=32, t_train=4,
+                             calibration_window=40, operating_point="auto",
+                             prior_cap="auto", random_state=0).fit(x)
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("calibration:")]
+    total = updates.calibration_runs("auto", "auto")
+    assert lines and all(LINE.match(line) for line in lines), lines
+    assert lines[-1].startswith(f"calibration: {total}/{total} runs (100%)")
+    assert lines[-1].endswith("done")
