@@ -157,4 +157,3 @@ def _run(args):
         first = str(exc).strip().splitlines() or [type(exc).__name__]
         sys.stderr.write(f"{common.PROG}: error: {first[0]}\n")
         return 2
-
