@@ -21,8 +21,7 @@ Examples
 (2, 5, 512)
 """
 
-__version__ = "0.2.0"
-
+from ._version import __version__
 from .params import BUNDLED_MODELS, IPVAEParams, default_params, load_model
 from .reference import fond_update, infer, replay
 from .results import InferenceResult, RunawayWarning, SpikingResult

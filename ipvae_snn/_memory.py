@@ -1,14 +1,14 @@
 """
 How much memory a run may use: ``$IPVAE_SNN_MEMORY_LIMIT``, or what the
-system has available now (`ipvae_snn.validation.check_memory` compares a
-run's estimate with it before anything is allocated).
+system has available now; `check_memory` compares a run's estimate with it
+before anything is allocated.
 """
 
 import os
 
 from .validation import InvalidValueError
 
-__all__ = ["available_memory", "format_bytes"]
+__all__ = ["available_memory", "format_bytes", "check_memory"]
 
 _SUFFIXES = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
@@ -91,3 +91,39 @@ def available_memory():
     if cgroup is not None:
         available = min(available, cgroup)
     return float(available), "the memory available"
+
+
+def check_memory(nbytes, what, hint=""):
+    """
+    Refuse a run whose arrays would not fit in memory, before allocating them.
+
+    Parameters
+    ----------
+    nbytes : float
+        The estimated bytes of the run's arrays.
+    what : str
+        The arguments that set the size, as the caller named them
+        (``"n_windows=1000 x 500 patches"``).
+    hint : str, optional
+        What to do instead.
+
+    Raises
+    ------
+    InvalidValueError
+        Naming ``what``, the estimate and the memory available (see
+        `available_memory`).
+
+    Examples
+    --------
+    >>> check_memory(1024, "n_windows=2")
+    >>> check_memory(2 ** 80, "n_windows=10**20")
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: n_windows=10**20: needs about ...
+    """
+    limit, source = available_memory()
+    if limit is None or nbytes <= limit:
+        return
+    raise InvalidValueError(f"{what}: needs about {format_bytes(nbytes)} of memory, more "
+                            f"than {source} ({format_bytes(limit)})"
+                            + (f"; {hint}" if hint else ""))

@@ -43,16 +43,17 @@ from importlib import resources
 
 import numpy as np
 
+from ._memory import check_memory
 from .defaults import MAX_ABS_VALUE, PATCH_SIZE
 from .io import load_array_file
-from .validation import InvalidValueError, MissingFileError, check_int, check_memory
+from .validation import InvalidValueError, MissingFileError, check_int
 
 __all__ = ["check_patches", "load_patches", "available_images", "load_image",
            "natural_patches", "dihedral_augment", "digit_patches", "digit_split",
            "DIGITS_TEST_SIZE",
            "DIGITS_SPLIT_SEED", "preprocess_frames",
            "whitening_filter", "contrast_normalize", "TRAIN_IMAGES",
-           "HELD_OUT_IMAGES", "SHIFT_MU", "SHIFT_SD", "PATCH_SIZE", "FRAME_SIZE"]
+           "HELD_OUT_IMAGES", "SHIFT_MU", "SHIFT_SD", "FRAME_SIZE"]
 
 #: The documented train/test split of scikit-learn's digits (`digit_split`):
 #: a stratified 80/20 split by `sklearn.model_selection.train_test_split`

@@ -45,7 +45,8 @@ Needs pynwb (skipped here):
 >>> params = ipvae_snn.IPVAEParams.random(16, 8, random_state=0)    # doctest: +SKIP
 >>> result = SpikingIPVAE(params, device="runtime").run(
 ...     np.random.default_rng(0).standard_normal((3, 16)), 5, seed=0)  # doctest: +SKIP
->>> result.to_nwb("run.nwb")                              # doctest: +SKIP
+>>> write_nwb(result, "run.nwb")                          # doctest: +SKIP
+'run.nwb'
 >>> back = read_nwb("run.nwb")                            # doctest: +SKIP
 >>> bool(np.array_equal(back.counts, result.counts))      # doctest: +SKIP
 True
@@ -57,7 +58,7 @@ import uuid
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .io import atomic_path, json_dumps
 from .validation import InvalidTypeError, InvalidValueError, MissingDependencyError
 

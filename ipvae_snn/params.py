@@ -33,7 +33,7 @@ from .io import atomic_savez, unreadable_reason
 from .validation import (InvalidTypeError, InvalidValueError, MissingFileError,
                          MissingKeyError, check_file)
 
-__all__ = ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "BUNDLED_MODELS",
+__all__ = ["IPVAEParams", "DEFAULT_MODEL", "BUNDLED_MODELS",
            "default_params", "load_model", "bundled_model_path", "unknown_model_message",
            "check_params"]
 

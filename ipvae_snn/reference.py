@@ -37,12 +37,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import metrics
+from ._memory import check_memory
 from ._progress import ProgressBar
 from .data import check_patches
 from .results import InferenceResult
 from .params import check_params
-from .validation import (InvalidValueError, check_float_dtype, check_int, check_memory,
-                         check_neurons, check_number, check_record_windows, check_seed)
+from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
+                         check_number, check_record_windows, check_seed)
 
 __all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts",
            "memory_estimate"]

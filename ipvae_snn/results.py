@@ -30,8 +30,7 @@ from .io import atomic_savez, json_dumps
 from .validation import InvalidValueError, check_recorded
 
 __all__ = ["InferenceResult", "SpikingResult", "RunawayWarning", "window_metrics",
-           "SUMMARY_WINDOWS", "summary_windows", "spike_times_from_counts",
-           "DEFAULT_WINDOW_S"]
+           "summary_windows", "spike_times_from_counts"]
 
 
 class RunawayWarning(UserWarning):
@@ -394,21 +393,6 @@ class SpikingResult(InferenceResult):
                        spikes_t=np.concatenate([t for _, t in self.spikes]),
                        spikes_n=sizes)
         return out
-
-    def to_nwb(self, path, **kwargs):
-        """
-        Write an NWB file: one unit per neuron, one trial per input, the input
-        patches as stimulus, the model and the run as metadata
-        (`ipvae_snn.nwb.write_nwb`; needs ``pip install "ipvae-snn[nwb]"``).
-        """
-        from .nwb import write_nwb
-        return write_nwb(self, path, **kwargs)
-
-    @classmethod
-    def from_nwb(cls, path):
-        """Read a file written by `to_nwb` back, exactly (`ipvae_snn.nwb.read_nwb`)."""
-        from .nwb import read_nwb
-        return read_nwb(path)
 
     @classmethod
     def load(cls, path):

@@ -54,7 +54,7 @@ from .defaults import DEFAULT_WINDOW_S, PATCH_SIZE
 from .validation import InvalidValueError, check_choice, check_int, check_number
 
 __all__ = ["grating", "bar", "drifting_grating", "grating_set", "bar_set",
-           "DEFAULT_SPATIAL_FREQUENCY", "PATCH_SIZE"]
+           "DEFAULT_SPATIAL_FREQUENCY"]
 
 #: Median peak spatial frequency of the bundled dictionary's atoms (cycles/px).
 DEFAULT_SPATIAL_FREQUENCY = 0.25

@@ -13,7 +13,6 @@ Each exception also derives from the built-in type callers expect:
 =========================  ==========================================
 `InvalidValueError`        `ValueError`: a value out of range, a wrong shape
 `InvalidTypeError`         `TypeError` (and `ValueError`, see below)
-`UnitError`                Brian2's ``DimensionMismatchError`` (and `ValueError`)
 `MissingKeyError`          `KeyError` (its message printed without quotes)
 `NotRecordedError`         `KeyError` and `ValueError`: a window or neuron a
                            result did not record
@@ -27,10 +26,11 @@ Each exception also derives from the built-in type callers expect:
                            build, a build lock held too long
 =========================  ==========================================
 
-`InvalidTypeError` and `UnitError` are also value errors because these checks
-raised `ValueError` before this module gathered them: code that catches
-`ValueError` keeps working (scikit-learn's ``InvalidParameterError`` is both a
-`ValueError` and a `TypeError` for the same reason).
+`InvalidTypeError` is also a value error, as scikit-learn's
+``InvalidParameterError`` is both a `ValueError` and a `TypeError`: code that
+catches `ValueError` for any bad argument keeps working. (Times with the wrong
+Brian2 units raise `ipvae_snn.network.units.UnitError`, which derives from
+`InputError` too; Brian2 is imported only inside `ipvae_snn.network`.)
 
 Examples
 --------
@@ -53,10 +53,7 @@ import os
 
 import numpy as np
 
-# UnitError is created on first access (the module's __getattr__), so that
-# importing this module does not import Brian2.
 __all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
-           "UnitError",  # noqa: F822
            "MissingKeyError", "NotRecordedError", "MissingFileError", "NotAFolderError",
            "FileWriteError",
            "MissingDependencyError", "UnavailableDeviceError", "UnavailableCacheError",
@@ -64,8 +61,8 @@ __all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
            "check_number", "check_choice", "check_constraint", "check_float_dtype",
            "check_seed",
            "check_callable",
-           "check_record_windows", "check_recorded", "check_neurons", "check_quantity",
-           "check_file", "check_folder", "check_memory"]
+           "check_record_windows", "check_recorded", "check_neurons",
+           "check_file", "check_folder"]
 
 
 class InputError(Exception):
@@ -131,28 +128,6 @@ class UnavailableCacheError(InputError, RuntimeError):
     The folder of compiled networks cannot be used: read-only without the
     build that is needed, or its build lock held by another process too long.
     """
-
-
-_UNIT_ERROR = []
-
-
-def _unit_error_class():
-    # Created on first use: Brian2 is imported only by the modules that need it.
-    if not _UNIT_ERROR:
-        from brian2.units.fundamentalunits import DimensionMismatchError
-
-        class UnitError(InputError, DimensionMismatchError, ValueError):
-            """A quantity without units, or with units of the wrong dimension."""
-
-        UnitError.__module__, UnitError.__qualname__ = __name__, "UnitError"
-        _UNIT_ERROR.append(UnitError)
-    return _UNIT_ERROR[0]
-
-
-def __getattr__(name):
-    if name == "UnitError":
-        return _unit_error_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------ numbers
@@ -439,53 +414,6 @@ def check_neurons(selection, n_neurons, name="record_u"):
     return tuple(int(i) for i in idx) or None
 
 
-# ------------------------------------------------------------------- units
-def check_quantity(value, name, unit, kind, example):
-    """
-    A positive Brian2 quantity of ``unit``'s dimension, as a float in ``unit``.
-
-    Parameters
-    ----------
-    value : brian2.Quantity
-    name : str
-    unit : brian2 unit, e.g. ``second``
-    kind : str
-        What the quantity is, for the message ("a time", "a rate").
-    example : str
-        A valid value, for the message (``"100*ms"``).
-
-    Raises
-    ------
-    UnitError
-        No units, or units of another dimension (Brian2's
-        ``DimensionMismatchError``).
-    InvalidValueError
-        Not positive and finite.
-
-    Examples
-    --------
-    >>> from brian2 import ms, second
-    >>> check_quantity(100 * ms, "window", second, "a time", "100*ms")
-    0.1
-    >>> check_quantity(0.1, "window", second, "a time", "100*ms")
-    Traceback (most recent call last):
-    ...
-    ipvae_snn.validation.UnitError: window must be a time with units, e.g. 100*ms; got 0.1
-    """
-    from brian2 import Quantity
-    from brian2.units.fundamentalunits import DIMENSIONLESS
-    unit_error = _unit_error_class()
-    if not isinstance(value, Quantity) or value.dim is DIMENSIONLESS:
-        raise unit_error(f"{name} must be {kind} with units, e.g. {example}; got "
-                         f"{value!r}")
-    if value.dim != unit.dim:
-        raise unit_error(f"{name} must have units of {kind.split()[-1]}, got {value!r}")
-    v = float(value / unit)
-    if not np.isfinite(v) or v <= 0:
-        raise InvalidValueError(f"{name} must be positive, got {value!r}")
-    return v
-
-
 # ------------------------------------------------------------------- paths
 def check_constraint(value, name, rule):
     """
@@ -552,41 +480,3 @@ def check_folder(path, what, hint=""):
     if not os.path.isdir(path):
         raise NotAFolderError(f"'{path}' is not a folder{hint}")
     return path
-
-
-# ------------------------------------------------------------------ memory
-def check_memory(nbytes, what, hint=""):
-    """
-    Refuse a run whose arrays would not fit in memory, before allocating them.
-
-    Parameters
-    ----------
-    nbytes : float
-        The estimated bytes of the run's arrays.
-    what : str
-        The arguments that set the size, as the caller named them
-        (``"n_windows=1000 x 500 patches"``).
-    hint : str, optional
-        What to do instead.
-
-    Raises
-    ------
-    InvalidValueError
-        Naming ``what``, the estimate and the memory available (see
-        `ipvae_snn._memory.available_memory`).
-
-    Examples
-    --------
-    >>> check_memory(1024, "n_windows=2")
-    >>> check_memory(2 ** 80, "n_windows=10**20")
-    Traceback (most recent call last):
-    ...
-    ipvae_snn.validation.InvalidValueError: n_windows=10**20: needs about ...
-    """
-    from ._memory import available_memory, format_bytes
-    limit, source = available_memory()
-    if limit is None or nbytes <= limit:
-        return
-    raise InvalidValueError(f"{what}: needs about {format_bytes(nbytes)} of memory, more "
-                            f"than {source} ({format_bytes(limit)})"
-                            + (f"; {hint}" if hint else ""))

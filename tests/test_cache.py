@@ -9,6 +9,7 @@ follows the code's meaning rather than its text.
 import fcntl
 import glob
 import json
+import logging
 import os
 import re
 import shutil
@@ -166,30 +167,34 @@ def test_damage_is_detected(cache, damage):
 
 
 @pytest.mark.standalone
-def test_damaged_build_is_rebuilt_with_a_notice(built, cache, capfd):
-    """A truncated binary (it used to segfault forever): one line, a rebuild,
-    the same result."""
+def test_damaged_build_is_rebuilt_with_a_notice(built, cache, caplog):
+    """A truncated binary (it used to segfault forever): one warning, a
+    rebuild, the same result."""
     _truncate(_project(cache), "main", 1000)
     net = SpikingIPVAE(TINY, cache_dir=cache, n_jobs=1)
-    result = net.run(_x(), 6, seed=3)
-    err = capfd.readouterr().err
+    with caplog.at_level(logging.INFO, logger="ipvae_snn"):
+        result = net.run(_x(), 6, seed=3)
     assert net.n_builds == 1
-    lines = [line for line in err.splitlines() if "damaged" in line]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ipvae-snn: the cached build in ")
-    assert "(its file main has 1000 bytes instead of" in lines[0]
-    assert lines[0].endswith("rebuilding it")
-    assert "please report" not in err and "Traceback" not in err
+    damaged = [r for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(damaged) == 1, caplog.text
+    line = damaged[0].getMessage()
+    assert damaged[0].levelno == logging.WARNING
+    assert damaged[0].name == "ipvae_snn.network.program"
+    assert line.startswith("the cached build in ")
+    assert "(its file main has 1000 bytes instead of" in line
+    assert line.endswith("rebuilding it")
+    assert "please report" not in caplog.text and "Traceback" not in caplog.text
     np.testing.assert_array_equal(result.counts, built[1].counts)
 
 
-def test_a_crashing_program_is_rebuilt_once(built, cache, fake_compile, capfd):
+def test_a_crashing_program_is_rebuilt_once(built, cache, fake_compile, caplog):
     net = SpikingIPVAE(TINY, cache_dir=cache, n_jobs=1)
     net.run(_x(), 6, seed=3)                # this process has verified the build
     # same size and time: only running it shows the damage
     _replace_binary(os.path.join(_project(cache), "main"), SEGFAULT, same_stat=True)
-    result = net.run(_x(), 6, seed=3)
-    err = capfd.readouterr().err
+    with caplog.at_level(logging.INFO, logger="ipvae_snn"):
+        result = net.run(_x(), 6, seed=3)
+    err = caplog.text
     assert fake_compile["builds"] == 1 and net.n_builds == 1
     assert "is damaged (its program crashed); rebuilding it" in err
     np.testing.assert_array_equal(result.counts, built[1].counts)
@@ -301,22 +306,23 @@ def held_lock(tmp_path):
     f.close()
 
 
-def test_a_waiting_process_says_so_and_gives_up(held_lock, capfd):
+def test_a_waiting_process_says_so_and_gives_up(held_lock, caplog):
     cache, _ = held_lock
     start = time.monotonic()
-    with pytest.raises(UnavailableCacheError) as exc:
+    with caplog.at_level(logging.INFO, logger="ipvae_snn"), \
+            pytest.raises(UnavailableCacheError) as exc:
         cache.load_or_build(_Spec, _fake_build, description="the tiny network")
     assert 3 <= time.monotonic() - start < 30
     message = str(exc.value)
     assert "gave up after 3 s waiting for another process (pid 4242 on" in message
     assert cache.path(_Spec) in message and "IPVAE_SNN_LOCK_TIMEOUT" in message
     assert isinstance(exc.value, RuntimeError) and isinstance(exc.value, InputError)
-    err = capfd.readouterr().err
+    err = caplog.text
     assert err.count("waiting for another process (pid 4242") == 1
     assert "building the tiny network in " + cache.path(_Spec) in err
 
 
-def test_a_waiting_process_uses_the_other_ones_build(held_lock, capfd):
+def test_a_waiting_process_uses_the_other_ones_build(held_lock, caplog):
     cache, f = held_lock
     cache.lock_timeout = 60
 
@@ -330,9 +336,10 @@ def test_a_waiting_process_uses_the_other_ones_build(held_lock, capfd):
 
     threading.Thread(target=other_process_finishes).start()
     calls = []
-    prog, built_now = cache.load_or_build(_Spec, lambda s, d: calls.append(d))
+    with caplog.at_level(logging.INFO, logger="ipvae_snn"):
+        prog, built_now = cache.load_or_build(_Spec, lambda s, d: calls.append(d))
     assert not built_now and not calls and prog.directory == cache.path(_Spec)
-    assert "waiting for another process" in capfd.readouterr().err
+    assert "waiting for another process" in caplog.text
 
 
 def test_lock_timeout_from_the_environment(monkeypatch, tmp_path):

@@ -136,14 +136,12 @@ def test_brian2cuda_absent(params, monkeypatch):
         SpikingIPVAE(params, device="cuda_standalone")
 
 
-def test_window_needs_time_units(params):
-    with pytest.raises(ValueError, match="window must be a time"):
-        SpikingIPVAE(params, device="runtime", window=0.1)
+def test_window_is_a_time(params):
+    assert SpikingIPVAE(params, device="runtime", window=0.1).window_s == 0.1
     with pytest.raises(ValueError, match="units of time"):
         SpikingIPVAE(params, device="runtime", window=5 * Hz)
-    with pytest.warns(DeprecationWarning, match="max_count"), \
-            pytest.raises(ValueError, match="max_rate"):
-        SpikingIPVAE(params, device="runtime", max_rate=2 * ms)
+    with pytest.raises(ValueError, match="window must be positive"):
+        SpikingIPVAE(params, device="runtime", window=-2 * ms)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -1,10 +1,11 @@
 """
-The package's structure keeps its promises: every name of version 0.1 still
-imports from where it did (deprecated ones with a warning naming the new
-place), deprecated spellings behave as the new ones, the validation module
-sorts errors into the caller's and ours, the command line reports the first
-in one line and lets the second show its traceback, the model's constants come
-from the equation files, and the equations are found from a checkout.
+The package's structure keeps its promises: every public name imports from
+where it is documented, with no deprecated aliases beside it (the
+compatibility layer for the unpublished 0.1 is gone), times reach the network
+as float seconds or Brian2 quantities, the validation module sorts errors into
+the caller's and ours, the command line reports the first in one line and lets
+the second show its traceback, the model's constants come from the equation
+files, and the equations are found from a checkout.
 """
 
 import importlib
@@ -24,8 +25,8 @@ from ipvae_snn.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: ``__all__`` of the modules of version 0.1 (before the split into packages).
-PUBLIC_0_1 = {
+#: Public names of the modules (those of version 0.1 that remain).
+PUBLIC = {
     "ipvae_snn": ["IPVAEParams", "default_params", "infer", "replay", "fond_update",
                   "InferenceResult", "SpikingResult", "RunawayWarning", "SpikingIPVAE",
                   "SpikingDictionaryLearner", "from_official", "__version__"],
@@ -49,14 +50,12 @@ PUBLIC_0_1 = {
                            "plot_window_curves", "plot_cortex_comparison",
                            "plot_tuning_curves"],
     "ipvae_snn.results": ["InferenceResult", "SpikingResult", "RunawayWarning",
-                          "window_metrics", "SUMMARY_WINDOWS", "summary_windows",
-                          "spike_times_from_counts", "DEFAULT_WINDOW_S"],
+                          "window_metrics", "summary_windows", "spike_times_from_counts"],
     "ipvae_snn.data": ["check_patches", "load_patches", "available_images", "load_image",
                        "natural_patches", "digit_patches", "preprocess_frames",
                        "whitening_filter", "contrast_normalize", "TRAIN_IMAGES",
-                       "HELD_OUT_IMAGES", "SHIFT_MU", "SHIFT_SD", "PATCH_SIZE",
-                       "FRAME_SIZE"],
-    "ipvae_snn.params": ["IPVAEParams", "FLOAT32_EPS", "DEFAULT_MODEL", "default_params",
+                       "HELD_OUT_IMAGES", "SHIFT_MU", "SHIFT_SD", "FRAME_SIZE"],
+    "ipvae_snn.params": ["IPVAEParams", "DEFAULT_MODEL", "default_params",
                          "default_model_path"],
     "ipvae_snn.reference": ["infer", "replay", "fond_update", "fond_clamp",
                             "poisson_counts"],
@@ -65,15 +64,16 @@ PUBLIC_0_1 = {
     "ipvae_snn.official": ["from_official", "list_checkpoints", "read_official_config",
                            "MODEL_CONFIG", "REQUIRED_KEYS"],
     "ipvae_snn.stimuli": ["grating", "bar", "drifting_grating", "grating_set", "bar_set",
-                          "DEFAULT_SPATIAL_FREQUENCY", "PATCH_SIZE"],
+                          "DEFAULT_SPATIAL_FREQUENCY"],
     "ipvae_snn.equations": ["load", "REALIZATIONS"],
-    # private modules that examples and benchmarks imported
-    "ipvae_snn._io": ["atomic_path", "atomic_savez", "atomic_save_json",
-                      "atomic_save_text", "load_array_file"],
-    "ipvae_snn._shared_data": ["find_reference_dir"],
+    "ipvae_snn.io": ["atomic_path", "atomic_savez", "atomic_save_json",
+                     "atomic_save_text", "load_array_file"],
+    "ipvae_snn.datasets": ["find_reference_dir"],
+    "ipvae_snn.defaults": ["DEFAULT_WINDOW_S", "SUMMARY_WINDOWS", "PATCH_SIZE",
+                           "FLOAT32_EPS", "FIGURE_WINDOWS"],
 }
 
-#: Public names of the single-module command line of 0.1 that moved.
+#: Names of the single-module command line of 0.1, now only in their modules.
 CLI_MOVED = ["DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS", "FIT_EPOCHS",
              "FIT_EVAL_PATCHES", "FIT_N_PATCHES", "PROG", "STATS_N_PATCHES",
              "STATS_TRIALS", "STATS_WINDOWS", "add_convert_parser", "add_fit_parser",
@@ -84,36 +84,35 @@ CLI_MOVED = ["DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS", "FIT_EPOCHS
              "run_infer", "run_simulate", "run_stats", "summary_dict"]
 
 
-# ------------------------------------------------------------- old names
-@pytest.mark.parametrize("module", sorted(PUBLIC_0_1))
-def test_every_public_name_of_0_1_still_imports(module):
+# ---------------------------------------------------------------- names
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_every_public_name_imports_without_a_warning(module):
     mod = importlib.import_module(module)
     with warnings.catch_warnings():
-        # none of them is deprecated (the moved command-line helpers are below)
         warnings.filterwarnings("error", message=".*ipvae_snn", category=DeprecationWarning)
-        for name in PUBLIC_0_1[module]:
+        for name in PUBLIC[module]:
             assert getattr(mod, name) is not None, (module, name)
 
 
-def test_moved_cli_names_warn_and_point_to_their_new_place():
+def test_no_compatibility_aliases_remain(params):
     import ipvae_snn.cli as cli
-    for name in CLI_MOVED:
-        with pytest.warns(DeprecationWarning, match=rf"ipvae_snn\.cli\.{name} is "
-                                                    r"deprecated; use ipvae_snn\.cli\."):
-            value = getattr(cli, name)
-        assert value is not None
-    with pytest.warns(DeprecationWarning):
-        assert cli.run_infer is cli.infer.run
-    with pytest.warns(DeprecationWarning):
-        assert cli.format_summary_table is cli.common.format_summary_table
-    with pytest.raises(AttributeError):
-        cli.no_such_name        # noqa: B018
-
-
-def test_private_modules_are_the_public_ones():
-    from ipvae_snn import _io, _shared_data, datasets, io
-    assert _io.atomic_savez is io.atomic_savez
-    assert _shared_data.find_reference_dir is datasets.find_reference_dir
+    from ipvae_snn import data, params as params_module, results, stimuli
+    from ipvae_snn.cli import common
+    from ipvae_snn.network import SpikingIPVAE
+    for name in ("ipvae_snn._io", "ipvae_snn._shared_data"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(name)
+    for name in CLI_MOVED + ["run_infer", "add_infer_parser"]:
+        assert not hasattr(cli, name), name
+    # constants live in ipvae_snn.defaults only, not re-exported by their users
+    for module, names in ((results, ["DEFAULT_WINDOW_S", "SUMMARY_WINDOWS"]),
+                          (data, ["PATCH_SIZE"]), (stimuli, ["PATCH_SIZE"]),
+                          (params_module, ["FLOAT32_EPS"]), (common, ["FIGURE_WINDOWS"])):
+        assert not set(names) & set(module.__all__), module.__name__
+    with pytest.raises(TypeError, match="max_rate"):
+        SpikingIPVAE(params, device="runtime", max_rate=200)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["simulate", "--max-rate", "40"])
 
 
 def test_no_module_is_too_long():
@@ -126,39 +125,52 @@ def test_no_module_is_too_long():
                 assert n <= 600, f"{name}: {n} lines"
 
 
-# -------------------------------------------------------- deprecated spellings
-def test_max_rate_is_deprecated_and_converted_with_the_window(params):
+# ------------------------------------------------------------------ times
+def test_times_are_float_seconds_or_brian2_quantities(params):
     from brian2 import Hz, ms
+    from brian2.units.fundamentalunits import DimensionMismatchError
 
     from ipvae_snn.network import SpikingIPVAE
-    with pytest.warns(DeprecationWarning, match="max_count"):
-        old = SpikingIPVAE(params, device="runtime", max_rate=200 * Hz)
-    new = SpikingIPVAE(params, device="runtime", max_count=20)
-    assert old.max_count == pytest.approx(new.max_count) == pytest.approx(20.0)
-    assert old.max_rate_hz == pytest.approx(200.0)
-    # where it stood positionally, and with another window
-    with pytest.warns(DeprecationWarning):
-        pos = SpikingIPVAE(params, "window", "runtime", 50 * ms, None, 200 * Hz)
-    assert pos.max_count == pytest.approx(10.0)
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="not both"):
-        SpikingIPVAE(params, device="runtime", max_count=20, max_rate=200 * Hz)
+    from ipvae_snn.network.units import UnitError
+    plain = SpikingIPVAE(params, device="runtime", realization="continuous",
+                         window=0.05, dt=0.0005)
+    with_units = SpikingIPVAE(params, device="runtime", realization="continuous",
+                              window=50 * ms, dt=0.5 * ms)
+    assert plain.window_s == with_units.window_s == 0.05
+    assert plain.steps_per_window == with_units.steps_per_window == 100
+    with pytest.raises(UnitError, match="window must have units of time") as exc:
+        SpikingIPVAE(params, device="runtime", window=5 * Hz)
+    assert isinstance(exc.value, DimensionMismatchError)
+    assert isinstance(exc.value, validation.InputError)
+    for bad, error in ((-0.1, ValueError), (0, ValueError), ("0.1", TypeError),
+                       (True, TypeError)):
+        with pytest.raises(error, match="window"):
+            SpikingIPVAE(params, device="runtime", window=bad)
     with pytest.raises(TypeError, match="max_count"):
         SpikingIPVAE(params, device="runtime", max_count=2 * ms)
 
 
-def test_cli_max_rate_is_converted_with_a_warning(capsys):
+def test_cli_passes_the_window_in_seconds_as_brian2_would(monkeypatch):
+    from brian2 import ms, second
+
+    from ipvae_snn import network
     from ipvae_snn.cli import build_parser, simulate
-    args = build_parser().parse_args(["simulate", "--max-rate", "200",
-                                      "--window-ms", "50"])
-    assert simulate.activity_cap(args) == pytest.approx(10.0)
-    err = capsys.readouterr().err
-    assert err.startswith("ipvae-snn: warning: --max-rate is deprecated; use "
-                          "--max-count 10")
-    args = build_parser().parse_args(["simulate", "--max-count", "4"])
-    assert simulate.activity_cap(args) == 4.0
-    assert capsys.readouterr().err == ""
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["simulate", "--max-count", "4", "--max-rate", "40"])
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(params, **options):
+        seen.update(options)
+        raise Stop
+
+    monkeypatch.setattr(network, "SpikingIPVAE", spy)
+    args = build_parser().parse_args(["simulate", "--window-ms", "7", "--dt-ms", "0.3",
+                                      "--realization", "continuous", "--n-patches", "1"])
+    with pytest.raises(Stop):
+        simulate.run(args)
+    assert seen["window"] == float(7 * ms / second) and isinstance(seen["window"], float)
+    assert seen["dt"] == float(0.3 * ms / second)
 
 
 def test_record_u_means_the_same_in_infer_and_the_network(params):
@@ -204,17 +216,13 @@ def test_u_neurons_survive_save_and_load(params, tmp_path):
 
 
 # ---------------------------------------------------------------- validation
-def test_validation_sorts_types_values_and_units():
-    from brian2 import Hz, second
-    from brian2.units.fundamentalunits import DimensionMismatchError
+def test_validation_sorts_types_and_values():
     with pytest.raises(TypeError):
         validation.check_int(2.5, "n")
     with pytest.raises(ValueError):
         validation.check_int(0, "n")
-    with pytest.raises(DimensionMismatchError, match="units of time"):
-        validation.check_quantity(5 * Hz, "window", second, "a time", "100*ms")
     for exc in (validation.InvalidTypeError("x"), validation.InvalidValueError("x"),
-                validation.UnitError("x"), validation.MissingKeyError("x")):
+                validation.MissingKeyError("x")):
         assert isinstance(exc, validation.InputError)
     assert str(validation.MissingKeyError("no key 'a'")) == "no key 'a'"
 

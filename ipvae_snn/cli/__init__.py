@@ -26,6 +26,12 @@ SIGPIPE ends; when it cannot be written (``> /dev/full``) or was closed
 it was asked to write are written either way (a closed standard output is
 refused before any work).
 
+The package reports notices (a compilation starts, a damaged build is
+rebuilt) on the `logging` logger ``ipvae_snn`` and its children; while a
+command runs, `main` shows them on stderr as ``ipvae-snn: <notice>`` and
+``ipvae-snn: warning: <warning>`` (`StderrHandler`). Stdout stays for the
+summary and ``--json``.
+
 Examples
 --------
 >>> from ipvae_snn.cli import main
@@ -36,17 +42,18 @@ Examples
 import argparse
 import contextlib
 import os
+import logging
 import sys
-import warnings
 
-from .. import __version__
+from .._version import __version__
 from .._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_as_exception
 from ..validation import InputError
 from . import common, convert, fit, infer, simulate, stats
 from .common import CLIError, nonnegative_int, positive_int
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS", "CLIError", "positive_int",
-           "nonnegative_int", "is_user_error", "EXIT_BROKEN_PIPE"]
+           "nonnegative_int", "is_user_error", "StderrHandler", "notices_on_stderr",
+           "EXIT_BROKEN_PIPE"]
 
 #: Exit status when the reader of standard output went away (``| head``):
 #: 128 + SIGPIPE, as for a Unix tool that SIGPIPE ends.
@@ -91,6 +98,51 @@ def is_user_error(exc):
     return isinstance(exc, _PATH_ERRORS) and exc.filename is not None
 
 
+class StderrHandler(logging.Handler):
+    """
+    The package's log records as the command's lines on stderr:
+    ``ipvae-snn: <message>``, and ``ipvae-snn: warning: <message>`` from
+    level WARNING up. It writes to the ``sys.stderr`` of the moment (tests
+    replace it).
+
+    Examples
+    --------
+    >>> import contextlib, io, logging
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err), notices_on_stderr():
+    ...     logging.getLogger("ipvae_snn.example").warning("disk almost full")
+    >>> err.getvalue()
+    'ipvae-snn: warning: disk almost full\\n'
+    """
+
+    def emit(self, record):
+        try:
+            what = "" if record.levelno < logging.WARNING else "warning: "
+            sys.stderr.write(f"{common.PROG}: {what}{self.format(record)}\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def notices_on_stderr(level=logging.INFO):
+    """
+    Inside: the ``ipvae_snn`` logger's records from ``level`` up go to stderr
+    through a `StderrHandler` (and on to any handler the program set up).
+    """
+    logger = logging.getLogger("ipvae_snn")
+    handler = StderrHandler(level)
+    old_level = logger.level
+    if old_level == logging.NOTSET or old_level > level:
+        logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
 def main(argv=None):
     """Entry point of the ``ipvae-snn`` command; returns the exit status."""
     parser = build_parser()
@@ -101,6 +153,12 @@ def main(argv=None):
         sys.stderr.write(f"{common.PROG}: error: standard output is closed; redirect it "
                          f"(> /dev/null) instead of closing it\n")
         return 2
+    with notices_on_stderr():
+        return _run(args)
+
+
+def _run(args):
+    """Run the parsed command; its user errors and signals as exit statuses."""
     stdout = sys.stdout
     sys.stdout = _Stdout(stdout)
     try:
@@ -184,29 +242,3 @@ def _silence_stdout(stream):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
-
-
-# Names of version 0.1, when this package was one module: old name -> (module,
-# new name). They still import, with a DeprecationWarning naming the new place.
-_MOVED = {
-    **{f"add_{m.NAME}_parser": (m, "add_parser") for m in SUBCOMMANDS},
-    **{f"run_{m.NAME}": (m, "run") for m in SUBCOMMANDS},
-    **{name: (common, name) for name in (
-        "PROG", "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS",
-        "add_model_arguments", "add_input_arguments", "add_output_arguments",
-        "load_model", "load_input_patches", "record_windows_for",
-        "format_summary_table", "summary_dict", "check_output_arguments", "report")},
-    **{name: (stats, name) for name in ("STATS_N_PATCHES", "STATS_TRIALS",
-                                        "STATS_WINDOWS")},
-    **{name: (fit, name) for name in ("FIT_N_PATCHES", "FIT_EPOCHS",
-                                      "FIT_EVAL_PATCHES")},
-}
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        module, new = _MOVED[name]
-        warnings.warn(f"ipvae_snn.cli.{name} is deprecated; use "
-                      f"{module.__name__}.{new}", DeprecationWarning, stacklevel=2)
-        return getattr(module, new)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

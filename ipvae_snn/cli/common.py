@@ -9,6 +9,7 @@ patches (`load_input_patches`), records the summary windows
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -30,7 +31,7 @@ __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_floa
            "check_figure_paths", "report",
            "check_distinct_paths", "input_files",
            "print_json", "pyplot", "no_runaway_warnings", "model_label", "warn",
-           "DEFAULT_N_PATCHES", "DEFAULT_STEPS", "FIGURE_WINDOWS"]
+           "DEFAULT_N_PATCHES", "DEFAULT_STEPS"]
 
 PROG = "ipvae-snn"
 #: Patches used when neither --n-patches nor --patches is given: enough for
@@ -270,8 +271,12 @@ def no_runaway_warnings():
 
 
 def warn(message):
-    """One line ``ipvae-snn: warning: ...`` on stderr (stdout stays clean for --json)."""
-    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    """
+    A warning of the command line, on the logger ``ipvae_snn.cli``: one line
+    ``ipvae-snn: warning: ...`` on stderr while `ipvae_snn.cli.main` runs
+    (stdout stays clean for --json).
+    """
+    logging.getLogger("ipvae_snn.cli").warning(message)
 
 
 def print_json(doc):

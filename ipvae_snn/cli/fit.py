@@ -6,6 +6,7 @@ patches and the options, fits, writes the model and its figure, and reports
 the training and held-out read-outs.
 """
 
+import logging
 import os
 import sys
 import time
@@ -340,12 +341,13 @@ def run(args):
         # a new fit starts without a file there (_check_checkpoint): one that
         # exists now holds this fit's (or the resumed fit's) last checkpoint
         if args.checkpoint and os.path.isfile(args.checkpoint):
-            sys.stderr.write(f"{PROG}: the last checkpoint is in {args.checkpoint}; "
-                             f"continue with the same command and --resume\n")
+            logging.getLogger(__name__).info(
+                f"the last checkpoint is in {args.checkpoint}; continue with the same "
+                f"command and --resume")
         elif args.checkpoint:
-            sys.stderr.write(f"{PROG}: no checkpoint was written yet (the first comes "
-                             f"after --checkpoint-every {args.checkpoint_every} "
-                             f"batches); nothing to resume\n")
+            logging.getLogger(__name__).info(
+                f"no checkpoint was written yet (the first comes after "
+                f"--checkpoint-every {args.checkpoint_every} batches); nothing to resume")
         raise
     seconds = time.perf_counter() - start
     params = _with_provenance(learner, args, source, seconds, x.shape[0])
@@ -382,7 +384,7 @@ def _with_provenance(learner, args, source, seconds, n_patches):
 
     import sklearn
 
-    from .. import __version__
+    from .._version import __version__
     hyper = {k: v for k, v in learner.get_params(deep=False).items()
              if k not in ("client", "callback", "init")}
     command = " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))

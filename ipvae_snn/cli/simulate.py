@@ -8,9 +8,9 @@ from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_a
                      load_input_patches, load_model,
                      model_label, no_runaway_warnings, positive_float, positive_int,
                      pyplot, record_windows_for, report, scheduler_client,
-                     scheduler_label, warn, write_nwb)
+                     scheduler_label, write_nwb)
 
-__all__ = ["NAME", "add_parser", "run", "activity_cap"]
+__all__ = ["NAME", "add_parser", "run"]
 
 NAME = "simulate"
 #: Neurons whose membrane potentials ``--traces`` draws.
@@ -37,13 +37,9 @@ def add_parser(subparsers):
                    metavar="MS", help="window length T_w in ms (default %(default)s)")
     p.add_argument("--dt-ms", type=positive_float, default=None, metavar="MS",
                    help="time step of the continuous realization (default T_w/100)")
-    cap = p.add_mutually_exclusive_group()
-    cap.add_argument("--max-count", type=positive_float, default=None, metavar="N",
-                     help="opt-in refractory-like bound on activity, in expected "
-                          "spikes per window")
-    cap.add_argument("--max-rate", type=positive_float, default=None, metavar="HZ",
-                     help="deprecated: the same bound in spikes/s; use --max-count "
-                          "(= max rate x T_w)")
+    p.add_argument("--max-count", type=positive_float, default=None, metavar="N",
+                   help="opt-in refractory-like bound on activity, in expected "
+                        "spikes per window")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
                    help="precision of the compiled network (default %(default)s)")
     p.add_argument("--jobs", type=positive_int, default=None,
@@ -58,20 +54,8 @@ def add_parser(subparsers):
     return p
 
 
-def activity_cap(args):
-    """``--max-count``, or the deprecated ``--max-rate`` converted with the window."""
-    if args.max_rate is None:
-        return args.max_count
-    max_count = args.max_rate * args.window_ms / 1e3
-    warn(f"--max-rate is deprecated; use --max-count {max_count:g} (spikes per window "
-         f"of {args.window_ms:g} ms)")
-    return max_count
-
-
 def run(args):
     """Run ``ipvae-snn simulate``."""
-    from brian2 import ms
-
     from ..network import SpikingIPVAE
 
     check_outputs({"--out": args.out, "--figure": args.figure, "--raster": args.raster,
@@ -81,11 +65,12 @@ def run(args):
     params = load_model(args.model)
     x, source = load_input_patches(args, params)
     # Nothing that depends on the input or the seed is part of the compiled
-    # program: every run of this command shares one build.
+    # program: every run of this command shares one build. Times in seconds,
+    # scaled as Brian2 scales ms (value * 1e-3), so the same as ``window_ms * ms``.
     options = dict(realization=args.realization, device=args.device,
-                   window=args.window_ms * ms,
-                   dt=None if args.dt_ms is None else args.dt_ms * ms,
-                   max_count=activity_cap(args), dtype=args.dtype, n_jobs=args.jobs)
+                   window=args.window_ms * 1e-3,
+                   dt=None if args.dt_ms is None else args.dt_ms * 1e-3,
+                   max_count=args.max_count, dtype=args.dtype, n_jobs=args.jobs)
     net = SpikingIPVAE(params, **options)
     n_windows = args.windows + 1
     progress = False if args.quiet else None

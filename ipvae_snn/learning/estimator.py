@@ -565,8 +565,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             [seed, STREAM_PRIOR])).permutation(X.shape[0])
         stream = stream_seed(seed, STREAM_PRIOR, 1)
 
-        def run(trial, x, n_windows):
-            return self._infer(trial, x, n_windows, stream, [n_windows - 1])
+        bar = ProgressBar(updates.calibration_runs(self.operating_point, self.prior_cap),
+                          desc="calibration", enabled=self.progress, unit=" runs")
+        run = bar.counting(lambda trial, x, n: self._infer(trial, x, n, stream, [n - 1]))
         tables, point, cap = {}, (1.0, 1.0), None
         if isinstance(self.operating_point, str):
             x = X[np.sort(pick[:_OPERATING_POINT_PATCHES])]
@@ -584,6 +585,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         elif self.prior_cap is not None:
             cap = float(self.prior_cap)
             params = params.replace(u_init=np.minimum(params.u_init, cap))
+        bar.close()
         return params, point, cap, tables
 
     def _set_fitted(self, state, X):

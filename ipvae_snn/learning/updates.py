@@ -23,7 +23,7 @@ from ..reference import fond_clamp
 
 __all__ = ["dictionary_gradient", "kl_step_gradient", "clip_gradient",
            "optimizer_step", "control_norms", "running_average", "homeostasis",
-           "change_spike_size", "robust_mean_r2", "calibrate_operating_point",
+           "change_spike_size", "robust_mean_r2", "calibration_runs", "calibrate_operating_point",
            "calibrate_prior", "learning_rate", "PRIOR_CAPS", "SPIKE_SCALES",
            "COST_SCALES", "SETTLED_WINDOW"]
 
@@ -258,6 +258,23 @@ def robust_mean_r2(r2):
     """
     r2 = np.asarray(r2, dtype=np.float64)
     return float(np.nanmean(np.maximum(r2, -1.0))) if np.isfinite(r2).any() else -1.0
+
+
+def calibration_runs(operating_point, prior_cap):
+    """
+    The inference runs of the end-of-fit calibrations that are ``"auto"``
+    (one per candidate), for a progress report.
+
+    Examples
+    --------
+    >>> calibration_runs("auto", "auto") == (len(SPIKE_SCALES) * len(COST_SCALES)
+    ...                                      + len(PRIOR_CAPS))
+    True
+    >>> calibration_runs(None, 0.5)
+    0
+    """
+    return (len(SPIKE_SCALES) * len(COST_SCALES) * isinstance(operating_point, str)
+            + len(PRIOR_CAPS) * isinstance(prior_cap, str))
 
 
 def calibrate_operating_point(params, x, window, infer_fn, scales=SPIKE_SCALES,

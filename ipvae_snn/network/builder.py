@@ -77,7 +77,7 @@ def program_code_digest():
             sources = ([inspect.getsource(module)] if names is None else
                        [inspect.getsource(getattr(module, name)) for name in names])
         except OSError:        # installed without its sources: trust the version
-            from .. import __version__
+            from .._version import __version__
             h.update(f"ipvae_snn {__version__}: {module_name}".encode())
             continue
         for source in sources:

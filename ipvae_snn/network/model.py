@@ -8,33 +8,25 @@ come from `builder`, the result from `collect`.
 
 import os
 import time
-import warnings
 
 import numpy as np
 
 from .._equations import REALIZATIONS
+from .._memory import check_memory
 from .._progress import ProgressBar
 from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
-                          check_float_dtype, check_int, check_memory, check_neurons,
-                          check_number, check_quantity, check_record_windows,
-                          check_seed)
+                          check_float_dtype, check_int, check_neurons,
+                          check_number, check_record_windows, check_seed)
 from .backends import Batch, get_backend
 from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
 from .program import default_cache_dir
+from .units import as_seconds
 
 __all__ = ["SpikingIPVAE"]
-
-
-def _is_rate(value):
-    """A Brian2 quantity in 1/time (the deprecated ``max_rate``)."""
-    if getattr(value, "dim", None) is None:       # not a Brian2 quantity
-        return False
-    from brian2 import Hz
-    return value.dim == Hz.dim
 
 
 class SpikingIPVAE:
@@ -52,10 +44,10 @@ class SpikingIPVAE:
     device : {"cpp_standalone", "runtime", "cuda_standalone"}
         Code-generation target (`DEVICES`). Standalone builds are cached and
         reused.
-    window : brian2 Quantity (time)
-        Window length T_w, one inference step; default 100 ms
-        (`ipvae_snn.defaults.DEFAULT_WINDOW_S` says why).
-    dt : brian2 Quantity (time), optional
+    window : float or brian2 Quantity (time)
+        Window length T_w, one inference step, in seconds or with Brian2 units;
+        default 100 ms (`ipvae_snn.defaults.DEFAULT_WINDOW_S` says why).
+    dt : float or brian2 Quantity (time), optional
         Time step of the continuous realization (default ``window / 100``);
         the window realization always steps by one window.
     max_count : float, optional
@@ -83,15 +75,12 @@ class SpikingIPVAE:
     profile : bool
         Standalone only: time each Brian2 code object (reported in
         ``result.info["timing"]["profile"]``, seconds summed over runs).
-    max_rate : brian2 Quantity (frequency), optional
-        Deprecated: the activity cap as a rate; use
-        ``max_count = max_rate * window``.
 
     Raises
     ------
     InvalidValueError, InvalidTypeError, UnitError, UnavailableDeviceError
         Before Brian2 is entered: unknown realization or device, a window
-        without time units, a missing C++ compiler, brian2cuda absent.
+        with units other than time, a missing C++ compiler, brian2cuda absent.
 
     Examples
     --------
@@ -113,7 +102,7 @@ class SpikingIPVAE:
     def __init__(self, params, realization="window", device="cpp_standalone",
                  window=None, dt=None, max_count=None, record_u=None,
                  dtype="float64", n_jobs=None, inputs_per_run=None, cache_dir=None,
-                 runaway_margin=1.0, profile=False, max_rate=None):
+                 runaway_margin=1.0, profile=False):
         if not isinstance(params, IPVAEParams):
             raise InvalidTypeError(f"params must be an IPVAEParams, got "
                                    f"{type(params).__name__}")
@@ -123,11 +112,10 @@ class SpikingIPVAE:
         backend.check_available()
         self.device = device
         self.window_s = (DEFAULT_WINDOW_S if window is None else
-                         _as_seconds(window, "window"))
+                         as_seconds(window, "window"))
         self.steps_per_window = self._steps_per_window(dt)
-        if _is_rate(max_count):          # max_rate given where it used to stand
-            max_count, max_rate = None, max_count
-        self.max_count = self._activity_cap(max_count, max_rate)
+        self.max_count = (None if max_count is None else
+                          check_number(max_count, "max_count", low=0, low_open=True))
         self.record_u = check_neurons(record_u, params.n_latents) or ()
         self.dtype = check_float_dtype(dtype)
         backend.check_dtype(self.dtype)
@@ -146,27 +134,12 @@ class SpikingIPVAE:
                 raise InvalidValueError("dt applies to the continuous realization; the "
                                         "window realization steps by one window")
             return 1
-        dt_s = self.window_s / 100 if dt is None else _as_seconds(dt, "dt")
+        dt_s = self.window_s / 100 if dt is None else as_seconds(dt, "dt")
         ratio = self.window_s / dt_s
         if dt_s >= self.window_s or abs(ratio - round(ratio)) > 1e-6:
             raise InvalidValueError(f"dt must divide the window into an integer number "
                                     f"(>1) of steps; window/dt = {ratio:g}")
         return int(round(ratio))
-
-    def _activity_cap(self, max_count, max_rate):
-        if max_rate is not None:
-            warnings.warn("SpikingIPVAE(max_rate=...) is deprecated; pass max_count, the "
-                          "cap in spikes per window (max_rate * window), as infer does",
-                          DeprecationWarning, stacklevel=3)
-            if max_count is not None:
-                raise InvalidValueError("pass max_count or the deprecated max_rate, "
-                                        "not both")
-            from brian2 import Hz
-            return check_quantity(max_rate, "max_rate", Hz, "a rate", "500*Hz") \
-                * self.window_s
-        if max_count is None:
-            return None
-        return check_number(max_count, "max_count", low=0, low_open=True)
 
     @property
     def max_rate_hz(self):
@@ -269,9 +242,3 @@ class SpikingIPVAE:
         if replay_counts.dtype.kind not in "iu" or (replay_counts < 0).any():
             raise InvalidValueError("replay_counts must be non-negative integers")
         return replay_counts
-
-
-def _as_seconds(value, name):
-    """A Brian2 time quantity -> float seconds (`check_quantity`)."""
-    from brian2 import second
-    return check_quantity(value, name, second, "a time", "100*ms")

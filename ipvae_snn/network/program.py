@@ -15,7 +15,8 @@ The cache looks after itself:
   manifest: sizes (and modification times) every time, the full hashes the
   first time a process uses the build, or when a size or time changed. A
   damaged build — a truncated or emptied binary, a missing file, an
-  unreadable manifest — is rebuilt with a one-line notice on stderr; a
+  unreadable manifest — is rebuilt with a warning (logger
+  ``ipvae_snn.network.program``; the command line shows it on stderr); a
   program that crashes (a segmentation fault) is rebuilt once, and a crash of
   the rebuilt program is an error naming the cache folder.
 * **Locking.** Building is serialised by a file lock per project, so
@@ -34,12 +35,12 @@ The cache looks after itself:
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -101,10 +102,16 @@ def default_cache_dir():
     return os.path.join(base, "ipvae-snn", "builds")
 
 
-def notice(message):
-    """One line ``ipvae-snn: <message>`` on stderr (stdout stays clean)."""
-    sys.stderr.write(f"ipvae-snn: {message}\n")
-    sys.stderr.flush()
+_log = logging.getLogger(__name__)
+
+
+def notice(message, level=logging.INFO):
+    """
+    A notice of the cache (a compilation starts, a wait, a rebuild) on this
+    module's logger, a child of ``ipvae_snn``: the command line shows it on
+    stderr, a program configures `logging` to see it.
+    """
+    _log.log(level, message)
 
 
 def _lock_timeout(value=None):
@@ -269,7 +276,7 @@ class ProgramCache:
         description : str
             What is compiled, for the messages.
         progress : bool
-            Say on stderr that a compilation starts.
+            Log a notice that a compilation starts.
         damaged : Program, optional
             A program of this spec that crashed: rebuilt unless another
             process has rebuilt it since.
@@ -306,7 +313,7 @@ class ProgramCache:
                 return program, False
             if problem:
                 notice(f"the cached build in {directory} is damaged ({problem}); "
-                       f"rebuilding it")
+                       f"rebuilding it", logging.WARNING)
             elif progress:
                 notice(f"compiling {what} (once, cached in {directory}) ...")
             manifest = dict(build(spec, directory))
