@@ -282,7 +282,7 @@ def _check_operating_point(point, init, n_pixels, k, text):
 def _check_batch_memory(args, k, n_pixels):
     """The read-out windows of one batch (--t-train x --batch-size) must fit in memory."""
     from ..reference import memory_estimate
-    from ..validation import check_memory
+    from .._memory import check_memory
     need = (args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
             + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels))
     check_memory(need, f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
