@@ -748,6 +748,9 @@ def open_client(scheduler=None, n_workers=None, timeout=None, wait_workers=None,
         else:
             client = stack.enter_context(
                 _connect(scheduler, timeout, wait_workers, source, **kw))
+        # clients `resolve_client` made for this cluster (an unpickled learner's)
+        # go first: a client left behind retries a closed scheduler, noisily
+        stack.callback(_forget_clients, str(client.scheduler.address))
         yield client
 
 
@@ -766,6 +769,17 @@ def _close_cached_clients():
 
 
 atexit.register(_close_cached_clients)
+
+
+def _forget_clients(address):
+    """Close the cached clients of the scheduler at ``address``."""
+    with _CLIENTS_LOCK:
+        keys = [key for key, client in _CLIENTS.items()
+                if str(client.scheduler.address) == address]
+        clients = [_CLIENTS.pop(key) for key in keys]
+    for client in clients:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def resolve_client(value, timeout=None, wait_workers=None):
