@@ -177,6 +177,9 @@ def _describe(value, source, path=None):
 def _host_port(scheme, rest, value, what):
     """``scheme://host:port`` from the part after the scheme, or a one-line error."""
     example = f"{scheme}://127.0.0.1:{_DEFAULT_PORT}"
+    if rest.count(":") > 1 and not rest.startswith("["):
+        raise SchedulerError(f"{what}: write an IPv6 host in brackets, "
+                             f"{scheme}://[::1]:{_DEFAULT_PORT}")
     if not rest or rest.startswith(":"):
         raise SchedulerError(f"{what} has no host: expected {scheme}://host:port "
                              f"(e.g. {example})")
@@ -188,9 +191,6 @@ def _host_port(scheme, rest, value, what):
         host = host + "]" if sep else rest
         if not sep and not rest.endswith("]"):
             raise SchedulerError(f"{what} is not {scheme}://host:port")
-    elif rest.count(":") > 1:
-        raise SchedulerError(f"{what}: write an IPv6 host in brackets, "
-                             f"{scheme}://[::1]:{_DEFAULT_PORT}")
     else:
         host, sep, port = rest.partition(":")
     if not sep:
@@ -386,6 +386,8 @@ def _recv_until(sock, n, deadline):
             chunk = sock.recv(n - len(data))
         except (TimeoutError, ssl.SSLWantReadError):
             break
+        except OSError:                  # reset: the peer gave up on us
+            return data, True
         if not chunk:
             return data, True
         data += chunk
@@ -485,8 +487,8 @@ def probe_scheduler(address, timeout=None, security=None, source=None, path=None
     >>> probe_scheduler(f"tcp://127.0.0.1:{port}", timeout=5)   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ipvae_snn.cluster.SchedulerError: scheduler 'tcp://127.0.0.1:...': nothing listens there
-    (connection refused): is the scheduler running?
+    ipvae_snn.cluster.SchedulerError: scheduler 'tcp://127.0.0.1:...': cannot reach the Dask
+    scheduler: nothing listens there (connection refused); is it running?
     """
     timeout = _seconds(timeout, SCHEDULER_TIMEOUT_S, "timeout")
     what = _describe(address, source, path)
@@ -507,8 +509,8 @@ def probe_scheduler(address, timeout=None, security=None, source=None, path=None
     except socket.gaierror:
         raise SchedulerError(f"{what}: unknown host {host!r}") from None
     except ConnectionRefusedError:
-        raise SchedulerError(f"{what}: nothing listens there (connection refused): is "
-                             f"the scheduler running?") from None
+        raise SchedulerError(f"{what}: cannot reach the Dask scheduler: nothing listens "
+                             f"there (connection refused); is it running?") from None
     except TimeoutError:
         raise SchedulerError(f"{what}: no answer within {timeout:g} s (the host is down, "
                              f"or a firewall drops the connection)") from None
@@ -535,6 +537,22 @@ def probe_scheduler(address, timeout=None, security=None, source=None, path=None
         _read_handshake(sock, what, address, host, deadline, timeout)
 
 
+def _speaks_tls(host, port, deadline):
+    """Whether a new connection to ``host:port`` completes (or starts) a TLS handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE          # only asking whether it speaks TLS
+    try:
+        with socket.create_connection((host, port),
+                                      timeout=max(deadline - time.monotonic(), 0.01)) as raw:
+            with context.wrap_socket(raw):
+                return True
+    except ssl.SSLError as exc:                 # an alert: TLS, refusing this client
+        return "VERSION" not in str(exc.reason).upper() and "EOF" not in str(exc).upper()
+    except OSError:
+        return False
+
+
 def _read_handshake(sock, what, address, host, deadline, timeout):
     start = time.monotonic()
     head, closed = _recv_until(sock, 8, min(deadline, start + min(
@@ -548,6 +566,9 @@ def _read_handshake(sock, what, address, host, deadline, timeout):
         except OSError:
             pass                         # closed or stuck: judged by what comes back
         head, closed = _recv_until(sock, 8, deadline)
+        if not head and address.startswith("tcp://") and _speaks_tls(
+                host, int(address.rpartition(":")[2]), deadline):
+            head = b"\x15\x03"             # as if it had sent a TLS alert
         if head or not closed:
             raise _not_a_scheduler(what, address, head, timeout)
     if not head:
