@@ -599,7 +599,7 @@ def _available_cpus():
     return os.cpu_count() or 1
 
 
-def _start_client(distributed, address, timeout, what, **client_kwargs):
+def _start_client(distributed, address, timeout, what, deadline_s, **client_kwargs):
     """
     ``distributed.Client(address)`` within ``timeout`` seconds, whatever its
     own timeouts do: made in a thread that is abandoned (and the client closed
@@ -628,15 +628,16 @@ def _start_client(distributed, address, timeout, what, **client_kwargs):
             return box["client"]
         error = box.get("error")
         box["abandoned"] = True
-    if error is None:
-        raise SchedulerError(f"{what}: the scheduler answered but the connection did "
-                             f"not complete within {timeout:g} s")
     if isinstance(error, InputError):
         raise error
-    if isinstance(error, (OSError, TimeoutError, ValueError)):
+    if error is None or isinstance(error, (OSError, TimeoutError)):
+        raise SchedulerError(f"{what} sent Dask's handshake but the client's connection "
+                             f"did not complete within {deadline_s:g} s: a scheduler too "
+                             f"busy to answer, or another Dask server (a worker's "
+                             f"address?)") from None
+    if isinstance(error, ValueError):
         lines = str(error).strip().splitlines() or [type(error).__name__]
-        raise SchedulerError(f"{what}: cannot connect within {timeout:g} s: "
-                             f"{lines[0]}") from None
+        raise SchedulerError(f"{what}: cannot connect: {lines[0]}") from None
     raise error
 
 
@@ -671,7 +672,7 @@ def _connect(scheduler, timeout, wait_workers, source=None, **client_kwargs):
     start = time.monotonic()
     probe_scheduler(target, timeout, client_kwargs.get("security"), source, path)
     left = max(timeout - (time.monotonic() - start), 1.0)
-    client = _start_client(distributed, target, left, what, **client_kwargs)
+    client = _start_client(distributed, target, left, what, timeout, **client_kwargs)
     try:
         _wait_for_worker(client, wait_workers, what)
     except BaseException:

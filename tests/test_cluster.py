@@ -99,11 +99,21 @@ def _wait_for_file(path, seconds=60):
 
 
 # ----------------------------------------------------------------- servers
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with contextlib.suppress(OSError):          # the probe hangs up after 8 bytes
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>a dashboard</html>")
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def http_server():
     """A web server (as the dashboard is): says nothing until asked."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             http.server.BaseHTTPRequestHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"tcp://127.0.0.1:{server.server_address[1]}"
@@ -143,6 +153,38 @@ def silent():
     """An endpoint that accepts connections (the kernel's backlog) and never answers."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
     yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture
+def mute_after_handshake():
+    """A fake scheduler: sends a real Dask handshake on connect, then nothing."""
+    from distributed.comm.tcp import _add_frames_header
+    from distributed.protocol import dumps
+    frames, _, _ = _add_frames_header(dumps(
+        {"compression": None, "python": tuple(sys.version_info[:3]), "pickle-protocol": 5}))
+    greeting = b"".join(bytes(frame) for frame in frames)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop, conns = threading.Event(), []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conns.append(conn)
+            with contextlib.suppress(OSError):
+                conn.sendall(greeting)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(10)
+    for conn in conns:
+        conn.close()
     listener.close()
 
 
@@ -270,6 +312,12 @@ def test_silent_endpoint_is_named_within_its_deadline(silent):
     rc, _, err, seconds = _cli(*INFER, "--scheduler", silent)
     _one_line_error(rc, err, "accepts connections but sent no Dask handshake within 10 s")
     assert seconds < 30
+
+
+def test_a_scheduler_silent_after_its_handshake_is_bounded(mute_after_handshake):
+    probe_scheduler(mute_after_handshake, timeout=5)         # the probe is satisfied
+    seconds = _api_error(mute_after_handshake, "within 3 s", timeout=3)
+    assert seconds < 3 + 3
 
 
 # ------------------------------------------------- scheduler files, workers
