@@ -635,9 +635,13 @@ def _start_client(distributed, address, timeout, what, deadline_s, **client_kwar
                              f"did not complete within {deadline_s:g} s: a scheduler too "
                              f"busy to answer, or another Dask server (a worker's "
                              f"address?)") from None
-    if isinstance(error, ValueError):
-        lines = str(error).strip().splitlines() or [type(error).__name__]
-        raise SchedulerError(f"{what}: cannot connect: {lines[0]}") from None
+    if isinstance(error, Exception):
+        # it passed the probe, so it speaks Dask: what failed is its answer to
+        # a client (a worker, say, has no scheduler's identity to give)
+        lines = str(error).strip().splitlines() or [""]
+        raise SchedulerError(f"{what} answers as a Dask server but not as a scheduler "
+                             f"(a worker's address?): {type(error).__name__}: "
+                             f"{lines[0]}") from None
     raise error
 
 

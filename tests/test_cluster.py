@@ -381,6 +381,11 @@ def test_wait_workers_waits_for_a_worker_that_joins_late(bare_scheduler, tmp_pat
         assert np.array_equal(remote["counts"], local["counts"])
 
 
+def test_a_worker_address_is_named(local_client):
+    worker = next(iter(local_client.scheduler_info()["workers"]))
+    assert _api_error(worker, "not as a scheduler (a worker's address?)", timeout=10) < 12
+
+
 def test_resolve_client(local_client, tmp_path):
     address = local_client.scheduler.address
     assert resolve_client(None) is None
