@@ -599,17 +599,18 @@ def _available_cpus():
     return os.cpu_count() or 1
 
 
-def _start_client(distributed, address, timeout, what, deadline_s, **client_kwargs):
+def _start_client(distributed, address, seconds, what, deadline_s, **client_kwargs):
     """
-    ``distributed.Client(address)`` within ``timeout`` seconds, whatever its
-    own timeouts do: made in a thread that is abandoned (and the client closed
-    when it comes) at the deadline.
+    ``distributed.Client(address)`` within ``seconds``, whatever its own
+    timeouts do: made in a thread that is abandoned (and the client closed
+    when it comes) at the deadline. Errors name the whole deadline,
+    ``deadline_s``.
     """
     box, lock = {}, threading.Lock()
 
     def start():
         try:
-            client = distributed.Client(address, timeout=timeout, **client_kwargs)
+            client = distributed.Client(address, timeout=seconds, **client_kwargs)
         except BaseException as exc:         # handed to the caller
             with lock:
                 box["error"] = exc
@@ -622,7 +623,7 @@ def _start_client(distributed, address, timeout, what, deadline_s, **client_kwar
 
     thread = threading.Thread(target=start, name="ipvae-snn-connect", daemon=True)
     thread.start()
-    thread.join(timeout + 1.0)
+    thread.join(seconds + 1.0)
     with lock:
         if "client" in box:
             return box["client"]
@@ -718,7 +719,8 @@ def open_client(scheduler=None, n_workers=None, timeout=None, wait_workers=None,
     wait_workers : float, optional
         Seconds to wait for the scheduler's first worker (a cluster whose
         workers are still queued); ``math.inf`` waits as long as it takes, 0
-        not at all (default `~ipvae_snn.defaults.WAIT_WORKERS_S`).
+        not at all (default `~ipvae_snn.defaults.WAIT_WORKERS_S`). Not used
+        with ``"local"``, whose workers start with it.
     **kw
         For ``"local"``, more arguments of `distributed.LocalCluster`
         (``env=...``); otherwise of `distributed.Client`. ``security=`` (a
