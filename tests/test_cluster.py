@@ -475,3 +475,15 @@ def test_learner_refuses_a_wrong_client_when_fitting(tiny):
         learner.fit(x)
     with pytest.raises(SchedulerError, match="has no port"):
         Learner(client="tcp://127.0.0.1", **kw).fit(x)
+
+
+@pytest.mark.parametrize("command", ["infer", "simulate", "stats", "fit"])
+def test_every_subcommand_with_a_scheduler_can_wait_for_workers(command, capsys):
+    from ipvae_snn.cli import main
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--scheduler ADDRESS" in text and "--wait-workers SECONDS" in text
+    # --jobs is named only where the subcommand has it
+    assert ("--jobs" in text.replace("--jobs or CPU-count", "")) == ("--jobs or CPU-count"
+                                                                    in text)

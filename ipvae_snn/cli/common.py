@@ -161,9 +161,13 @@ def add_cluster_arguments(parser, nwb=False):
     ``--nwb`` (an NWB file).
     """
     from ..defaults import SCHEDULER_TIMEOUT_S, WAIT_WORKERS_S
+    # name --jobs only where the subcommand has it (argparse lists its options
+    # only in this attribute)
+    jobs = "--jobs" in getattr(parser, "_option_string_actions", {})
+    workers = "--jobs or CPU-count workers" if jobs else "one worker per CPU"
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="run on a Dask cluster: 'local' (a LocalCluster of "
-                             "--jobs or CPU-count workers), a scheduler address "
+                        help=f"run on a Dask cluster: 'local' (a LocalCluster of "
+                             f"{workers}), a scheduler address "
                              "tcp://host:port, tls://host:port (TLS settings from "
                              "dask's configuration) or a scheduler file, waited for "
                              f"up to {SCHEDULER_TIMEOUT_S:g} s (default: "
