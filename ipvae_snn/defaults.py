@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_WINDOW_S", "PATCH_SIZE", "FLOAT32_EPS", "SIGMA_SOFTCLAMP",
            "CLAMP_U", "CLAMP_DU", "CLAMP_MIN", "SOFTPLUS_THRESHOLD", "SUMMARY_WINDOWS",
            "FIGURE_WINDOWS", "ANALYSIS_START", "min_analysis_windows", "MAX_ABS_VALUE",
            "MAX_CLAMP_U", "MAX_SELF_INHIBITION", "MEMORY_LIMIT_ENV",
-           "SCHEDULER_ENV", "SCHEDULER_TIMEOUT_S"]
+           "SCHEDULER_ENV", "SCHEDULER_TIMEOUT_S", "WAIT_WORKERS_S"]
 
 #: Default window length T_w in seconds: one inference step. 100 ms makes the
 #: bundled model's mean counts per window (0.01 in the first windows, 0.3 at
@@ -88,9 +88,14 @@ FIGURE_WINDOWS = (1, 4, 16, 64)
 ANALYSIS_START = 16
 
 #: Environment variable naming the Dask scheduler (Dask's own) that
-#: ``--scheduler`` defaults to, and the seconds to wait for it and its workers.
+#: ``--scheduler`` defaults to.
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+#: Seconds to wait for a scheduler file to appear, and then for the scheduler
+#: to answer its handshake and the client to connect (`ipvae_snn.cluster`).
 SCHEDULER_TIMEOUT_S = 10.0
+#: Seconds to wait for a scheduler's first worker unless ``--wait-workers``
+#: (``wait_workers=``) says otherwise.
+WAIT_WORKERS_S = 10.0
 
 
 def min_analysis_windows():

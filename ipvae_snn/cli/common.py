@@ -24,7 +24,7 @@ from ..validation import InputError
 __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
            "nonnegative_float", "add_model_arguments", "add_input_arguments",
            "add_output_arguments", "add_inference_arguments", "add_network_arguments",
-           "add_cluster_arguments", "scheduler_client", "scheduler_label",
+           "add_cluster_arguments", "wait_seconds", "scheduler_client", "scheduler_label",
            "check_nwb_argument", "write_nwb", "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
            "summary_dict", "check_output_arguments", "check_outputs",
@@ -144,17 +144,42 @@ def add_network_arguments(parser, device="cpp_standalone", device_help=None,
                                                  "%(default)s)")
 
 
+def wait_seconds(text):
+    """`argparse` type of ``--wait-workers``: seconds >= 0, or ``inf``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (or inf), "
+                                         f"got {text!r}") from None
+    if np.isnan(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (or inf), "
+                                         f"got {value}")
+    return value
+
+
 def add_cluster_arguments(parser, nwb=False):
-    """``--scheduler`` (a Dask cluster) and, with ``nwb``, ``--nwb`` (an NWB file)."""
-    # the help names --jobs only where the subcommand has it
-    workers = ("--jobs or CPU-count" if "--jobs" in parser._option_string_actions
-               else "CPU-count")
+    """
+    ``--scheduler`` and ``--wait-workers`` (a Dask cluster) and, with ``nwb``,
+    ``--nwb`` (an NWB file).
+    """
+    from ..defaults import SCHEDULER_TIMEOUT_S, WAIT_WORKERS_S
+    # name --jobs only where the subcommand has it (argparse lists its options
+    # only in this attribute)
+    jobs = "--jobs" in getattr(parser, "_option_string_actions", {})
+    workers = "--jobs or CPU-count workers" if jobs else "one worker per CPU"
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help=f"run on a Dask cluster: 'local' (a LocalCluster of "
-                             f"{workers} workers), a scheduler address "
-                             "tcp://host:port or a scheduler file (default: "
+                             f"{workers}), a scheduler address "
+                             "tcp://host:port, tls://host:port (TLS settings from "
+                             "dask's configuration) or a scheduler file, waited for "
+                             f"up to {SCHEDULER_TIMEOUT_S:g} s (default: "
                              "$DASK_SCHEDULER_ADDRESS; unset: local processes); needs "
                              'pip install "ipvae-snn[dask]"')
+    parser.add_argument("--wait-workers", metavar="SECONDS", type=wait_seconds,
+                        default=None,
+                        help="with --scheduler: seconds to wait for the cluster's "
+                             "first worker, e.g. while its jobs are queued; 'inf' "
+                             f"waits as long as it takes (default {WAIT_WORKERS_S:g})")
     if nwb:
         parser.add_argument("--nwb", metavar="F.nwb", default=None,
                             help="also write the spikes, trials, input patches and "
@@ -168,12 +193,16 @@ def scheduler_client(args):
     The Dask client of ``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), None
     without either; closed, with a local cluster, on exit.
     """
-    scheduler = getattr(args, "scheduler", None) or os.environ.get(SCHEDULER_ENV)
-    if not scheduler:
+    scheduler = getattr(args, "scheduler", None)
+    wait_workers = getattr(args, "wait_workers", None)
+    if scheduler is None and not os.environ.get(SCHEDULER_ENV):
+        if wait_workers is not None:
+            raise CLIError("--wait-workers needs --scheduler (or $DASK_SCHEDULER_ADDRESS)")
         yield None
         return
-    from ..distributed import open_client
-    with open_client(scheduler, n_workers=getattr(args, "jobs", None)) as client:
+    from ..cluster import open_client
+    with open_client(scheduler, n_workers=getattr(args, "jobs", None),
+                     wait_workers=wait_workers) as client:
         yield client
 
 
@@ -181,7 +210,7 @@ def scheduler_label(client):
     """`` on the Dask cluster at ADDRESS (N workers)`` for headers, or ''."""
     if client is None:
         return ""
-    from ..distributed import client_info
+    from ..cluster import client_info
     info = client_info(client)
     return f" on the Dask cluster at {info['scheduler']} ({info['n_workers']} workers)"
 

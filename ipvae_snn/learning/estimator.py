@@ -19,10 +19,11 @@ import time
 
 import numpy as np
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin,
-                          TransformerMixin)
+                          TransformerMixin, clone)
 from threadpoolctl import threadpool_limits
 
 from .._progress import ProgressBar
+from ..cluster import resolve_client, scheduler_address
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, MissingFileError,
                           check_constraint, check_number)
@@ -172,9 +173,14 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         Show a progress bar (None: when stderr is a terminal).
     random_state : int, RandomState instance or None, default=None
         Seeds the random Φ, the data order and the spike sampling.
-    client : distributed.Client or None, default=None
-        Run each batch's inference as tasks on this Dask cluster
-        (`ipvae_snn.distributed`; results do not depend on it).
+    client : distributed.Client, str or None, default=None
+        Run each batch's inference as tasks on this Dask cluster (results do
+        not depend on it): a client, or its scheduler's address
+        (``tcp://host:port``) or scheduler file, connected to when used
+        (`ipvae_snn.cluster.resolve_client`). `sklearn.base.clone` shares the
+        client; a pickled (or deep-copied) learner holds the scheduler's
+        address instead and reconnects, so learners with a client can be
+        cloned, pickled and cross-validated.
 
     Attributes
     ----------
@@ -304,6 +310,24 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
     def _more_tags(self):  # scikit-learn < 1.6
         return {"preserves_dtype": []}
 
+    def __sklearn_clone__(self):
+        # A Dask client cannot be deep-copied (it holds a live connection):
+        # the clone shares it, as it shares the cluster.
+        if self.client is None or isinstance(self.client, (str, os.PathLike)):
+            return super().__sklearn_clone__()
+        bare = object.__new__(type(self))
+        bare.__dict__.update(self.__dict__, client=None)
+        twin = clone(bare)
+        twin.client = self.client
+        return twin
+
+    def __getstate__(self):
+        # A pickle holds the scheduler's address, not the live client;
+        # `_infer` reconnects through `resolve_client` (cached per process).
+        state = super().__getstate__()
+        state["client"] = scheduler_address(state.get("client"))
+        return state
+
     @property
     def _n_features_out(self):
         return self.params_.n_latents
@@ -353,6 +377,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             check_constraint(getattr(self, name), name, rule)
         if self.callback is not None and not callable(self.callback):
             raise InvalidTypeError(f"callback must be callable, got {self.callback!r}")
+        resolve_client(self.client)             # a wrong type or address: before any work
         cap = self.prior_cap
         if not (cap is None or (isinstance(cap, str) and cap == "auto")):
             check_number(cap, "prior_cap")
@@ -553,7 +578,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         return run_inference(self.backend, params, x, n_windows, seed=seed,
                              record_windows=record_windows, record_u=record_u,
                              device=self.device, n_jobs=self.n_jobs,
-                             client=self.client, block_size=_BLOCK_SIZE)
+                             client=resolve_client(self.client),
+                             block_size=_BLOCK_SIZE)
 
     def _calibrated(self, params, X, seed):
         """
