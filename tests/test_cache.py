@@ -1,5 +1,5 @@
 """
-The compile cache looks after itself (issue 10, items 2, 4, 8, 10): damaged
+The compile cache looks after itself: damaged
 builds are found and rebuilt, a crashing program is rebuilt once, failures are
 read from exit statuses, stale run folders are removed, a waiting process says
 so and gives up, read-only caches are used as they are, and the build key

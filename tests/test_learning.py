@@ -1,6 +1,6 @@
 """
-`SpikingDictionaryLearner`: the learning rules against their closed forms, the
-warm-start acceptance test, exact resume, scikit-learn conformance and bad
+`SpikingDictionaryLearner`: the learning rules against their closed forms, a
+warm start that keeps held-out R², exact resume, scikit-learn conformance and bad
 input.
 
 The update rules are checked on one batch against an independent
@@ -102,7 +102,8 @@ def test_learning_rate_schedule(rng_patches):
     assert np.all(const.history_["learning_rate"] == const.learning_rate)
 
 
-# ------------------------------------------------------------- acceptance
+# ----------------------------------------------------------- warm start
+@pytest.mark.slow
 def test_warm_start_keeps_held_out_r2(reference_params, shared_patches):
     """Fitting from the reference dictionary does not lower held-out R² at T = 16."""
     held_out = shared_patches["shared"]
@@ -167,7 +168,7 @@ def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
 
 
 def test_resume_true_without_checkpoint_file_is_an_error(rng_patches, tmp_path):
-    """A mistyped checkpoint path never silently starts a fit from scratch (issue 10)."""
+    """A mistyped checkpoint path never silently starts a fit from scratch."""
     path = str(tmp_path / "typo.npz")
     with pytest.raises(FileNotFoundError, match="typo.npz' does not exist"):
         SpikingDictionaryLearner(checkpoint=path, **SMALL).fit(rng_patches, resume=True)

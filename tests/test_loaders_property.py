@@ -1,5 +1,5 @@
 """
-Property-based tests of the loaders (issue 10): any array, ``.npz`` or file
+Property-based tests of the loaders: any array, ``.npz`` or file
 given as patches or as a model either loads as valid input — on which the
 dynamics stay finite — or raises an `InputError` whose message names the
 file. Never a traceback from numpy or Brian2.

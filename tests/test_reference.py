@@ -1,5 +1,5 @@
 """
-The numpy reference algorithm against the official code (issue 3 acceptance):
+The numpy reference algorithm against the official code:
 step-exact replay of the official traces, statistics of the official metrics,
 and the properties of the fast sampler and the diagnostics.
 """
