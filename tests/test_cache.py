@@ -431,6 +431,7 @@ def _key_in_copy(tmp_path, edit=None):
     return proc.stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_build_key_ignores_comments_and_docstrings(tmp_path):
     here = builder.NetworkSpec("window", 512, 17, 470, 0.1, 1, (), False, "float64").key()
     assert _key_in_copy(tmp_path) == here
