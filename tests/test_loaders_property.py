@@ -5,6 +5,7 @@ dynamics stay finite — or raises an `InputError` whose message names the
 file. Never a traceback from numpy or Brian2.
 """
 
+import io
 import os
 import zipfile
 
@@ -71,9 +72,21 @@ def _check_patches(x, source, n_pixels):
     np.testing.assert_array_equal(x.ravel(), np.asarray(source, dtype=np.float64).ravel())
 
 
+def _patch_shaped(n_pixels):
+    """Numeric arrays of the shapes patches come in: most of them load."""
+    side = int(round(np.sqrt(n_pixels)))
+    shapes = st.integers(1, 5).flatmap(lambda n: st.sampled_from(
+        [(n, n_pixels), (n, side, side), (n_pixels,)]))
+    elements = {"float64": st.floats(-10, 10) | SPECIAL, "float32": st.floats(-10, 10, width=32),
+                "int16": None, "bool": None}
+    return st.sampled_from(sorted(elements)).flatmap(
+        lambda dt: hnp.arrays(dt, shapes, elements=elements[dt]))
+
+
 @SETTINGS
-@given(arr=_arrays(), n_pixels=st.sampled_from([4, 16, 256]))
-def test_any_npy_array_as_patches(tmp_path, arr, n_pixels):
+@given(n_pixels=st.sampled_from([4, 16, 256]), data=st.data())
+def test_any_npy_array_as_patches(tmp_path, n_pixels, data):
+    arr = data.draw(_arrays() | _patch_shaped(n_pixels))
     path = _write("npy", _fresh(tmp_path, "p.npy"), arr)
     x = _expect_valid_or_named(lambda p: load_patches(p, n_pixels), path)
     if x is not None:
@@ -94,9 +107,16 @@ def test_any_npz_as_patches(tmp_path, members, n_pixels):
         _check_patches(x, source, n_pixels)
 
 
+def _npy_bytes(arr):
+    buffer = io.BytesIO()
+    np.save(buffer, arr)
+    return buffer.getvalue()
+
+
 @SETTINGS
 @given(data=st.binary(max_size=400), prefix=st.sampled_from(
-    [b"", b"\x93NUMPY", b"PK\x03\x04", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', "]))
+    [b"", b"\x93NUMPY", b"PK\x03\x04", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', ",
+     _npy_bytes(np.linspace(-1, 1, 512).reshape(2, 256))]))    # a valid file, then bytes
 def test_any_bytes_as_patches(tmp_path, data, prefix):
     path = _write("bytes", _fresh(tmp_path, "p.npy"), prefix + data)
     x = _expect_valid_or_named(load_patches, path)
