@@ -41,8 +41,8 @@ def pytest_collectstart(collector):
 # fixture is marked ``standalone`` for it, and a ``fast`` test that builds a
 # Brian2 standalone project or starts a Dask cluster in this process fails,
 # naming the marker it needs (a program found in the compile cache is not
-# built, so a fresh cache is what sees it). The summary lists the ``fast`` tests that took longer than
-# ``FAST_LIMIT_S``, to be marked ``slow``.
+# built, so a fresh cache is what sees it). The summary lists the ``fast``
+# tests that took longer than ``FAST_LIMIT_S``, to be marked ``slow``.
 
 #: Markers that keep a test out of the fast tier.
 HEAVY_MARKERS = ("standalone", "dask", "slow")
