@@ -1,5 +1,5 @@
 """
-The compile cache looks after itself (issue 10, items 2, 4, 8, 10): damaged
+The compile cache looks after itself: damaged
 builds are found and rebuilt, a crashing program is rebuilt once, failures are
 read from exit statuses, stale run folders are removed, a waiting process says
 so and gives up, read-only caches are used as they are, and the build key
@@ -438,6 +438,7 @@ def _key_in_copy(tmp_path, edit=None):
     return proc.stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_build_key_ignores_comments_and_docstrings(tmp_path):
     here = builder.NetworkSpec("window", 512, 17, 470, 0.1, 1, (), False, "float64").key()
     assert _key_in_copy(tmp_path) == here

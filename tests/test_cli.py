@@ -1,4 +1,4 @@
-"""The ``ipvae-snn`` command line (issue 3, item 7)."""
+"""The ``ipvae-snn`` command line: subcommands, their output files and bad input."""
 
 import json
 import os

@@ -4,7 +4,7 @@ patches made with the official code, digits, and loading user arrays.
 """
 
 import json
-import os
+import socket
 
 import numpy as np
 import pytest
@@ -59,6 +59,7 @@ def test_patch_statistics_match_shared_patches(our_patches, shared_patches):
                                        err_msg=f"{name}: {key}")
 
 
+@pytest.mark.slow
 def test_model_metrics_on_our_patches_match_official(our_patches, official_params, metrics):
     """The official-code model (bundled as "official") performs on our
     held-out patches as the official metrics say it does on the official ones."""
@@ -81,11 +82,15 @@ def test_image_sizes_after_downsampling(few_shared_patches):
         assert img.dtype == np.float64 and 0 <= img.min() and img.max() <= 1
 
 
-def test_available_images_are_bundled_files():
+def test_available_images_are_bundled_files(monkeypatch):
     names = data.available_images()
     assert set(data.TRAIN_IMAGES) | set(data.HELD_OUT_IMAGES) <= set(names)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("an image was downloaded")
+    monkeypatch.setattr(socket.socket, "connect", no_network)   # bundled: read offline
     for name in names:
-        assert os.path.isfile(data._image_path(name)), name
+        assert data.load_image(name, downsample=False).size > 0, name
     full = data.load_image("camera", downsample=False)
     assert full.shape == (512, 512)
 

@@ -1,6 +1,6 @@
 """
-`SpikingDictionaryLearner`: the learning rules against their closed forms, the
-warm-start acceptance test, exact resume, scikit-learn conformance and bad
+`SpikingDictionaryLearner`: the learning rules against their closed forms, a
+warm start that keeps held-out R², exact resume, scikit-learn conformance and bad
 input.
 
 The update rules are checked on one batch against an independent
@@ -82,6 +82,7 @@ def test_one_batch_updates_match_closed_forms(rng_patches, monkeypatch):
     assert learner.n_batches_ == 1 and learner.n_iter_ == 1
 
 
+@pytest.mark.slow
 def test_norm_control(rng_patches):
     common = dict(SMALL, max_iter=1, learning_rate=0.05, random_state=0)
     clip = SpikingDictionaryLearner(norm_control="clip", max_norm=0.31, **common)
@@ -92,6 +93,7 @@ def test_norm_control(rng_patches):
     np.testing.assert_allclose(norms, 0.2, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_learning_rate_schedule(rng_patches):
     learner = SpikingDictionaryLearner(**SMALL).fit(rng_patches)
     lrs = learner.history_["learning_rate"]
@@ -102,7 +104,8 @@ def test_learning_rate_schedule(rng_patches):
     assert np.all(const.history_["learning_rate"] == const.learning_rate)
 
 
-# ------------------------------------------------------------- acceptance
+# ----------------------------------------------------------- warm start
+@pytest.mark.slow
 def test_warm_start_keeps_held_out_r2(reference_params, shared_patches):
     """Fitting from the reference dictionary does not lower held-out R² at T = 16."""
     held_out = shared_patches["shared"]
@@ -120,6 +123,7 @@ def test_warm_start_keeps_held_out_r2(reference_params, shared_patches):
     assert after >= before - 0.01, (before, after)
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_equals_uninterrupted_fit(rng_patches, tmp_path):
     hyper = dict(SMALL, checkpoint_every=3, learn_sigma=True, target_rate=0.1)
     full = SpikingDictionaryLearner(checkpoint=str(tmp_path / "full.npz"), **hyper)
@@ -154,6 +158,7 @@ def test_resume_after_interrupt_equals_uninterrupted_fit(rng_patches, tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
     path = str(tmp_path / "ckpt.npz")
     full = SpikingDictionaryLearner(**SMALL).fit(rng_patches)
@@ -167,7 +172,7 @@ def test_callback_can_stop_and_resume_continues(rng_patches, tmp_path):
 
 
 def test_resume_true_without_checkpoint_file_is_an_error(rng_patches, tmp_path):
-    """A mistyped checkpoint path never silently starts a fit from scratch (issue 10)."""
+    """A mistyped checkpoint path never silently starts a fit from scratch."""
     path = str(tmp_path / "typo.npz")
     with pytest.raises(FileNotFoundError, match="typo.npz' does not exist"):
         SpikingDictionaryLearner(checkpoint=path, **SMALL).fit(rng_patches, resume=True)
@@ -216,6 +221,7 @@ def test_resume_from_bad_files(rng_patches, tmp_path):
 
 
 # -------------------------------------------------------------- transform
+@pytest.mark.slow
 def test_transform_counts_rates_score(rng_patches):
     learner = SpikingDictionaryLearner(**SMALL).fit(rng_patches)
     x = rng_patches[:40]
@@ -317,6 +323,7 @@ def _expected_failures(estimator):
             "check_methods_sample_order_invariance": reason}
 
 
+@pytest.mark.slow
 @parametrize_with_checks(
     [SpikingDictionaryLearner(n_components=8, t_train=4, transform_window=4,
                               batch_size=16, max_iter=2, random_state=0)],
@@ -326,6 +333,7 @@ def test_sklearn_compatible(estimator, check):
 
 
 # ---------------------------------------------------------------- command line
+@pytest.mark.slow
 def test_cli_fit_writes_model_and_figure(tmp_path, capsys):
     import json
 

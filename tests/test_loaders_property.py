@@ -1,10 +1,11 @@
 """
-Property-based tests of the loaders (issue 10): any array, ``.npz`` or file
+Property-based tests of the loaders: any array, ``.npz`` or file
 given as patches or as a model either loads as valid input — on which the
 dynamics stay finite — or raises an `InputError` whose message names the
 file. Never a traceback from numpy or Brian2.
 """
 
+import io
 import os
 import zipfile
 
@@ -63,14 +64,33 @@ def _expect_valid_or_named(load, path):
 
 
 # ---------------------------------------------------------------- patches
+def _check_patches(x, source, n_pixels):
+    """Loaded patches are valid model input holding exactly the file's values."""
+    assert x.dtype == np.float64 and x.ndim == 2 and x.shape[1] == n_pixels
+    assert x.shape[0] >= 1 and np.isfinite(x).all() and np.abs(x).max() <= 1e6
+    # the values of the stored array, in order, each patch a row
+    np.testing.assert_array_equal(x.ravel(), np.asarray(source, dtype=np.float64).ravel())
+
+
+def _patch_shaped(n_pixels):
+    """Numeric arrays of the shapes patches come in: most of them load."""
+    side = int(round(np.sqrt(n_pixels)))
+    shapes = st.integers(1, 5).flatmap(lambda n: st.sampled_from(
+        [(n, n_pixels), (n, side, side), (n_pixels,)]))
+    elements = {"float64": st.floats(-10, 10) | SPECIAL, "float32": st.floats(-10, 10, width=32),
+                "int16": None, "bool": None}
+    return st.sampled_from(sorted(elements)).flatmap(
+        lambda dt: hnp.arrays(dt, shapes, elements=elements[dt]))
+
+
 @SETTINGS
-@given(arr=_arrays(), n_pixels=st.sampled_from([4, 16, 256]))
-def test_any_npy_array_as_patches(tmp_path, arr, n_pixels):
+@given(n_pixels=st.sampled_from([4, 16, 256]), data=st.data())
+def test_any_npy_array_as_patches(tmp_path, n_pixels, data):
+    arr = data.draw(_arrays() | _patch_shaped(n_pixels))
     path = _write("npy", _fresh(tmp_path, "p.npy"), arr)
     x = _expect_valid_or_named(lambda p: load_patches(p, n_pixels), path)
     if x is not None:
-        assert x.dtype == np.float64 and x.ndim == 2 and x.shape[1] == n_pixels
-        assert x.shape[0] >= 1 and np.isfinite(x).all() and np.abs(x).max() <= 1e6
+        _check_patches(x, arr, n_pixels)
 
 
 @SETTINGS
@@ -79,15 +99,30 @@ def test_any_npy_array_as_patches(tmp_path, arr, n_pixels):
        n_pixels=st.sampled_from([4, 16]))
 def test_any_npz_as_patches(tmp_path, members, n_pixels):
     path = _write("npz", _fresh(tmp_path, "p.npz"), members)
-    _expect_valid_or_named(lambda p: load_patches(p, n_pixels), path)
+    x = _expect_valid_or_named(lambda p: load_patches(p, n_pixels), path)
+    if x is not None:
+        # the array under 'patches', or else the file's only array
+        assert "patches" in members or len(members) == 1, sorted(members)
+        source = members["patches"] if "patches" in members else next(iter(members.values()))
+        _check_patches(x, source, n_pixels)
+
+
+def _npy_bytes(arr):
+    buffer = io.BytesIO()
+    np.save(buffer, arr)
+    return buffer.getvalue()
 
 
 @SETTINGS
 @given(data=st.binary(max_size=400), prefix=st.sampled_from(
-    [b"", b"\x93NUMPY", b"PK\x03\x04", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', "]))
+    [b"", b"\x93NUMPY", b"PK\x03\x04", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', ",
+     _npy_bytes(np.linspace(-1, 1, 512).reshape(2, 256))]))    # a valid file, then bytes
 def test_any_bytes_as_patches(tmp_path, data, prefix):
     path = _write("bytes", _fresh(tmp_path, "p.npy"), prefix + data)
-    _expect_valid_or_named(load_patches, path)
+    x = _expect_valid_or_named(load_patches, path)
+    if x is not None:
+        # bytes that load are a valid .npy file: numpy reads the same values
+        _check_patches(x, np.load(path, allow_pickle=False), x.shape[1])
 
 
 def test_damaged_npz_member_is_named(tmp_path):

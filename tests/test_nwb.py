@@ -60,6 +60,7 @@ def unit_spikes(nwbfile):
 
 
 @pytest.mark.runtime
+@pytest.mark.slow
 def test_simulate_nwb_has_the_runs_spikes_and_reads_back_exactly(capsys, tmp_path):
     nwb, npz = tmp_path / "run.nwb", tmp_path / "run.npz"
     rc = main(["simulate", "--device", "runtime", "--n-patches", "6", "--windows", "16",

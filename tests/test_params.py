@@ -1,4 +1,4 @@
-"""The parameter object and its .npz format (issue 3, item 3)."""
+"""The parameter object (`IPVAEParams`) and its .npz format."""
 
 import os
 

@@ -1,5 +1,5 @@
 """
-The numpy reference algorithm against the official code (issue 3 acceptance):
+The numpy reference algorithm against the official code:
 step-exact replay of the official traces, statistics of the official metrics,
 and the properties of the fast sampler and the diagnostics.
 """
@@ -44,6 +44,7 @@ def test_replay_rejects_bad_counts(params):
 
 
 # ------------------------------------------------------------ statistical
+@pytest.mark.slow
 def test_metrics_match_official_on_shared_patches(reference_params, shared_patches,
                                                   metrics):
     """Mean R², zero fraction (and mean count) at T = 16 and 1000 within 0.01."""

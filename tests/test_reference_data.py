@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from ipvae_snn import replay
 from ipvae_snn.params import bundled_model_path
@@ -70,6 +71,7 @@ STEP_EXACT = ["tests/test_reference.py::test_teacher_forced_steps_match_official
               "tests/test_official.py::test_equals_exported_npz_bit_for_bit"]
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_runs_the_step_exact_tests(tmp_path):
     """A checkout without ../shared (and a $IPVAE_SNN_REFERENCE that points
     nowhere) runs the step-exact replay tests on tests/data: none skips."""

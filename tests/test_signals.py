@@ -1,5 +1,5 @@
 """
-Ctrl-C and SIGTERM (issue 10, item 4) end ``ipvae-snn`` with one line and the
+Ctrl-C and SIGTERM end ``ipvae-snn`` with one line and the
 shell's statuses (130, 143): no traceback, no Brian2 bug-report banner, no
 compiled program left running, no half-built project, run folder or
 temporary file left behind. These run the command line as a subprocess (a
