@@ -44,11 +44,11 @@ Examples
 import importlib
 import logging
 import os
-import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ._signals import sigterm_as_exception
+from .metrics import one_blas_thread
 from .validation import InputError
 
 try:
@@ -57,39 +57,12 @@ except ImportError:            # the module imports; a DaskExecutor then says wh
     _WorkerPlugin = object
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor",
-           "one_blas_thread", "WorkerLostError", "MAX_RESUBMITS"]
+           "WorkerLostError", "MAX_RESUBMITS"]
 
 #: How often a chunk whose inputs died with a lost worker is resubmitted.
 MAX_RESUBMITS = 3
 
 _log = logging.getLogger(__name__)
-
-_BLAS = []
-_BLAS_LOCK = threading.Lock()
-
-
-def one_blas_thread():
-    """
-    A context in which BLAS uses one thread (threadpoolctl; the controller,
-    slow to create, is made once per process).
-
-    Kernels run inside it everywhere: a matrix product split over several BLAS
-    threads may round differently from one on a single thread, and Dask's
-    nanny already limits its workers to one.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> with one_blas_thread():
-    ...     float((np.ones((2, 3)) @ np.ones(3)).sum())
-    6.0
-    """
-    with _BLAS_LOCK:
-        if not _BLAS:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
-
 
 class WorkerLostError(InputError, RuntimeError):
     """Dask workers kept dying: the batch could not be finished."""
@@ -237,12 +210,8 @@ class _Setup(_WorkerPlugin):
 
     def setup(self, worker):
         _import(self.modules)
-        with _BLAS_LOCK:
-            if not _BLAS:
-                from threadpoolctl import ThreadpoolController
-                _BLAS.append(ThreadpoolController())
-        # kept for the worker's life (tasks limit it again themselves)
-        worker._ipvae_snn_blas = _BLAS[0].limit(limits=1, user_api="blas")
+        # kept for the worker's life (each task limits it again itself)
+        worker._ipvae_snn_blas = one_blas_thread()
 
 
 class DaskExecutor(Executor):

@@ -37,7 +37,8 @@ import numpy as np
 from . import metrics
 from ._progress import ProgressBar
 from .data import check_patches
-from .executor import make_executor, one_blas_thread
+from .executor import make_executor
+from .metrics import one_blas_thread
 from .results import InferenceResult
 from .validation import (InvalidValueError, check_float_dtype, check_int, check_memory,
                          check_neurons, check_number, check_record_windows)

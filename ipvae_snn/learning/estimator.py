@@ -36,9 +36,10 @@ from .readout import validate_data as _validate_data
 
 __all__ = ["SpikingDictionaryLearner"]
 
-# Patches per random stream of the reference algorithm. Fixed (not derived
-# from n_jobs) so that results do not depend on the number of threads.
-_BLOCK_SIZE = 128
+# A training batch is cut into this many chunks (tasks) at least, so that a
+# batch keeps several workers busy; the chunk size depends on batch_size
+# alone, never on where the chunks run.
+_TASKS_PER_BATCH = 8
 # Hyper-parameters that do not change the result (excluded from the
 # compatibility check of a resumed fit).
 _NO_EFFECT = ("callback", "checkpoint", "checkpoint_every", "client", "n_jobs", "progress")
@@ -533,7 +534,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         replay_u = need_u and self.backend != "reference"
         windows = np.arange(0 if replay_u else 1, t + 1)
         result = self._infer(params, xb, t + 1, seed, windows,
-                             record_u=need_u and not replay_u)
+                             record_u=need_u and not replay_u,
+                             block_size=-(-self.batch_size // _TASKS_PER_BATCH))
         u = None
         if replay_u:
             from ..reference import replay
@@ -548,12 +550,18 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             state["history"][k].append(row[k])
         return row
 
-    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False):
-        """Run the selected backend; returns an `InferenceResult`."""
+    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
+               block_size=None):
+        """
+        Run the selected backend on chunks of ``block_size`` patches (default
+        `run_inference`'s); returns an `InferenceResult`. Chunk sizes are fixed,
+        not derived from n_jobs, so that results do not depend on the number of
+        threads.
+        """
         return run_inference(self.backend, params, x, n_windows, seed=seed,
                              record_windows=record_windows, record_u=record_u,
                              device=self.device, n_jobs=self.n_jobs,
-                             client=self.client, block_size=_BLOCK_SIZE)
+                             client=self.client, block_size=block_size)
 
     def _calibrated(self, params, X, seed):
         """
