@@ -258,19 +258,21 @@ class DaskExecutor(Executor):
         def shared_future():
             if state["shared"] is None or state["shared"].status != "finished":
                 # on every worker: a worker lost takes no copy with it
-                state["shared"] = client.scatter(shared, broadcast=True, hash=False)
+                # (in a list: a tuple would be scattered item by item)
+                [state["shared"]] = client.scatter([shared], broadcast=True, hash=False)
             return state["shared"]
 
-        def submit(indices, attempt):
+        attempts = [0] * len(chunks)           # resubmissions of each chunk
+
+        def submit(indices):
             sf = shared_future()
             data = client.scatter([chunks[i] for i in indices], hash=False)
             return {client.submit(_call, kernel, sf, d, pure=False,
                                   key=f"ipvae-{name}-{token}-{i}"
-                                      + (f"-r{attempt}" if attempt else "")): i
+                                      + (f"-r{attempts[i]}" if attempts[i] else "")): i
                     for i, d in zip(indices, data)}
 
-        index = submit(range(len(chunks)), 0)
-        resubmits = 0
+        index = submit(range(len(chunks)))
         futures = as_completed(list(index), loop=client.loop, with_results=True,
                                raise_errors=False)
         try:
@@ -286,15 +288,17 @@ class DaskExecutor(Executor):
                         raise _one_line(value)
                     future.release()
                 if lost:
-                    resubmits += 1
-                    if resubmits > self.max_resubmits:
-                        raise WorkerLostError(
-                            f"Dask workers were lost {resubmits} times during the "
-                            f"batch; {len(lost)} of its {len(chunks)} chunks could not "
-                            f"be finished")
-                    _log.warning("a Dask worker was lost: %d chunk(s) sent again",
-                                 len(lost))
-                    new = submit(lost, resubmits)
+                    # one line per loss (the chunks of one lost worker come back
+                    # in several batches, each a first resubmission)
+                    if max(attempts[i] for i in lost) == max(attempts):
+                        _log.warning("a Dask worker was lost; its chunks are sent again")
+                    for i in lost:
+                        attempts[i] += 1
+                        if attempts[i] > self.max_resubmits:
+                            raise WorkerLostError(
+                                f"Dask workers holding chunk {i} of the batch were lost "
+                                f"{attempts[i]} times; the batch was given up")
+                    new = submit(lost)
                     index.update(new)
                     futures.update(list(new))
         except BaseException:
@@ -305,7 +309,7 @@ class DaskExecutor(Executor):
         finally:
             if state["shared"] is not None:
                 state["shared"].release()
-        return dict(self.info(), n_tasks=len(chunks), resubmits=resubmits)
+        return dict(self.info(), n_tasks=len(chunks), resubmits=sum(attempts))
 
 
 def _is_lost(future, value):
