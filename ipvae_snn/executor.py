@@ -44,6 +44,7 @@ Examples
 import importlib
 import logging
 import os
+import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -63,6 +64,10 @@ __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor",
 MAX_RESUBMITS = 3
 
 _log = logging.getLogger(__name__)
+
+# (client id, plugin name) of the worker plugins registered by this process.
+_REGISTERED = set()
+_REGISTERED_LOCK = threading.Lock()
 
 class WorkerLostError(InputError, RuntimeError):
     """Dask workers kept dying: the batch could not be finished."""
@@ -250,7 +255,10 @@ class DaskExecutor(Executor):
         from distributed import as_completed
         client = self.client
         plugin = _Setup(imports)
-        client.register_plugin(plugin, name=plugin.name)
+        with _REGISTERED_LOCK:       # once per client (workers joining later get it too)
+            if (client.id, plugin.name) not in _REGISTERED:
+                client.register_plugin(plugin, name=plugin.name)
+                _REGISTERED.add((client.id, plugin.name))
         chunks = list(chunks)
         token = uuid.uuid4().hex[:10]
         state = dict(shared=None)

@@ -196,3 +196,24 @@ def test_chunk_inputs_are_scattered_not_embedded_in_the_graph(params, recwarn):
             distributed.Client(cluster) as client:
         infer(params, x, 2, seed=0, warn=False, client=client)
     assert not [w for w in recwarn if "large graph" in str(w.message)]
+
+
+def test_a_training_batch_is_cut_into_8_chunks(monkeypatch):
+    """Enough tasks to keep several workers busy, whatever runs them."""
+    from ipvae_snn.learning import SpikingDictionaryLearner, estimator
+    infos = []
+    real = estimator.run_inference
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        infos.append(result.info)
+        return result
+
+    monkeypatch.setattr(estimator, "run_inference", spy)
+    learner = SpikingDictionaryLearner(n_components=16, batch_size=64, max_iter=1,
+                                       t_train=2, random_state=0, progress=False,
+                                       prior_cap=None, operating_point=None)
+    learner.fit(natural_patches(n_patches=128, seed=0))
+    training = infos[:learner.n_batches_]
+    assert len(training) == 2
+    assert all(-(-64 // info["block_size"]) == 8 for info in training)
