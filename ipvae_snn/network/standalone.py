@@ -206,20 +206,16 @@ class CppStandaloneBackend(Backend):
 
     # ----------------------------------------------------------------- run
     def _program(self, job, damaged=None):
-        """The `Program` of ``job.spec`` (built once per process and cache)."""
-        where = (self.cache_dir, job.key)
-        with _PROGRAMS_LOCK:
-            program = None if damaged is not None else _PROGRAMS.get(where)
-            if program is not None:
-                return program, False
-            cache = ProgramCache(self.cache_dir)
-            with call_processes(job.call) as children:       # the compiler's
-                program, built = cache.load_or_build(
-                    job.spec, lambda s, d: self.compile(s, d, job.values, children),
-                    description=f"the {job.spec.realization} network for {self.name}",
-                    progress=job.verbose, damaged=damaged)
-            _PROGRAMS[where] = program
-            return program, built
+        """
+        The verified `Program` of ``job.spec``, built first when it is not
+        cached (one thread of a process at a time; the cache's file lock keeps
+        other processes out).
+        """
+        with _BUILD_LOCK, call_processes(job.call) as children:      # the compiler's
+            return ProgramCache(self.cache_dir).load_or_build(
+                job.spec, lambda s, d: self.compile(s, d, job.values, children),
+                description=f"the {job.spec.realization} network for {self.name}",
+                progress=job.verbose, damaged=damaged)
 
     def run_chunk(self, job, drive, replay, seed):
         t0 = time.perf_counter()
@@ -253,9 +249,8 @@ class CppStandaloneBackend(Backend):
         return raw, time.perf_counter() - t0
 
 
-# Programs loaded by this process: (cache folder, build key) -> Program.
-_PROGRAMS = {}
-_PROGRAMS_LOCK = threading.Lock()
+# Held while this process looks for (or builds) a program.
+_BUILD_LOCK = threading.Lock()
 def _chunk_inputs(spec, drive, replay):
     """Run-argument arrays of one run: its drives (and replayed counts), padded."""
     padded = np.zeros((spec.inputs_per_run, spec.n_latents))
