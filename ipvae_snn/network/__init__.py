@@ -29,10 +29,10 @@ results directory. ``"cuda_standalone"`` uses the same path through brian2cuda
 when it is installed.
 
 Modules: `model` (`SpikingIPVAE`), `builder` (the Brian2 objects),
-`functions` (``softplus`` for every target), `backends` (the `Backend`
-interface and registry, the per-chunk kernel `run_chunk`, the runtime
-device), `standalone` (the compiled devices),
-`program` (the cache of compiled programs), `collect` (results).
+`functions` (``softplus`` for every target), `registry` (the devices),
+`backends` (the `Backend` interface, the per-chunk kernel `run_chunk`, the
+runtime device), `standalone` (the compiled devices), `program` (the cache of
+compiled programs), `collect` (results).
 
 Examples
 --------

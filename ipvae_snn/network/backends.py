@@ -2,7 +2,7 @@
 Devices as backends: how one chunk of inputs runs on one Brian2 device.
 
 Each device is a `Backend` subclass, registered explicitly under its Brian2
-device name (`register_backend`, as Brian2 registers its devices in
+device name (`registry.register_backend`, as Brian2 registers its devices in
 ``all_devices``): `RuntimeBackend` here,
 `~ipvae_snn.network.standalone.CppStandaloneBackend` and
 `~ipvae_snn.network.standalone.CudaStandaloneBackend` beside it (registered
@@ -26,7 +26,6 @@ Examples
 """
 
 import contextlib
-import importlib
 import threading
 import time
 from typing import NamedTuple
@@ -36,102 +35,13 @@ import numpy as np
 from .._signals import ChildProcesses
 from ..validation import InvalidValueError, UnavailableDeviceError
 from . import builder
+from .registry import (BACKENDS, devices, get_backend, register_backend,
+                       registered_backends, unregister_backend)
 
 __all__ = ["Backend", "RuntimeBackend", "NetworkJob", "run_chunk", "stop_call", "call_processes",
            "register_backend",
            "unregister_backend", "devices", "get_backend", "registered_backends",
            "BACKENDS"]
-
-# Device name -> `Backend` subclass, or "module:Class" until first asked for.
-_REGISTRY = {}
-_REGISTRY_LOCK = threading.RLock()
-
-
-def register_backend(name, backend):
-    """
-    Offer device ``name``, run by ``backend``: a `Backend` subclass, or
-    ``"module:Class"`` naming one (imported when the device is first asked for).
-
-    Examples
-    --------
-    >>> class Silent(RuntimeBackend):
-    ...     name = "silent"
-    >>> register_backend("silent", Silent)
-    >>> "silent" in devices()
-    True
-    >>> unregister_backend("silent")
-    """
-    if not isinstance(name, str) or not name:
-        raise InvalidValueError(f"a backend's name must be a non-empty string, got {name!r}")
-    if not (isinstance(backend, str) and ":" in backend) and not (
-            isinstance(backend, type) and issubclass(backend, Backend)):
-        raise InvalidValueError(f"backend {name!r} must be a Backend subclass or "
-                                f"'module:Class', got {backend!r}")
-    with _REGISTRY_LOCK:
-        _REGISTRY[name] = backend
-
-
-def unregister_backend(name):
-    """Stop offering device ``name`` (nothing if it is not registered)."""
-    with _REGISTRY_LOCK:
-        _REGISTRY.pop(name, None)
-
-
-def devices():
-    """The registered device names, in registration order."""
-    with _REGISTRY_LOCK:
-        return tuple(_REGISTRY)
-
-
-def get_backend(device):
-    """
-    The `Backend` subclass of ``device``.
-
-    Raises
-    ------
-    InvalidValueError
-        For an unknown device, naming the known ones.
-    """
-    from ..validation import check_choice
-    check_choice(device, "device", devices())
-    with _REGISTRY_LOCK:
-        backend = _REGISTRY[device]
-        if isinstance(backend, str):
-            module, _, qualname = backend.partition(":")
-            backend = getattr(importlib.import_module(module), qualname)
-            _REGISTRY[device] = backend
-    return backend
-
-
-def registered_backends():
-    """Device name -> `Backend` subclass of every registered device (imports them)."""
-    return {name: get_backend(name) for name in devices()}
-
-
-class _Backends:
-    """Read-only mapping view of the registry (`BACKENDS`, for the old name)."""
-
-    def __getitem__(self, name):
-        if name not in devices():
-            raise KeyError(name)
-        return get_backend(name)
-
-    def __iter__(self):
-        return iter(devices())
-
-    def __len__(self):
-        return len(devices())
-
-    def __contains__(self, name):
-        return name in devices()
-
-    def keys(self):
-        return devices()
-
-
-#: The registry as a read-only mapping: device name -> `Backend` subclass.
-BACKENDS = _Backends()
-
 
 class NetworkJob(NamedTuple):
     """
@@ -346,7 +256,3 @@ class RuntimeBackend(Backend):
                 prefs.codegen.target = saved
         return raw, dict(build_s=0.0, run_s=time.perf_counter() - t0, compiled=False)
 
-
-register_backend("runtime", RuntimeBackend)
-register_backend("cpp_standalone", "ipvae_snn.network.standalone:CppStandaloneBackend")
-register_backend("cuda_standalone", "ipvae_snn.network.standalone:CudaStandaloneBackend")

@@ -80,13 +80,11 @@ def code_digest(source):
 
 
 def _backend_classes():
-    """The classes of every registered backend, with their bases up to `Backend`."""
-    from .backends import Backend, registered_backends
+    """The classes of every registered backend, with their bases."""
+    from .registry import registered_backends
     classes = {}
     for cls in registered_backends().values():
-        for base in cls.__mro__:
-            if base is Backend or not issubclass(base, Backend):
-                break
+        for base in cls.__mro__[:-1]:           # all but object
             classes.setdefault(f"{base.__module__}.{base.__qualname__}", base)
     return classes
 
