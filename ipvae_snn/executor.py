@@ -182,6 +182,7 @@ class LocalExecutor(Executor):
     @staticmethod
     def _pool(kernel, shared, chunks, on_result, n_threads, on_cancel):
         pool = ThreadPoolExecutor(n_threads)
+        index = {}
         try:
             index = {pool.submit(kernel, shared, *chunk): i
                      for i, chunk in enumerate(chunks)}

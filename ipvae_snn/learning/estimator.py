@@ -36,9 +36,8 @@ from .readout import validate_data as _validate_data
 
 __all__ = ["SpikingDictionaryLearner"]
 
-# A training batch is cut into this many chunks (tasks) at least, so that a
-# batch keeps several workers busy; the chunk size depends on batch_size
-# alone, never on where the chunks run.
+# Chunks (tasks) of a training batch, to keep workers busy: their size depends
+# on batch_size alone, never on where they run.
 _TASKS_PER_BATCH = 8
 # Hyper-parameters that do not change the result (excluded from the
 # compatibility check of a resumed fit).
@@ -552,12 +551,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
 
     def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
                block_size=None):
-        """
-        Run the selected backend on chunks of ``block_size`` patches (default
-        `run_inference`'s); returns an `InferenceResult`. Chunk sizes are fixed,
-        not derived from n_jobs, so that results do not depend on the number of
-        threads.
-        """
+        """Run the selected backend on chunks of ``block_size`` patches."""
         return run_inference(self.backend, params, x, n_windows, seed=seed,
                              record_windows=record_windows, record_u=record_u,
                              device=self.device, n_jobs=self.n_jobs,

@@ -241,10 +241,12 @@ class CppStandaloneBackend(Backend):
         t0 = time.perf_counter()
         values = job.values
         with program.call_folder() as folder, call_processes(job.call) as children:
+            run_dir = os.path.join(folder, "run")
+            os.makedirs(run_dir)
             args = (program.scalar_args(values.constants)
                     + program.write_inputs(folder, dict(values.arrays, w=values.weights))
-                    + program.write_inputs(folder, _chunk_inputs(job.spec, drive, replay)))
-            raw = program.run(os.path.join(folder, "results"), args, seed,
+                    + program.write_inputs(run_dir, _chunk_inputs(job.spec, drive, replay)))
+            raw = program.run(os.path.join(run_dir, "results"), args, seed,
                               children=children)
         return raw, time.perf_counter() - t0
 
