@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._signals import ChildProcesses
+from .._signals import Cancelled, ChildProcesses
 from ..validation import InvalidValueError, UnavailableDeviceError
 from . import builder
 from .registry import (BACKENDS, devices, get_backend, register_backend,
@@ -119,12 +119,23 @@ def run_chunk(job, drive, replay, seed, x):
 # chunks running]), so that an interrupted call stops its programs.
 _CALLS = {}
 _CALLS_LOCK = threading.Lock()
+# Calls stopped in this process (an id each: a few bytes per interrupted call).
+_STOPPED = set()
 
 
 @contextlib.contextmanager
 def call_processes(call):
-    """The `ChildProcesses` of ``call`` in this process, while a chunk uses them."""
+    """
+    The `ChildProcesses` of ``call`` in this process, while a chunk uses them.
+
+    Raises
+    ------
+    Cancelled
+        When the call was stopped (`stop_call`): its chunks start nothing more.
+    """
     with _CALLS_LOCK:
+        if call in _STOPPED:
+            raise Cancelled("the call was stopped")
         entry = _CALLS.setdefault(call, [ChildProcesses(), 0])
         entry[1] += 1
     try:
@@ -142,6 +153,7 @@ def stop_call(call):
     process; its chunks not started yet start none.
     """
     with _CALLS_LOCK:
+        _STOPPED.add(call)
         entry = _CALLS.get(call)
     if entry is not None:
         entry[0].kill_all()

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .._signals import ChildProcesses
+from .._signals import Cancelled, ChildProcesses
 from ..validation import UnavailableDeviceError
 from . import builder
 from .backends import Backend, call_processes
@@ -139,6 +139,9 @@ class CppStandaloneBackend(Backend):
                     shutil.rmtree(tmp_dir, ignore_errors=True)
                     raise
                 except Exception as exc:   # the compiler's own messages are in tmp_dir
+                    if children.stopped:   # its call was stopped (from another thread)
+                        shutil.rmtree(tmp_dir, ignore_errors=True)
+                        raise Cancelled("the build was stopped") from None
                     raise RuntimeError(f"compiling the network with {self.name} failed "
                                        f"({type(exc).__name__}: {exc}); the project is "
                                        f"in {tmp_dir}") from exc
