@@ -11,8 +11,9 @@ On the same shared patches, side by side in one process:
     The same calls with ``client=`` a `distributed.LocalCluster` of N worker
     processes with one thread each, for each N of ``--workers``.
 
-Every Dask result is checked to be identical to the pool's (same seed). The
-table gives median wall seconds, patches per second and patch-windows per
+Every Dask result is checked to be identical to the pool's (same seed): every
+array, read-outs included, whatever the client's BLAS threads (``--threads``).
+The table gives median wall seconds, patches per second and patch-windows per
 second, the speed-up over one worker and the number of tasks (chunks).
 
 Per-chunk overhead, measured apart:
@@ -26,7 +27,8 @@ Per-chunk overhead, measured apart:
     per chunk: scheduling, transfer of the chunk's inputs and results, and
     copying them into the result.
 
-The report also gives the bytes each chunk ships (inputs out, results back).
+The report also gives the bytes each chunk ships (inputs out, results back;
+both scattered or gathered as data, never inside the task graph).
 The programs are compiled (and the workers warmed up: Brian2 imported, the
 program loaded) before the timed runs.
 

@@ -120,6 +120,11 @@ class ChildProcesses:
                 self._running.discard(proc)
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
+    @property
+    def stopped(self):
+        """Whether `kill_all` was called (the call that owns them is stopping)."""
+        return self._stopped
+
     def kill_all(self, grace_s=2.0):
         """
         Stop every running program's process group (SIGTERM, then SIGKILL

@@ -17,10 +17,40 @@ Examples
 (1.0, 0.0)
 """
 
+import threading
+
 import numpy as np
 
-__all__ = ["mse", "r2_score", "r2_from_sums", "total_sum_of_squares", "zero_fraction",
-           "mean_count", "sparseness", "lifetime_sparseness", "population_sparseness"]
+__all__ = ["one_blas_thread", "mse", "r2_score", "r2_from_sums", "total_sum_of_squares",
+           "zero_fraction", "mean_count", "sparseness", "lifetime_sparseness",
+           "population_sparseness"]
+
+
+_BLAS = []
+_BLAS_LOCK = threading.Lock()
+
+
+def one_blas_thread():
+    """
+    A context in which BLAS uses one thread (threadpoolctl; the controller,
+    slow to create, is made once per process).
+
+    Every kernel of `ipvae_snn.executor` and every read-out runs inside it: a
+    matrix product split over several BLAS threads may round differently
+    from one on a single thread, so results would depend on the machine's
+    BLAS settings (Dask's nanny, for one, limits its workers to one thread).
+
+    Examples
+    --------
+    >>> with one_blas_thread():
+    ...     float((np.ones((2, 3)) @ np.ones(3)).sum())
+    6.0
+    """
+    with _BLAS_LOCK:
+        if not _BLAS:
+            from threadpoolctl import ThreadpoolController
+            _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def mse(x, x_hat):

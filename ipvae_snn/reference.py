@@ -31,22 +31,22 @@ True
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from . import metrics
 from ._memory import check_memory
 from ._progress import ProgressBar
 from .data import check_patches
+from .executor import make_executor
+from .metrics import one_blas_thread
 from .results import InferenceResult
 from .params import check_params
 from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
                          check_number, check_record_windows, check_seed)
 
-__all__ = ["infer", "replay", "fond_update", "fond_clamp", "poisson_counts",
-           "memory_estimate"]
+__all__ = ["infer", "infer_chunk", "ChunkConstants", "replay", "fond_update", "fond_clamp",
+           "poisson_counts", "memory_estimate"]
 
 # Rates above this use numpy's Poisson sampler instead of CDF inversion.
 _INVERSION_MAX_RATE = 8.0
@@ -225,75 +225,151 @@ def poisson_counts(rate, rng, out=None, uniforms=None):
     return out
 
 
-class _Block:
-    """State and work buffers of one block of patches (kept in cache)."""
+class ChunkConstants:
+    """
+    What every chunk of an `infer` call shares: the model in the arithmetic
+    precision, the precomputed products and what is recorded.
 
-    def __init__(self, consts, x, rng):
-        dt = consts["dtype"]
-        n, k = x.shape[0], consts["n_latents"]
-        self.x = x.astype(dt)
-        self.rng = rng
-        self.u = np.broadcast_to(consts["u_init"], (n, k)).copy()
-        self.rate = np.empty((n, k), dt)
-        self.z = np.empty((n, k), dt)
-        self.du = np.empty((n, k), dt)
-        self.tmp = np.empty((n, k), dt)
-        self.uniforms = np.empty((n, k), dt)
-        self.recon = np.empty((n, x.shape[1]), dt)
-        self.ss_tot = metrics.total_sum_of_squares(x)
-        self.onset = np.full((n, k), -1, np.int32)
+    Made by `infer` (or by hand, for `infer_chunk`); picklable, sent once to
+    every Dask worker.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    n_windows : int
+    dtype : numpy dtype
+    windows : ndarray of int
+        The recorded windows (sorted).
+    record_counts : bool
+    u_neurons : tuple of int or None
+        Neurons whose potentials are recorded.
+    max_count : float or None
+    runaway_margin : float
+    """
+
+    def __init__(self, params, n_windows, dtype, windows, record_counts=True,
+                 u_neurons=None, max_count=None, runaway_margin=1.0):
+        dtype = np.dtype(dtype)
+        k = params.n_latents
+        self.params, self.n_windows, self.dtype, self.n_latents = (
+            params, int(n_windows), dtype, k)
+        self.windows = np.asarray(windows, np.int64)
+        self.record_counts = bool(record_counts)
+        self.u_neurons = u_neurons
+        self.rec_pos = np.full(self.n_windows, -1, np.int64)
+        self.rec_pos[self.windows] = np.arange(self.windows.size)
+        self.u_init = params.u_init.astype(dtype)
+        self.phi_t = np.ascontiguousarray(params.phi.T.astype(dtype))
+        self.lr_phi = np.ascontiguousarray((params.lr * params.phi).astype(dtype))
+        self.lr_bias = (params.lr * params.bias).astype(dtype)
+        self.precision = params.precision.astype(dtype)
+        self.rate_eps = dtype.type(params.rate_eps)
+        self.max_count = max_count
+        self.runaway_u = params.clamp_u - runaway_margin
+        # fancy indexing copies: skip it when every neuron is recorded
+        self.u_index = (None if u_neurons in (None, tuple(range(k)))
+                        else np.array(u_neurons))
+
+    def layout(self, n_patches):
+        """Shape and dtype of each array a chunk of ``n_patches`` returns (None: not recorded)."""
+        n, k, t, w = n_patches, self.n_latents, self.n_windows, self.windows.size
+        n_u = 0 if self.u_neurons is None else len(self.u_neurons)
+        return dict(counts=((n, w, k), np.int32) if self.record_counts else None,
+                    u=((n, w, n_u), self.dtype) if n_u else None,
+                    u_final=((n, k), self.dtype),
+                    r2=((n, t), np.float32), mse=((n, t), np.float32),
+                    zero_fraction=((n, t), np.float32), mean_count=((n, t), np.float32),
+                    runaway_onset=((n, k), np.int32))
 
 
-def _run_block(consts, block, out, sl, n_windows, rec_pos, progress, chunk):
-    """Run all windows of one block, writing into the shared outputs ``out``."""
-    c = consts
-    p = c["params"]
-    u, z, du, tmp, rate = block.u, block.z, block.du, block.tmp, block.rate
-    n_lat = c["n_latents"]
-    done = 0
-    for t in range(n_windows):
-        # ---- draw the counts of window t from u_t
-        with np.errstate(over="ignore"):
-            np.exp(u, out=rate)
-        rate += c["rate_eps"]
-        if c["max_count"] is not None:          # refractory-like saturation
-            np.multiply(rate, 1.0 / c["max_count"], out=tmp)
-            tmp += 1.0
-            rate /= tmp
-        poisson_counts(rate, block.rng, out=z, uniforms=block.uniforms)
-        # ---- reconstruction and prediction error
-        np.matmul(z, c["phi_t"], out=block.recon)
-        np.subtract(block.x, block.recon, out=block.recon)        # residual
-        ss_res = np.einsum("bm,bm->b", block.recon, block.recon)
-        out["mse"][sl, t] = ss_res
-        out["r2"][sl, t] = metrics.r2_from_sums(ss_res, block.ss_tot)
-        nonzero = np.count_nonzero(z, axis=1)
-        out["zero_fraction"][sl, t] = 1.0 - nonzero / n_lat
-        out["mean_count"][sl, t] = z.sum(axis=1) / n_lat
-        r = rec_pos[t]
-        if r >= 0:
-            if out["counts"] is not None:
-                out["counts"][sl, r] = z
-            if out["u"] is not None:
-                out["u"][sl, r] = u if c["u_index"] is None else u[:, c["u_index"]]
-        block.recon *= c["precision"]                            # error e_t
-        # ---- the update, with the official clamps
-        np.matmul(block.recon, c["lr_phi"], out=du)
-        du -= c["lr_bias"]
-        fond_clamp(du, p.clamp_du, p, out=du, tmp=tmp)
-        u += du
-        fond_clamp(u, p.clamp_u, p, out=u, tmp=tmp)
-        # ---- runaway detection: cheap unless something is near the clamp
-        if u.max() > c["runaway_u"]:
-            hit = (u > c["runaway_u"]) & (block.onset < 0)
-            block.onset[hit] = t + 1
-        done += 1
-        if done == chunk:
-            progress.update(done)
-            done = 0
-    progress.update(done)
-    out["u_final"][sl] = u
-    out["runaway_onset"][sl] = block.onset
+def infer_chunk(constants, x, seed):
+    """
+    The reference algorithm on one chunk of patches: the kernel of `infer`.
+
+    Pure: the arrays depend on its arguments only (one BLAS thread, one random
+    stream), whichever process or thread runs it.
+
+    Parameters
+    ----------
+    constants : ChunkConstants
+    x : ndarray, shape (n, n_pixels)
+        The chunk's patches.
+    seed : numpy.random.SeedSequence or int
+        The chunk's random stream.
+
+    Returns
+    -------
+    dict of ndarray
+        ``counts`` (n, recorded windows, n_latents) and ``u`` (n, recorded
+        windows, recorded neurons) where recorded; ``u_final``,
+        ``runaway_onset`` (n, n_latents); ``r2``, ``mse``, ``zero_fraction``,
+        ``mean_count`` (n, n_windows), as `InferenceResult` names them.
+
+    Examples
+    --------
+    >>> import numpy as np, ipvae_snn
+    >>> params = ipvae_snn.default_params()
+    >>> c = ChunkConstants(params, 5, np.float32, windows=[4])
+    >>> x = np.random.default_rng(0).standard_normal((3, 256))
+    >>> out = infer_chunk(c, x, np.random.SeedSequence(0))
+    >>> out["counts"].shape, out["r2"].shape
+    ((3, 1, 512), (3, 5))
+    >>> bool(np.array_equal(out["counts"], infer_chunk(c, x, np.random.SeedSequence(0))["counts"]))
+    True
+    """
+    c = constants
+    p = c.params
+    dt = c.dtype
+    n, k = x.shape[0], c.n_latents
+    out = {name: None if spec is None else np.zeros(*spec)
+           for name, spec in c.layout(n).items()}
+    rng = np.random.default_rng(seed)
+    xb = np.asarray(x).astype(dt)
+    u = np.broadcast_to(c.u_init, (n, k)).copy()
+    rate, z, du, tmp, uniforms = (np.empty((n, k), dt) for _ in range(5))
+    recon = np.empty((n, x.shape[1]), dt)
+    ss_tot = metrics.total_sum_of_squares(x)
+    onset = np.full((n, k), -1, np.int32)
+    with one_blas_thread():
+        for t in range(c.n_windows):
+            # ---- draw the counts of window t from u_t
+            with np.errstate(over="ignore"):
+                np.exp(u, out=rate)
+            rate += c.rate_eps
+            if c.max_count is not None:          # refractory-like saturation
+                np.multiply(rate, 1.0 / c.max_count, out=tmp)
+                tmp += 1.0
+                rate /= tmp
+            poisson_counts(rate, rng, out=z, uniforms=uniforms)
+            # ---- reconstruction and prediction error
+            np.matmul(z, c.phi_t, out=recon)
+            np.subtract(xb, recon, out=recon)        # residual
+            ss_res = np.einsum("bm,bm->b", recon, recon)
+            out["mse"][:, t] = ss_res
+            out["r2"][:, t] = metrics.r2_from_sums(ss_res, ss_tot)
+            nonzero = np.count_nonzero(z, axis=1)
+            out["zero_fraction"][:, t] = 1.0 - nonzero / k
+            out["mean_count"][:, t] = z.sum(axis=1) / k
+            r = c.rec_pos[t]
+            if r >= 0:
+                if out["counts"] is not None:
+                    out["counts"][:, r] = z
+                if out["u"] is not None:
+                    out["u"][:, r] = u if c.u_index is None else u[:, c.u_index]
+            recon *= c.precision                             # error e_t
+            # ---- the update, with the official clamps
+            np.matmul(recon, c.lr_phi, out=du)
+            du -= c.lr_bias
+            fond_clamp(du, p.clamp_du, p, out=du, tmp=tmp)
+            u += du
+            fond_clamp(u, p.clamp_u, p, out=u, tmp=tmp)
+            # ---- runaway detection: cheap unless something is near the clamp
+            if u.max() > c.runaway_u:
+                hit = (u > c.runaway_u) & (onset < 0)
+                onset[hit] = t + 1
+    out["u_final"][:] = u
+    out["runaway_onset"][:] = onset
+    return {name: arr for name, arr in out.items() if arr is not None}
 
 
 def memory_estimate(n_patches, n_windows, n_latents, n_pixels, dtype=np.float32,
@@ -367,7 +443,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         Issue a `RunawayWarning` when neurons run away.
     client : distributed.Client, optional
         Run the blocks as tasks on this Dask cluster instead of local threads
-        (`ipvae_snn.distributed`): the same result, bit for bit.
+        (`ipvae_snn.executor`): the same result, bit for bit.
 
     Returns
     -------
@@ -415,72 +491,39 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
                                         block_size, n_jobs),
                  f"n_windows={n_windows} x {n_patches} patches",
                  "infer fewer patches or windows at a time")
-    rec_pos = np.full(n_windows, -1, np.int64)
-    rec_pos[windows] = np.arange(windows.size)
-
-    consts = dict(
-        params=params, dtype=dtype, n_latents=k,
-        u_init=params.u_init.astype(dtype),
-        phi_t=np.ascontiguousarray(params.phi.T.astype(dtype)),
-        lr_phi=np.ascontiguousarray((params.lr * params.phi).astype(dtype)),
-        lr_bias=(params.lr * params.bias).astype(dtype),
-        precision=params.precision.astype(dtype),
-        rate_eps=dtype.type(params.rate_eps),
-        max_count=max_count,
-        runaway_u=params.clamp_u - runaway_margin,
-        # fancy indexing copies: skip it when every neuron is recorded
-        u_index=None if u_neurons in (None, tuple(range(k))) else np.array(u_neurons),
-    )
-    out = dict(
-        counts=np.zeros((n_patches, windows.size, k), np.int32)
-        if record_counts else None,
-        u=np.zeros((n_patches, windows.size, n_u), dtype) if n_u else None,
-        u_final=np.empty((n_patches, k), dtype),
-        r2=np.empty((n_patches, n_windows), np.float32),
-        mse=np.empty((n_patches, n_windows), np.float32),
-        zero_fraction=np.empty((n_patches, n_windows), np.float32),
-        mean_count=np.empty((n_patches, n_windows), np.float32),
-        runaway_onset=np.empty((n_patches, k), np.int32),
-    )
+    consts = ChunkConstants(params, n_windows, dtype, windows, record_counts, u_neurons,
+                            max_count, runaway_margin)
+    out = {name: None if spec is None else np.empty(*spec)
+           for name, spec in consts.layout(n_patches).items()}
     starts = range(0, n_patches, block_size)
     seeds = np.random.SeedSequence(seed).spawn(len(starts))
-    blocks = [(slice(s, min(s + block_size, n_patches)), ss)
-              for s, ss in zip(starts, seeds)]
-    n_jobs = min(n_jobs or os.cpu_count() or 1, len(blocks))
+    blocks = [slice(s, min(s + block_size, n_patches)) for s in starts]
+    executor = make_executor(client, n_jobs)
     bar = ProgressBar(len(blocks) * n_windows, desc="inference", enabled=progress,
                       unit=" block-windows")
 
-    def work(item):
-        sl, ss = item
-        block = _Block(consts, x[sl], np.random.default_rng(ss))
-        _run_block(consts, block, out, sl, n_windows, rec_pos, bar,
-                   chunk=max(1, n_windows // 50))
+    def on_result(i, arrays):
+        for name, arr in arrays.items():
+            out[name][blocks[i]] = arr
+        bar.update(n_windows)
 
     start = time.perf_counter()
-    dask = None
-    if client is not None:          # the blocks as tasks of a Dask cluster
-        from .distributed import run_reference_blocks
-        dask = run_reference_blocks(client, consts, x, blocks, out, n_windows, rec_pos, bar)
-    elif n_jobs == 1:
-        with threadpool_limits(limits=1, user_api="blas"):
-            for item in blocks:
-                work(item)
-    else:
-        # Our threads split the batch; BLAS threads on top would only compete
-        # with them (and spin badly on a loaded machine).
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_jobs) as pool:
-            list(pool.map(work, blocks))
+    try:
+        where = executor.map(infer_chunk, consts,
+                             [(x[sl], ss) for sl, ss in zip(blocks, seeds)], on_result,
+                             name="reference")
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - start
-    bar.close()
     result = InferenceResult(
         params=params, x=x, n_windows=n_windows, windows=windows,
         counts=out["counts"], u=out["u"], u_neurons=u_neurons, u_final=out["u_final"],
         r2=out["r2"], mse=out["mse"], zero_fraction=out["zero_fraction"],
         mean_count=out["mean_count"], runaway_onset=out["runaway_onset"],
         info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
-                  block_size=block_size, n_jobs=n_jobs, max_count=max_count,
-                  runaway_margin=runaway_margin, seconds=elapsed,
-                  **({} if dask is None else {"dask": dask})))
+                  block_size=block_size, n_jobs=min(executor.n_workers, len(blocks)),
+                  max_count=max_count, runaway_margin=runaway_margin, seconds=elapsed,
+                  **({} if executor.local else {"dask": where})))
     if warn:
         result.warn_runaway(stacklevel=2)
     return result

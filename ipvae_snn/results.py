@@ -52,7 +52,8 @@ def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
 
 def window_metrics(x, counts, phi_t):
     """
-    Per-window read-outs of dense counts.
+    Per-window read-outs of dense counts, in float64 on one BLAS thread (so
+    that they do not depend on where they are computed).
 
     Parameters
     ----------
@@ -65,8 +66,11 @@ def window_metrics(x, counts, phi_t):
     -------
     r2, mse, zero_fraction, mean_count : ndarray, shape (n, n_windows)
     """
-    # float32 products: counts are exact in float32 and R² needs no more
-    resid = x[:, None, :] - (counts.astype(np.float32) @ phi_t.astype(np.float32))
+    # float64 from the integer counts, on one BLAS thread: the same bits
+    # whichever process, thread or BLAS setting computes them
+    with metrics.one_blas_thread():
+        recon = counts.astype(np.float64) @ np.asarray(phi_t, dtype=np.float64)
+    resid = np.asarray(x, dtype=np.float64)[:, None, :] - recon
     ss_res = np.einsum("ntm,ntm->nt", resid, resid)
     r2 = metrics.r2_from_sums(ss_res, metrics.total_sum_of_squares(x)[:, None])
     k = counts.shape[2]

@@ -57,10 +57,15 @@ def _cli(*argv, env=None, timeout=120):
 
 
 def _one_line_error(rc, err, message):
+    """Exit 2 with one error line, last; notices before it (waiting ...) are no error."""
     assert rc == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ipvae-snn: error: "), err
-    assert message in lines[0], err
+    errors = [line for line in lines if line.startswith("ipvae-snn: error: ")]
+    notices = [line for line in lines[:-1] if line.startswith("ipvae-snn: ")
+               and not line.startswith(("ipvae-snn: error: ", "ipvae-snn: warning: "))]
+    assert len(errors) == 1 and lines[-1] == errors[0], err
+    assert len(notices) == len(lines) - 1, err              # no traceback, no warning
+    assert message in errors[0], err
 
 
 def _api_error(scheduler, message, **kw):

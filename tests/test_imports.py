@@ -16,14 +16,9 @@ inside the package imports the package's facade ``ipvae_snn/__init__.py``
 import ast
 import os
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: ``ipvae_snn.distributed`` leaves at the merge of its replacement
-#: (``ipvae_snn.executor``, ``ipvae_snn.cluster``); until then its cycle with
-#: ``ipvae_snn.reference`` is known, and its edges are left out of the graph.
-LEAVING = {"ipvae_snn.distributed"}
 
 
 def _module_files():
@@ -160,8 +155,6 @@ def test_the_graph_sees_function_level_and_relative_imports():
 
 def test_no_import_cycles():
     graph, _, _ = import_graph()
-    graph = {name: {t: line for t, line in edges.items() if t not in LEAVING}
-             for name, edges in graph.items() if name not in LEAVING}
     components = strongly_connected(graph)
     assert not components, "import cycles:\n" + "\n".join(
         f"{_describe(graph, _cycle_in(graph, c))}\n    (all of {c} import one another)"
@@ -175,12 +168,12 @@ LAYERS = (
     ("foundations", ("ipvae_snn.defaults", "ipvae_snn.validation", "ipvae_snn.io",
                      "ipvae_snn.datasets", "ipvae_snn._equations", "ipvae_snn.equations",
                      "ipvae_snn._progress", "ipvae_snn._signals", "ipvae_snn._memory",
-                     "ipvae_snn._version")),
+                     "ipvae_snn._version", "ipvae_snn.cluster")),
     ("model", ("ipvae_snn.params", "ipvae_snn.official")),
     ("inputs", ("ipvae_snn.data", "ipvae_snn.stimuli")),
-    ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.results",
-                   "ipvae_snn.nwb")),
-    ("network", ("ipvae_snn.network", "ipvae_snn.distributed")),
+    ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.executor",
+                   "ipvae_snn.results", "ipvae_snn.nwb")),
+    ("network", ("ipvae_snn.network",)),
     ("learning", ("ipvae_snn.learning", "ipvae_snn.ratedistortion")),
     ("statistics", ("ipvae_snn.stats",)),
     ("figures", ("ipvae_snn.plotting",)),
@@ -213,9 +206,8 @@ def test_every_module_has_a_layer():
 def test_nothing_imports_a_layer_above_it():
     graph, _, _ = import_graph()
     upward = sorted(f"{a} ({layer_of(a)[1]}, line {line}) imports {b} ({layer_of(b)[1]})"
-                    for a, edges in graph.items() if a not in LEAVING
-                    for b, line in edges.items() if b not in LEAVING
-                    and layer_of(b)[0] > layer_of(a)[0])
+                    for a, edges in graph.items()
+                    for b, line in edges.items() if layer_of(b)[0] > layer_of(a)[0])
     assert not upward, "imports of a layer above:\n" + "\n".join(upward)
 
 
@@ -230,12 +222,11 @@ def test_brian2_is_imported_only_inside_the_network():
     outside = sorted(f"{name} (line {line})" for name, imports in everything.items()
                      if name != "ipvae_snn.network"
                      and not name.startswith("ipvae_snn.network.")
-                     and name not in LEAVING
                      for target, line in imports
                      if target == "brian2" or target.startswith("brian2."))
     # nor by the examples in their docstrings
     for name, path in _module_files().items():
-        if name.split(".")[:2] == ["ipvae_snn", "network"] or name in LEAVING:
+        if name.split(".")[:2] == ["ipvae_snn", "network"]:
             continue
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -244,9 +235,3 @@ def test_brian2_is_imported_only_inside_the_network():
                         text.startswith(("import brian2", "from brian2")):
                     outside.append(f"{name} (line {lineno}, an example)")
     assert not outside, f"Brian2 imported outside ipvae_snn.network: {outside}"
-
-
-@pytest.mark.parametrize("module", sorted(LEAVING))
-def test_leaving_modules_are_still_here(module):
-    """When a module of `LEAVING` is gone, take it out of the list (and its exemption)."""
-    assert module in _module_files(), f"{module} is gone: remove it from LEAVING"

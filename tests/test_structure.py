@@ -337,27 +337,30 @@ def test_a_device_is_a_registered_backend(params, monkeypatch):
         def inputs_per_run(self, n_inputs, n_windows, requested=None):
             return 2
 
-        def run(self, batch, collector, progress):
+        def run_chunk(self, job, drive, replay, seed):
             # hand back silence: no spikes, every input at u_init
-            spec = batch.spec
-            k = spec.n_latents
-            for sl in batch.chunks:
-                n = spec.inputs_per_run
-                self.calls.append((sl.start, sl.stop))
-                collector.add(sl, dict(
-                    spike_i=np.zeros(0, np.int32), spike_t=np.zeros(0),
-                    spike_count=np.zeros(0, np.int32),
-                    boundary_u=np.tile(batch.values.arrays["u_init"], n),
-                    boundary_onset=np.full(n * k, -1), final_u=np.zeros(k),
-                    final_onset=np.full(k, -1)))
-            return dict(build_s=0.0, run_s=0.0, n_runs=len(batch.chunks))
+            k, n = job.spec.n_latents, job.spec.inputs_per_run
+            self.calls.append(len(drive))
+            return dict(
+                spike_i=np.zeros(0, np.int32), spike_t=np.zeros(0),
+                spike_count=np.zeros(0, np.int32),
+                boundary_u=np.tile(job.values.arrays["u_init"], n),
+                boundary_onset=np.full(n * k, -1), final_u=np.zeros(k),
+                final_onset=np.full(k, -1)), dict(build_s=0.0, run_s=0.0, compiled=False)
 
+    assert "recorder" not in network.DEVICES           # defining it offers nothing
+    key = network.builder.program_code_digest()
+    network.register_backend("recorder", Recorder)
     try:
         assert network.BACKENDS["recorder"] is Recorder
-        net = network.SpikingIPVAE(params, device="recorder")
+        assert "recorder" in network.DEVICES
+        # the build key covers every registered backend's code
+        assert network.builder.program_code_digest() != key
+        net = network.SpikingIPVAE(params, device="recorder", n_jobs=1)
         res = net.run(np.zeros((5, 256)) + 0.01 * np.arange(256), 3, seed=0)
     finally:
-        network.BACKENDS.pop("recorder", None)
-    assert Recorder.calls == [(0, 2), (2, 4), (4, 5)]
+        network.unregister_backend("recorder")
+    assert network.builder.program_code_digest() == key
+    assert Recorder.calls == [2, 2, 1]
     assert res.counts.sum() == 0 and res.info["device"] == "recorder"
     assert network.DEVICES == ("runtime", "cpp_standalone", "cuda_standalone")

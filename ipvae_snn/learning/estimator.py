@@ -28,27 +28,25 @@ from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, MissingFileError,
                           check_constraint, check_number)
 from . import updates
+from .calibration import calibrate_fit
 from .checkpoint import (HISTORY_KEYS, STREAM_BATCH, STREAM_INIT, STREAM_ORDER,
-                         STREAM_PRIOR, base_seed, data_hash, load_checkpoint,
-                         save_checkpoint, stream_seed)
+                         base_seed, data_hash, load_checkpoint, save_checkpoint,
+                         stream_seed)
 from .inference import run_inference
 from .readout import SpikeCodeMixin
 from .readout import validate_data as _validate_data
 
 __all__ = ["SpikingDictionaryLearner"]
 
-# Patches per random stream of the reference algorithm. Fixed (not derived
-# from n_jobs) so that results do not depend on the number of threads.
-_BLOCK_SIZE = 128
+# Chunks (tasks) of a training batch, to keep workers busy: their size depends
+# on batch_size alone, never on where they run.
+_TASKS_PER_BATCH = 8
 # Hyper-parameters that do not change the result (excluded from the
 # compatibility check of a resumed fit).
 _NO_EFFECT = ("callback", "checkpoint", "checkpoint_every", "client", "n_jobs", "progress")
 # Hyper-parameters of the calibrations at the end of a fit: they do not change
 # the training state, so a checkpoint resumes whatever they are.
 _CALIBRATION = ("operating_point", "calibration_window", "prior_cap")
-# Training patches the calibrations score (the first of a seeded order).
-_CALIBRATION_PATCHES = 4096
-_OPERATING_POINT_PATCHES = 2048
 
 
 class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
@@ -558,7 +556,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         replay_u = need_u and self.backend != "reference"
         windows = np.arange(0 if replay_u else 1, t + 1)
         result = self._infer(params, xb, t + 1, seed, windows,
-                             record_u=need_u and not replay_u)
+                             record_u=need_u and not replay_u,
+                             block_size=-(-self.batch_size // _TASKS_PER_BATCH))
         u = None
         if replay_u:
             from ..reference import replay
@@ -573,50 +572,18 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             state["history"][k].append(row[k])
         return row
 
-    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False):
-        """Run the selected backend; returns an `InferenceResult`."""
+    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
+               block_size=None):
+        """Run the selected backend on chunks of ``block_size`` patches."""
         return run_inference(self.backend, params, x, n_windows, seed=seed,
                              record_windows=record_windows, record_u=record_u,
                              device=self.device, n_jobs=self.n_jobs,
                              client=resolve_client(self.client),
-                             block_size=_BLOCK_SIZE)
-
-    def _calibrated(self, params, X, seed):
-        """
-        The fitted model: the training state's parameters at the chosen
-        operating point (spike size and cost), with the prior capped. Returns
-        ``(params, operating point, prior cap, tables)``.
-        """
-        pick = np.random.default_rng(np.random.SeedSequence(
-            [seed, STREAM_PRIOR])).permutation(X.shape[0])
-        stream = stream_seed(seed, STREAM_PRIOR, 1)
-
-        bar = ProgressBar(updates.calibration_runs(self.operating_point, self.prior_cap),
-                          desc="calibration", enabled=self.progress, unit=" runs")
-        run = bar.counting(lambda trial, x, n: self._infer(trial, x, n, stream, [n - 1]))
-        tables, point, cap = {}, (1.0, 1.0), None
-        if isinstance(self.operating_point, str):
-            x = X[np.sort(pick[:_OPERATING_POINT_PATCHES])]
-            params, table, point = updates.calibrate_operating_point(
-                params, x, self.calibration_window, run)
-            tables["operating_point"] = table
-        elif self.operating_point is not None:
-            point = tuple(float(v) for v in self.operating_point)
-            params = updates.change_spike_size(params, *point)
-        if isinstance(self.prior_cap, str):
-            x = X[np.sort(pick[:_CALIBRATION_PATCHES])]
-            params, table, cap = updates.calibrate_prior(
-                params, x, self.t_train, run, late=self.calibration_window)
-            tables["prior_cap"] = table
-        elif self.prior_cap is not None:
-            cap = float(self.prior_cap)
-            params = params.replace(u_init=np.minimum(params.u_init, cap))
-        bar.close()
-        return params, point, cap, tables
+                             block_size=block_size)
 
     def _set_fitted(self, state, X):
         (self.params_, self.operating_point_, self.prior_cap_,
-         self.calibration_) = self._calibrated(state["params"], X, state["seed"])
+         self.calibration_) = calibrate_fit(self, state["params"], X, state["seed"])
         self.fit_seconds_ = float(state["seconds"])
         self.seed_ = int(state["seed"])
         self.n_batches_ = int(state["n_done"])

@@ -29,9 +29,10 @@ results directory. ``"cuda_standalone"`` uses the same path through brian2cuda
 when it is installed.
 
 Modules: `model` (`SpikingIPVAE`), `builder` (the Brian2 objects),
-`functions` (``softplus`` for every target), `backends` (the `Backend`
-interface and the runtime device), `standalone` (the compiled devices),
-`program` (the cache of compiled programs), `collect` (results).
+`functions` (``softplus`` for every target), `registry` (the devices),
+`backends` (the `Backend` interface, the per-chunk kernel `run_chunk`, the
+runtime device), `standalone` (the compiled devices), `program` (the cache of
+compiled programs), `collect` (results).
 
 Examples
 --------
@@ -40,14 +41,20 @@ Examples
 ('runtime', 'cpp_standalone', 'cuda_standalone')
 """
 
-from .backends import BACKENDS, Backend, RuntimeBackend, get_backend
+from .backends import (BACKENDS, Backend, NetworkJob, RuntimeBackend, devices, get_backend,
+                       register_backend, run_chunk, unregister_backend)
 from .model import SpikingIPVAE
 from .program import Program, ProgramCache, default_cache_dir
 from .standalone import CppStandaloneBackend, CudaStandaloneBackend, check_compiler
 
 __all__ = ["SpikingIPVAE", "DEVICES", "default_cache_dir", "check_compiler", "Backend",
            "BACKENDS", "get_backend", "RuntimeBackend", "CppStandaloneBackend",
-           "CudaStandaloneBackend", "ProgramCache", "Program"]
+           "CudaStandaloneBackend", "ProgramCache", "Program", "register_backend",
+           "unregister_backend", "devices", "run_chunk", "NetworkJob"]
 
-#: Devices a network can run on (the registered backends).
-DEVICES = tuple(BACKENDS)
+
+def __getattr__(name):
+    # DEVICES: the registered backends, computed when asked (`devices`)
+    if name == "DEVICES":
+        return devices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,12 +10,12 @@ the monitors the results are read from. Every device builds the same objects.
 
 import ast
 import contextlib
-import functools
 import hashlib
 import inspect
 import json
 import logging
 import textwrap
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +25,7 @@ from .functions import softplus_function
 
 __all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_duration",
            "brian_prefs", "input_grids", "code_digest", "program_code_digest",
-           "PROGRAM_CODE",
+           "PROGRAM_CODE", "BRIAN_LOCK",
            "GROUP", "SYNAPSES", "DRIVE", "REPLAY"]
 
 # Names of the Brian2 objects (they appear in run arguments and file names).
@@ -35,13 +35,24 @@ GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input
 # The code that decides what a compiled program computes, by module: names of
 # functions and classes (None: the whole module). Its syntax tree — not its
 # text, so comments, docstrings and line numbers do not count — is part of the
-# build key, so that a change to it never reuses a stale build.
+# build key, so that a change to it never reuses a stale build. The code of
+# every registered backend (`backends.register_backend`) is added to it.
 PROGRAM_CODE = {
     "builder": ("NetworkSpec", "run_values", "build_objects", "_with_units",
                 "run_duration", "brian_prefs"),
     "functions": None,
-    "standalone": ("CppStandaloneBackend", "CudaStandaloneBackend", "_make_command"),
+    "standalone": ("_make_command",),
 }
+
+#: Held while Brian2's process-global device state is in use (building the
+#: objects on the runtime device, compiling a standalone project): tasks of
+#: one process, in several threads, take turns.
+BRIAN_LOCK = threading.RLock()
+
+# ast is not safe to use from two threads at once (CPython raises "AST
+# constructor recursion depth mismatch"); the digests are computed once.
+_DIGEST_LOCK = threading.RLock()
+_DIGESTS = {}
 
 
 def code_digest(source):
@@ -56,33 +67,57 @@ def code_digest(source):
     >>> code_digest(a) == code_digest(b), code_digest(a) == code_digest(a.replace("2", "3"))
     (True, False)
     """
-    tree = ast.parse(textwrap.dedent(source))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+    with _DIGEST_LOCK:
+        tree = ast.parse(textwrap.dedent(source))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        text = ast.dump(tree, annotate_fields=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-@functools.cache
+def _backend_classes():
+    """The classes of every registered backend, with their bases."""
+    from .registry import registered_backends
+    classes = {}
+    for cls in registered_backends().values():
+        for base in cls.__mro__[:-1]:           # all but object
+            classes.setdefault(f"{base.__module__}.{base.__qualname__}", base)
+    return classes
+
+
 def program_code_digest():
-    """`code_digest` of every piece of `PROGRAM_CODE`, combined."""
+    """
+    `code_digest` of every piece of `PROGRAM_CODE` and of every registered
+    backend's classes, combined: computed once per set of registered backends
+    (thread-safe).
+    """
     import importlib
-    h = hashlib.sha256()
-    for module_name, names in PROGRAM_CODE.items():
-        module = importlib.import_module(f"{__package__}.{module_name}")
-        try:
-            sources = ([inspect.getsource(module)] if names is None else
-                       [inspect.getsource(getattr(module, name)) for name in names])
-        except OSError:        # installed without its sources: trust the version
-            from .._version import __version__
-            h.update(f"ipvae_snn {__version__}: {module_name}".encode())
-            continue
-        for source in sources:
+    classes = _backend_classes()
+    token = tuple(classes)
+    with _DIGEST_LOCK:
+        if token in _DIGESTS:
+            return _DIGESTS[token]
+        h = hashlib.sha256()
+        pieces = []
+        for module_name, names in PROGRAM_CODE.items():
+            module = importlib.import_module(f"{__package__}.{module_name}")
+            pieces += ([(module_name, module)] if names is None else
+                       [(module_name, getattr(module, name)) for name in names])
+        pieces += sorted(classes.items())
+        for label, obj in pieces:
+            try:
+                source = inspect.getsource(obj)
+            except (OSError, TypeError):   # no sources (installed so): trust the version
+                from .._version import __version__
+                h.update(f"ipvae_snn {__version__}: {label}".encode())
+                continue
             h.update(code_digest(source).encode())
-    return h.hexdigest()
+        _DIGESTS[token] = h.hexdigest()
+        return _DIGESTS[token]
 
 
 class _InputGridFilter(logging.Filter):

@@ -1,13 +1,15 @@
 """
 `SpikingIPVAE`: the public face of the network.
 
-It validates its arguments before Brian2 is entered, cuts a batch into runs,
-and hands them to the backend of its device (`backends`); the Brian2 objects
-come from `builder`, the result from `collect`.
+It validates its arguments before Brian2 is entered, cuts a batch into runs
+(chunks) and runs the network's kernel (`backends.run_chunk`, on the backend
+of its device) over them with an `~ipvae_snn.executor.Executor`; the Brian2
+objects come from `builder`, the result from `collect`.
 """
 
 import os
 import time
+import uuid
 
 import numpy as np
 
@@ -20,7 +22,8 @@ from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
                           check_float_dtype, check_int, check_neurons,
                           check_number, check_record_windows, check_seed)
-from .backends import Batch, get_backend
+from ..executor import make_executor
+from .backends import NetworkJob, get_backend, run_chunk, stop_call
 from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
 from .program import default_cache_dir
@@ -174,7 +177,7 @@ class SpikingIPVAE:
             Issue a `RunawayWarning` when neurons run away.
         client : distributed.Client, optional
             Run the batch's runs as tasks on this Dask cluster instead of local
-            processes (`ipvae_snn.distributed`): the same result, bit for bit.
+            processes (`ipvae_snn.executor`): the same result, bit for bit.
 
         Returns
         -------
@@ -201,22 +204,48 @@ class SpikingIPVAE:
                      "the counts of a few windows only)")
         seeds = [int(ss.generate_state(1)[0]) for ss in
                  np.random.SeedSequence(seed).spawn(len(chunks))]
-        batch = Batch(spec, run_values(p, self.realization, self.window_s, self.max_count,
-                                       self.runaway_margin),
-                      p.feedforward(x), replay_counts, chunks, seeds)
-        collector = ResultCollector(p, spec, x, windows)
+        executor = make_executor(client, self.n_jobs)
         bar = ProgressBar(n, desc=f"{self.realization} network", enabled=progress,
                           unit=" patches")
+        job = NetworkJob(self.device, spec,
+                         run_values(p, self.realization, self.window_s, self.max_count,
+                                    self.runaway_margin),
+                         p, windows, spec.key(),
+                         cache_dir=self.cache_dir if executor.local else None,
+                         call=uuid.uuid4().hex, verbose=bar.enabled)
+        drive = p.feedforward(x)
+        collector = ResultCollector(p, spec, x, windows)
+        timings, merge_s = [], []
+
+        def on_result(i, part):
+            sl = chunks[i]
+            t0 = time.perf_counter()
+            timings.append(part.pop("timing"))
+            collector.add_part(sl, part)
+            merge_s.append(time.perf_counter() - t0)
+            bar.update(sl.stop - sl.start)
+
         start = time.perf_counter()
         try:
-            if client is None:
-                timing = backend.run(batch, collector, bar)
-            else:
-                from ..distributed import run_network_batch
-                timing = run_network_batch(client, self.device, batch, collector, bar)
+            where = executor.map(
+                run_chunk, job,
+                [(drive[sl], None if replay_counts is None else replay_counts[sl], s,
+                  x[sl]) for sl, s in zip(chunks, seeds)],
+                on_result, name="network", serial=not backend.thread_safe,
+                imports=("brian2",), on_cancel=lambda: stop_call(job.call))
         finally:
             bar.close()
-        self.n_builds += int(timing.get("compiled", False))
+        run_s = [t["run_s"] for t in timings]
+        timing = dict(build_s=max(t["build_s"] for t in timings), run_s=float(np.sum(run_s)),
+                      n_runs=len(chunks), compiled=any(t["compiled"] for t in timings),
+                      per_run_s=float(np.median(run_s)),
+                      collect_s=float(np.sum([t["collect_s"] for t in timings])),
+                      merge_s=float(np.sum(merge_s)))
+        if collector.profile:
+            timing["profile"] = collector.profile
+        if not executor.local:
+            timing.update(where)
+        self.n_builds += int(timing["compiled"])
         timing["total_s"] = time.perf_counter() - start
         result = collector.result(info=dict(
             realization=self.realization, device=self.device, seed=seed,

@@ -16,14 +16,13 @@ import subprocess
 import sysconfig
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._signals import ChildProcesses, sigterm_as_exception
+from .._signals import Cancelled, ChildProcesses
 from ..validation import UnavailableDeviceError
 from . import builder
-from .backends import Backend
+from .backends import Backend, call_processes
 from .program import SEED_ENV, ProgramCache, ProgramCrashed
 
 __all__ = ["CppStandaloneBackend", "CudaStandaloneBackend", "check_compiler",
@@ -105,12 +104,21 @@ class CppStandaloneBackend(Backend):
         dict
             The `Program` manifest.
         """
-        from brian2 import device, set_device
-        from brian2.devices.device import reset_device
         k, p = spec.n_latents, spec.inputs_per_run
         replay = np.zeros((p * spec.n_windows, k)) if spec.replay else None
         tmp_dir = directory + ".building"
         children = children or ChildProcesses()
+        with builder.BRIAN_LOCK:
+            manifest = self._compile(spec, tmp_dir, values, children, k, p, replay)
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.replace(tmp_dir, directory)
+        return manifest
+
+    def _compile(self, spec, tmp_dir, values, children, k, p, replay):
+        """`compile` under `builder.BRIAN_LOCK`: the project in ``tmp_dir``."""
+        from brian2 import device, set_device
+        from brian2.devices.device import reset_device
         set_device(self.name, build_on_run=False)
         try:
             device.reinit()
@@ -131,6 +139,9 @@ class CppStandaloneBackend(Backend):
                     shutil.rmtree(tmp_dir, ignore_errors=True)
                     raise
                 except Exception as exc:   # the compiler's own messages are in tmp_dir
+                    if children.stopped:   # its call was stopped (from another thread)
+                        shutil.rmtree(tmp_dir, ignore_errors=True)
+                        raise Cancelled("the build was stopped") from None
                     raise RuntimeError(f"compiling the network with {self.name} failed "
                                        f"({type(exc).__name__}: {exc}); the project is "
                                        f"in {tmp_dir}") from exc
@@ -138,9 +149,6 @@ class CppStandaloneBackend(Backend):
         finally:
             device.reinit()
             reset_device("runtime")
-        if os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp_dir, directory)
         return manifest
 
     def _build_project(self, device, directory, children):
@@ -200,99 +208,63 @@ class CppStandaloneBackend(Backend):
                     device=self.name)
 
     # ----------------------------------------------------------------- run
-    def run(self, batch, collector, progress):
-        spec = batch.spec
+    def _program(self, job, damaged=None):
+        """
+        The verified `Program` of ``job.spec``, built first when it is not
+        cached (one thread of a process at a time; the cache's file lock keeps
+        other processes out).
+        """
+        with _BUILD_LOCK, call_processes(job.call) as children:      # the compiler's
+            return ProgramCache(self.cache_dir).load_or_build(
+                job.spec, lambda s, d: self.compile(s, d, job.values, children),
+                description=f"the {job.spec.realization} network for {self.name}",
+                progress=job.verbose, damaged=damaged)
+
+    def run_chunk(self, job, drive, replay, seed):
         t0 = time.perf_counter()
-        cache = ProgramCache(self.cache_dir)
-        timing = dict(build_s=0.0, run_s=0.0, n_runs=len(batch.chunks), compiled=False)
-        run_times = []
-        pending = list(range(len(batch.chunks)))
-        damaged = None
-        with sigterm_as_exception():
-            while True:
-                children = ChildProcesses()      # the compiler's and the runs'
-                program, built = cache.load_or_build(
-                    spec, lambda s, d, c=children: self.compile(s, d, batch.values, c),
-                    description=f"the {spec.realization} network for {self.name}",
-                    progress=progress.enabled, damaged=damaged)
-                timing["compiled"] |= built
-                timing["build_s"] += time.perf_counter() - t0
-                try:
-                    self._run_chunks(program, batch, pending, collector, progress,
-                                     children, run_times)
-                    break
-                except ProgramCrashed as exc:
-                    if damaged is not None or built:
-                        raise RuntimeError(
-                            f"the compiled network crashed ({exc}) although it was "
-                            f"just built; cache folder {cache.directory} (delete "
-                            f"{program.directory} to rebuild it)") from exc
-                    damaged = program
-                    t0 = time.perf_counter()
-        timing["run_s"] = float(np.sum(run_times))
-        timing["per_run_s"] = float(np.median(run_times))
-        if collector.profile:
-            timing["profile"] = collector.profile
-        return timing
+        program, built = self._program(job)
+        build_s = time.perf_counter() - t0
+        try:
+            raw, run_s = self._run_program(program, job, drive, replay, seed)
+        except ProgramCrashed as exc:
+            if built:
+                raise RuntimeError(
+                    f"the compiled network crashed ({exc}) although it was just built; "
+                    f"cache folder {self.cache_dir} (delete {program.directory} to "
+                    f"rebuild it)") from exc
+            t0 = time.perf_counter()
+            program, built = self._program(job, damaged=program)
+            build_s += time.perf_counter() - t0
+            raw, run_s = self._run_program(program, job, drive, replay, seed)
+        return raw, dict(build_s=build_s, run_s=run_s, compiled=built)
 
-    def _run_chunks(self, program, batch, pending, collector, progress, children,
-                    run_times):
-        """
-        Run the chunks ``pending`` (indices into ``batch.chunks``), removing
-        each from it once collected. Any failure or interruption stops the
-        other runs (their programs are killed) and removes the call's folder.
-        """
-        stop = threading.Event()
-        with program.call_folder() as call_dir:
-            values = batch.values
-            static = program.scalar_args(values.constants) + program.write_inputs(
-                call_dir, dict(values.arrays, w=values.weights))
+    @staticmethod
+    def _run_program(program, job, drive, replay, seed):
+        """One run of ``program`` in a folder of its own; its arrays and seconds."""
+        t0 = time.perf_counter()
+        values = job.values
+        with program.call_folder() as folder, call_processes(job.call) as children:
+            run_dir = os.path.join(folder, "run")
+            os.makedirs(run_dir)
+            args = (program.scalar_args(values.constants)
+                    + program.write_inputs(folder, dict(values.arrays, w=values.weights))
+                    + program.write_inputs(run_dir, _chunk_inputs(job.spec, drive, replay)))
+            raw = program.run(os.path.join(run_dir, "results"), args, seed,
+                              children=children)
+        return raw, time.perf_counter() - t0
 
-            def job(slot):
-                if stop.is_set():
-                    return
-                sl, seed = batch.chunks[slot], batch.seeds[slot]
-                t1 = time.perf_counter()
-                run_dir = os.path.join(call_dir, f"run{slot}")
-                os.makedirs(run_dir)
-                args = static + program.write_inputs(run_dir, _chunk_inputs(batch, sl))
-                raw = program.run(os.path.join(run_dir, "results"), args, seed,
-                                  children=children)
-                shutil.rmtree(run_dir, ignore_errors=True)
-                run_times.append(time.perf_counter() - t1)
-                collector.add(sl, raw)
-                pending.remove(slot)
-                progress.update(sl.stop - sl.start)
 
-            pool = ThreadPoolExecutor(max(1, min(self.n_jobs, len(pending))))
-            try:
-                futures = [pool.submit(job, slot) for slot in list(pending)]
-                crashed = None
-                for future in futures:
-                    try:
-                        future.result()
-                    except ProgramCrashed as exc:     # let the others finish
-                        crashed = crashed or exc
-                if crashed is not None:
-                    raise crashed
-            except BaseException:
-                stop.set()
-                children.kill_all()
-                raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-
-def _chunk_inputs(batch, sl):
+# Held while this process looks for (or builds) a program.
+_BUILD_LOCK = threading.Lock()
+def _chunk_inputs(spec, drive, replay):
     """Run-argument arrays of one run: its drives (and replayed counts), padded."""
-    spec = batch.spec
-    drive = batch.drive[sl]
     padded = np.zeros((spec.inputs_per_run, spec.n_latents))
     padded[:len(drive)] = drive
     arrays = {"drive": padded}
     if spec.replay:
-        replay = batch.chunk_replay(sl)
         rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
-        rep[:replay.shape[0] * spec.n_windows] = replay.reshape(-1, spec.n_latents)
+        rep[:replay.shape[0] * spec.n_windows] = np.asarray(replay).reshape(
+            -1, spec.n_latents)
         arrays["replay"] = rep
     return arrays
 
