@@ -28,7 +28,10 @@ dictionary never recompiles. Runs are spread over processes, each with its own
 results directory. ``"cuda_standalone"`` uses the same path through brian2cuda
 when it is installed.
 
-Modules: `model` (`SpikingIPVAE`), `builder` (the Brian2 objects),
+A user's own Brian2 model takes the network as Brian2 objects through
+`ipvae_network` (`embed`), on every code-generation target.
+
+Modules: `model` (`SpikingIPVAE`), `embed` (`ipvae_network`), `builder` (the Brian2 objects),
 `functions` (``softplus`` for every target), `backends` (the `Backend`
 interface and the runtime device), `standalone` (the compiled devices),
 `program` (the cache of compiled programs), `collect` (results).
@@ -41,11 +44,12 @@ Examples
 """
 
 from .backends import BACKENDS, Backend, RuntimeBackend, get_backend
+from .embed import IPVAENetwork, ipvae_network
 from .model import SpikingIPVAE
 from .program import Program, ProgramCache, default_cache_dir
 from .standalone import CppStandaloneBackend, CudaStandaloneBackend, check_compiler
 
-__all__ = ["SpikingIPVAE", "DEVICES", "default_cache_dir", "check_compiler", "Backend",
+__all__ = ["SpikingIPVAE", "ipvae_network", "IPVAENetwork", "DEVICES", "default_cache_dir", "check_compiler", "Backend",
            "BACKENDS", "get_backend", "RuntimeBackend", "CppStandaloneBackend",
            "CudaStandaloneBackend", "ProgramCache", "Program"]
 

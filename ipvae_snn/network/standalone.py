@@ -319,6 +319,8 @@ class CudaStandaloneBackend(CppStandaloneBackend):
 
     def compile(self, spec, directory, values, children=None):
         import brian2cuda  # noqa: F401  (registers the device)
+        from .cuda import configure_cuda_build
+        configure_cuda_build()      # no GPU needed to build; cuRAND wheel; C++17
         return super().compile(spec, directory, values, children)
 
     def _build_project(self, device, directory, children):

@@ -1,0 +1,291 @@
+"""
+The iP-VAE embedded in a user's own Brian2 model (`ipvae_snn.network.ipvae_network`)
+on every code-generation target, against independent truth: the reference
+`ipvae_snn.infer` (the read-outs), the network's own spike monitor (what a
+user's downstream synapses received) and brian2cuda's build (cuda_standalone).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ipvae_snn import IPVAEParams, infer
+from ipvae_snn.network import IPVAENetwork, ipvae_network
+from ipvae_snn.validation import InputError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "embed_in_brian2.py")
+#: Downstream LIF neurons of the tests; iP-VAE neuron i drives LIF neuron i % N_LIF.
+N_LIF = 16
+#: The acceptance tolerance on mean R² and zero fraction against infer.
+TOLERANCE = 0.01
+
+
+@pytest.fixture
+def brian_state():
+    """Restores Brian2's device and code-generation target after the test."""
+    from brian2 import device, prefs
+    from brian2.devices.device import reset_device
+    saved = prefs.codegen.target
+    yield
+    device.reinit()
+    reset_device("runtime")
+    prefs.codegen.target = saved
+
+
+def _user_model(v1, window_realization=True):
+    """A user's LIF group, synapses from the iP-VAE and a spike monitor."""
+    from brian2 import NeuronGroup, SpikeMonitor, Synapses, ms
+    lif = NeuronGroup(N_LIF, """dv/dt = -v / (20*ms) : 1 (unless refractory)
+                                received : 1
+                                t_last : second""",
+                      threshold="v > 1", reset="v = 0", refractory=2 * ms,
+                      method="exact", dt=1 * ms, name="user_lif")
+    # the window realization's spike event carries the window's count z
+    per_event = "z_pre" if window_realization else "1"
+    syn = Synapses(v1.group, lif, "w : 1",
+                   on_pre=f"v_post += w * {per_event}\nreceived_post += {per_event}\n"
+                          f"t_last_post = t", name="user_synapses")
+    syn.connect(condition=f"j == i % {N_LIF}")
+    syn.w = 0.05
+    return lif, syn, SpikeMonitor(lif, name="user_lif_spikes")
+
+
+def _run_embedded(target, params, x, n_windows, seed, directory, realization="window",
+                  window=None):
+    """
+    The iP-VAE with a user's LIF group in one user `Network` on ``target``;
+    returns its result, what the LIF neurons received and their spike count.
+    """
+    from brian2 import Network, device, ms, prefs, set_device, start_scope
+    from brian2 import seed as brian_seed
+    from brian2.devices.device import reset_device
+    start_scope()
+    standalone = target == "cpp_standalone"
+    if standalone:
+        set_device("cpp_standalone", directory=directory, build_on_run=False)
+        device.reinit()
+        device.activate(directory=directory, build_on_run=False)
+    else:
+        reset_device("runtime")
+        prefs.codegen.target = target
+    v1 = ipvae_network(params, x, n_windows, realization=realization,
+                       window=20 * ms if window is None else window)
+    lif, syn, mon = _user_model(v1, realization == "window")
+    net = Network(v1, lif, syn, mon)
+    brian_seed(seed)
+    net.run(v1.duration)
+    if standalone:
+        device.build(directory=directory, compile=True, run=True, with_output=False)
+    return (v1, v1.result(), np.array(lif.received[:]), int(mon.num_spikes),
+            np.array(lif.t_last[:]))
+
+
+def _expected_received(counts):
+    """What LIF neuron j receives: the counts of the iP-VAE neurons i with i % N_LIF == j."""
+    per_neuron = counts.sum(axis=(0, 1))
+    return np.bincount(np.arange(per_neuron.size) % N_LIF, weights=per_neuron,
+                       minlength=N_LIF)
+
+
+@pytest.fixture(scope="module")
+def reference_64(params, few_shared_patches):
+    """The reference read-outs of the 64 patches at T = 16 and 64, over 4 seeds."""
+    x = few_shared_patches["shared"]
+    runs = [infer(params, x, 65, seed=s, record_windows=[16, 64], progress=False)
+            for s in range(4)]
+    return x, {T: dict(r2=np.mean([np.nanmean(r.r2[:, T]) for r in runs]),
+                       zero_fraction=np.mean([r.zero_fraction[:, T].mean() for r in runs]))
+               for T in (16, 64)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [
+    pytest.param("numpy", marks=pytest.mark.runtime),
+    pytest.param("cython", marks=pytest.mark.runtime),
+    pytest.param("cpp_standalone", marks=pytest.mark.standalone),
+])
+def test_embedded_network_matches_infer(target, params, reference_64, brian_state,
+                                        tmp_path, cxx_compiler):
+    """64 patches, T = 16 and 64: the acceptance of the embedding on each CPU target."""
+    if target == "cython":
+        pytest.importorskip("Cython")
+    x, ref = reference_64
+    v1, res, received, lif_spikes, _ = _run_embedded(target, params, x, 65, seed=3,
+                                                     directory=str(tmp_path / "project"))
+    assert res.counts.shape == (64, 65, params.n_latents)
+    for T in (16, 64):
+        for name in ("r2", "zero_fraction"):
+            got = float(np.nanmean(getattr(res, name)[:, T]))
+            print(f"\n{target}: {name} at T={T}: embedded {got:.4f}, "
+                  f"infer {ref[T][name]:.4f}")
+            assert abs(got - ref[T][name]) <= TOLERANCE, (target, name, T)
+    # the user's synapses delivered every spike the network's own monitor saw
+    np.testing.assert_array_equal(received, _expected_received(res.counts))
+    assert received.sum() > 0 and lif_spikes > 0
+
+
+@pytest.mark.runtime
+def test_downstream_spikes_window_realization(brian_state, tmp_path):
+    """One event per neuron and window, at the window's start, carrying its count."""
+    from brian2 import ms
+    params = IPVAEParams.random(16, 8, random_state=1)
+    x = np.random.default_rng(1).standard_normal((2, 16))
+    v1, res, received, _, t_last = _run_embedded("numpy", params, x, 6, seed=0,
+                                                 directory=str(tmp_path), window=50 * ms)
+    assert (res.counts > 1).any()     # counts above one: z_pre is not just "a spike"
+    np.testing.assert_array_equal(received, _expected_received(res.counts))
+    events = v1.monitors["spikes"]
+    # events at window starts only (t is a whole number of windows)
+    steps = np.asarray(events.t / v1.window)
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+    assert (np.asarray(events.z) >= 1).all()
+    hit = received > 0
+    last = np.asarray(t_last / v1.window)[hit]
+    np.testing.assert_allclose(last, np.round(last), atol=1e-9)
+
+
+@pytest.mark.runtime
+def test_downstream_spikes_continuous_realization(brian_state, tmp_path):
+    """One event per spike, at its own time step: spike times inside windows."""
+    from brian2 import ms
+    params = IPVAEParams.random(16, 8, random_state=1)
+    x = np.random.default_rng(1).standard_normal((2, 16))
+    v1, res, received, _, _ = _run_embedded("numpy", params, x, 4, seed=0,
+                                            directory=str(tmp_path),
+                                            realization="continuous", window=10 * ms)
+    assert res.counts.sum() > 0
+    np.testing.assert_array_equal(received, _expected_received(res.counts))
+    t = np.asarray(v1.monitors["spikes"].t / v1.window)
+    assert (np.abs(t - np.round(t)) > 1e-6).any()     # real spike times, not windows
+    assert v1.dt == v1.window / 100
+
+
+@pytest.mark.runtime
+def test_magic_network_and_units(brian_state):
+    """Brian2's magic run() finds it; float seconds equal quantities."""
+    from brian2 import ms, prefs, run, start_scope
+    start_scope()
+    prefs.codegen.target = "numpy"
+    params = IPVAEParams.random(16, 8, random_state=0)
+    x = np.random.default_rng(0).standard_normal((3, 16))
+    v1 = ipvae_network(params, x, 4, window=0.05)
+    assert isinstance(v1, IPVAENetwork)
+    assert v1.window == 50 * ms and v1.duration == 3 * 4 * 50 * ms
+    run(v1.duration)
+    assert v1.result().counts.shape == (3, 4, 8)
+    np.testing.assert_allclose(v1.drive(x), np.asarray(v1.input.values))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(window="100 ms"), "window must be a time"),
+    (dict(realization="both"), "realization"),
+    (dict(dt=0.03), "dt"),
+    (dict(n_windows=0), "n_windows"),
+])
+def test_bad_arguments(kwargs, match):
+    params = IPVAEParams.random(16, 8, random_state=0)
+    args = dict(params=params, patches=np.zeros((2, 16)), n_windows=3) | kwargs
+    with pytest.raises(InputError, match=match):
+        ipvae_network(**args)
+
+
+@pytest.mark.runtime
+def test_result_needs_the_run_and_the_monitors(brian_state):
+    from brian2 import Network, prefs, start_scope
+    start_scope()
+    prefs.codegen.target = "numpy"
+    params = IPVAEParams.random(16, 8, random_state=0)
+    x = np.zeros((2, 16))
+    v1 = ipvae_network(params, x, 4)
+    Network(v1).run(v1.duration / 4)
+    with pytest.raises(InputError, match="run it for at least"):
+        v1.result()
+    bare = ipvae_network(params, x, 4, record=False)
+    assert bare.monitors == {} and len(bare.objects) == 2
+    with pytest.raises(InputError, match="record=False"):
+        bare.result()
+    with pytest.raises(InputError, match="built for 2 inputs"):
+        v1.drive(np.zeros((3, 16)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [
+    pytest.param("numpy", marks=pytest.mark.runtime),
+    pytest.param("cython", marks=pytest.mark.runtime),
+    pytest.param("cpp_standalone", marks=pytest.mark.standalone),
+])
+def test_example_runs_on_each_target(target, tmp_path, cxx_compiler):
+    if target == "cython":
+        pytest.importorskip("Cython")
+    out = tmp_path / "embed.png"
+    proc = subprocess.run([sys.executable, EXAMPLE, "--quick", "--target", target,
+                           "--out", str(out)], capture_output=True, text=True,
+                          timeout=1200, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.stat().st_size > 10_000
+    assert "downstream LIF spikes" in proc.stdout
+
+
+# ----------------------------------------------------------- cuda_standalone
+#: A Python with brian2cuda (e.g. a Python 3.12 environment with ipvae-snn[cuda]).
+CUDA_PYTHON_ENV = "IPVAE_SNN_CUDA_PYTHON"
+
+_CUDA_BUILD = """
+import sys, time
+import numpy as np
+import brian2cuda  # noqa: F401
+from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, device, ms, set_device
+from ipvae_snn import default_params
+from ipvae_snn.network import ipvae_network
+from ipvae_snn.network.cuda import configure_cuda_build
+realization, out = sys.argv[1], sys.argv[2]
+set_device("cuda_standalone", directory=out, build_on_run=False)
+configure_cuda_build()
+params = default_params()
+x = np.random.default_rng(0).standard_normal((2, params.n_pixels))
+v1 = ipvae_network(params, x, 5, realization=realization)
+cells = NeuronGroup(4, "dv/dt = -v / (10*ms) : 1", threshold="v > 1", reset="v = 0",
+                    method="exact")
+syn = Synapses(v1.group, cells, "w : 1",
+               on_pre="v_post += w * z_pre" if realization == "window" else "v_post += w")
+syn.connect(p=0.1)
+syn.w = 0.1
+Network(v1, cells, syn, SpikeMonitor(cells)).run(v1.duration)
+t0 = time.perf_counter()
+device.build(directory=out, compile=True, run=False)
+print(f"built {realization} in {time.perf_counter() - t0:.0f} s")
+"""
+
+
+def _cuda_python():
+    """A Python with brian2cuda, and nvcc, or a reason to skip."""
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc (the CUDA toolkit) is not on PATH")
+    candidates = [os.environ.get(CUDA_PYTHON_ENV), sys.executable]
+    for python in filter(None, candidates):
+        probe = subprocess.run([python, "-c", "import brian2cuda, ipvae_snn"],
+                               capture_output=True, timeout=300)
+        if probe.returncode == 0:
+            return python
+    pytest.skip(f"no Python with brian2cuda and ipvae_snn (install ipvae-snn[cuda] "
+                f"in Python >= 3.12 and set {CUDA_PYTHON_ENV} to its python)")
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+@pytest.mark.parametrize("realization", ["window", "continuous"])
+def test_cuda_standalone_builds(realization, tmp_path):
+    """The embedded network compiles for cuda_standalone (no GPU needed)."""
+    python = _cuda_python()
+    out = tmp_path / "cuda_project"
+    env = dict(os.environ, IPVAE_SNN_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([python, "-c", _CUDA_BUILD, realization, str(out)],
+                          capture_output=True, text=True, timeout=3000, env=env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert (out / "main").exists()
+    print(proc.stdout.strip().splitlines()[-1])
