@@ -31,8 +31,9 @@ when it is installed.
 A user's own Brian2 model takes the network as Brian2 objects through
 `ipvae_network` (`embed`), on every code-generation target.
 
-Modules: `model` (`SpikingIPVAE`), `embed` (`ipvae_network`), `builder` (the Brian2 objects),
-`functions` (``softplus`` for every target), `backends` (the `Backend`
+Modules: `model` (`SpikingIPVAE`), `embed` (`ipvae_network`), `builder` (the
+Brian2 objects), `functions` (``softplus`` for every target), `cuda` (brian2cuda's
+build preferences), `backends` (the `Backend`
 interface and the runtime device), `standalone` (the compiled devices),
 `program` (the cache of compiled programs), `collect` (results).
 
@@ -49,9 +50,9 @@ from .model import SpikingIPVAE
 from .program import Program, ProgramCache, default_cache_dir
 from .standalone import CppStandaloneBackend, CudaStandaloneBackend, check_compiler
 
-__all__ = ["SpikingIPVAE", "ipvae_network", "IPVAENetwork", "DEVICES", "default_cache_dir", "check_compiler", "Backend",
-           "BACKENDS", "get_backend", "RuntimeBackend", "CppStandaloneBackend",
-           "CudaStandaloneBackend", "ProgramCache", "Program"]
+__all__ = ["SpikingIPVAE", "ipvae_network", "IPVAENetwork", "DEVICES", "default_cache_dir",
+           "check_compiler", "Backend", "BACKENDS", "get_backend", "RuntimeBackend",
+           "CppStandaloneBackend", "CudaStandaloneBackend", "ProgramCache", "Program"]
 
 #: Devices a network can run on (the registered backends).
 DEVICES = tuple(BACKENDS)
