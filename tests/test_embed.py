@@ -129,6 +129,44 @@ def test_embedded_network_matches_infer(target, params, reference_64, brian_stat
     assert received.sum() > 0 and lif_spikes > 0
 
 
+def _first_update(params, drive, z0):
+    """u after the first window's update, from the equations' rule written in numpy."""
+    def softplus(v):
+        return np.where(v > params.softplus_threshold, v, np.log1p(np.exp(
+            np.minimum(v, params.softplus_threshold))))
+
+    def clamp(v, c):
+        return c - softplus(c - np.maximum(v, params.clamp_min))
+
+    du = params.lr * (drive - params.bias - z0 @ params.lateral_weights().T)
+    return clamp(params.u_init + clamp(du, params.clamp_du), params.clamp_u)
+
+
+@pytest.mark.standalone
+def test_standalone_new_patches_as_run_arguments(params, few_shared_patches, brian_state,
+                                                 tmp_path, cxx_compiler):
+    """A built cpp_standalone project takes new patches as a run argument."""
+    from brian2 import Network, device, ms, set_device, start_scope
+    start_scope()
+    directory = str(tmp_path / "project")
+    set_device("cpp_standalone", directory=directory, build_on_run=False)
+    device.reinit()
+    device.activate(directory=directory, build_on_run=False)
+    x = few_shared_patches["shared"]
+    v1 = ipvae_network(params, x[:2], 3, window=20 * ms, record_u=True)
+    Network(v1).run(v1.duration)
+    device.build(directory=directory, compile=True, run=True, with_output=False)
+    for patches in (x[:2], x[2:4]):
+        if patches is not x[:2]:
+            device.run(directory=directory, with_output=False,
+                       run_args={v1.input: v1.drive(patches)})
+        res = v1.result(patches=patches)
+        u1 = res.u_trace[:, :, 1]              # after window 0's update
+        expected = _first_update(params, v1.drive(patches), res.counts[:, 0])
+        np.testing.assert_allclose(u1, expected, atol=1e-9)
+    assert not np.allclose(v1.drive(x[:2]), v1.drive(x[2:4]))
+
+
 @pytest.mark.runtime
 def test_downstream_spikes_window_realization(params, few_shared_patches, brian_state,
                                               tmp_path):
@@ -223,13 +261,15 @@ def test_result_needs_the_run_and_the_monitors(brian_state):
 def test_example_runs_on_each_target(target, tmp_path, cxx_compiler):
     if target == "cython":
         pytest.importorskip("Cython")
-    out = tmp_path / "embed.png"
+    out = tmp_path / "out"
     proc = subprocess.run([sys.executable, EXAMPLE, "--quick", "--target", target,
                            "--out", str(out)], capture_output=True, text=True,
                           timeout=1200, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert out.stat().st_size > 10_000
-    assert "downstream LIF spikes" in proc.stdout
+    assert os.listdir(out) == ["embed_in_brian2.png"]     # the project is not left there
+    assert (out / "embed_in_brian2.png").stat().st_size > 10_000
+    spikes = int(proc.stdout.split("downstream LIF spikes")[1].split()[0])
+    assert spikes > 0
 
 
 # ----------------------------------------------------------- cuda_standalone
