@@ -129,6 +129,25 @@ def test_embedded_network_matches_infer(target, params, reference_64, brian_stat
     assert received.sum() > 0 and lif_spikes > 0
 
 
+@pytest.mark.runtime
+@pytest.mark.parametrize("target", ["numpy", pytest.param("cython", marks=pytest.mark.slow)])
+def test_softplus_on_runtime_targets(target, brian_state, cxx_compiler):
+    """The equations' softplus on Brian2's runtime targets against numpy's logaddexp."""
+    if target == "cython":
+        pytest.importorskip("Cython")
+    from brian2 import Network, NeuronGroup, prefs, start_scope
+    from ipvae_snn.network.functions import softplus_function
+    start_scope()
+    prefs.codegen.target = target
+    x = np.concatenate([np.linspace(-40, 40, 801), [6.999, 7.0, 7.001, 19.99, 20.01]])
+    group = NeuronGroup(x.size, "x : 1\ny : 1", namespace={"softplus": softplus_function()})
+    group.x = x
+    group.run_regularly("y = softplus(x, 20.0)")
+    Network(group).run(group.clock.dt)
+    expected = np.where(x > 20.0, x, np.logaddexp(0.0, x))
+    np.testing.assert_allclose(np.asarray(group.y), expected, rtol=4e-16, atol=1e-300)
+
+
 def _first_update(params, drive, z0):
     """u after the first window's update, from the equations' rule written in numpy."""
     def softplus(v):
