@@ -98,6 +98,17 @@ class IPVAENetwork:
         self.duration = builder.run_duration(spec, self.n_inputs)
         self._x = x
 
+    def before_run(self, run_namespace):
+        # Brian2's standalone devices (cpp, brian2cuda) declare the Synapses
+        # among a network's direct objects only, not those an object contains:
+        # the lateral synapses are registered with the device here, before the
+        # network's run collects its own.
+        from brian2 import get_device
+        declared = getattr(get_device(), "synapses", None)
+        if isinstance(declared, set):
+            declared.add(self.lateral)
+        super().before_run(run_namespace)
+
     def __repr__(self):
         return (f"IPVAENetwork({self.realization!r}, {self.group.N} neurons, "
                 f"{self.n_inputs} inputs x {self.n_windows} windows of "
