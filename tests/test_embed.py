@@ -304,9 +304,18 @@ from ipvae_snn import default_params
 from ipvae_snn.network import ipvae_network
 from ipvae_snn.network.cuda import configure_cuda_build
 realization, out = sys.argv[1], sys.argv[2]
+params = default_params()
+if realization == "pipeline":     # the package's own cuda_standalone device
+    from ipvae_snn.network import builder
+    from ipvae_snn.network.standalone import CudaStandaloneBackend
+    spec = builder.NetworkSpec("window", params.n_latents, 5, 2, 0.1, 1, (), False,
+                               "float64")
+    t0 = time.perf_counter()
+    CudaStandaloneBackend().compile(spec, out, builder.run_values(params, "window", 0.1))
+    print(f"built {realization} in {time.perf_counter() - t0:.0f} s")
+    sys.exit(0)
 set_device("cuda_standalone", directory=out, build_on_run=False)
 configure_cuda_build()
-params = default_params()
 x = np.random.default_rng(0).standard_normal((2, params.n_pixels))
 v1 = ipvae_network(params, x, 5, realization=realization)
 cells = NeuronGroup(4, "dv/dt = -v / (10*ms) : 1", threshold="v > 1", reset="v = 0",
@@ -338,9 +347,12 @@ def _cuda_python():
 
 @pytest.mark.slow
 @pytest.mark.standalone
-@pytest.mark.parametrize("realization", ["window", "continuous"])
+@pytest.mark.parametrize("realization", ["window", "continuous", "pipeline"])
 def test_cuda_standalone_builds(realization, tmp_path):
-    """The embedded network compiles for cuda_standalone (no GPU needed)."""
+    """
+    The embedded network (both realizations, with a user's group and synapses)
+    and the package's own cuda_standalone device compile (no GPU needed).
+    """
     python = _cuda_python()
     out = tmp_path / "cuda_project"
     env = dict(os.environ, IPVAE_SNN_CACHE=str(tmp_path / "cache"))
