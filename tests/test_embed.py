@@ -318,8 +318,9 @@ set_device("cuda_standalone", directory=out, build_on_run=False)
 configure_cuda_build()
 x = np.random.default_rng(0).standard_normal((2, params.n_pixels))
 v1 = ipvae_network(params, x, 5, realization=realization)
+# every object on a clock of its own (no defaultclock): see cuda.defaultclock_anchor
 cells = NeuronGroup(4, "dv/dt = -v / (10*ms) : 1", threshold="v > 1", reset="v = 0",
-                    method="exact")
+                    method="exact", dt=0.5 * ms)
 syn = Synapses(v1.group, cells, "w : 1",
                on_pre="v_post += w * z_pre" if realization == "window" else "v_post += w")
 syn.connect(p=0.1)

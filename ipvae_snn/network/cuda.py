@@ -17,6 +17,8 @@ project. It makes the build work where brian2cuda 1.0b1 alone does not:
 * **C++17**: brian2cuda's makefile asks nvcc for ``-std=c++11``, which the
   Thrust and CUB of CUDA 13 refuse; ``-std=c++17`` is added to the nvcc and
   host-compiler arguments (the last ``-std`` wins).
+* **The defaultclock**: brian2cuda's synapse code names it, so a network
+  needs an object on it (`defaultclock_anchor`).
 
 See docs/gpu.md.
 """
@@ -29,8 +31,8 @@ import subprocess
 
 from ..validation import UnavailableDeviceError, check_number
 
-__all__ = ["configure_cuda_build", "nvcc_version", "curand_dirs", "gpu_present",
-           "CXX_STANDARD", "DEFAULT_COMPUTE_CAPABILITY"]
+__all__ = ["configure_cuda_build", "defaultclock_anchor", "nvcc_version", "curand_dirs",
+           "gpu_present", "CXX_STANDARD", "DEFAULT_COMPUTE_CAPABILITY"]
 
 #: The C++ standard asked of nvcc and the host compiler.
 CXX_STANDARD = "-std=c++17"
@@ -115,6 +117,22 @@ def _link_curand(target, link_dir):
         os.symlink(target, tmp)
         os.replace(tmp, link)          # atomic: parallel builds see one link
     return link_dir
+
+
+def defaultclock_anchor(dt=None):
+    """
+    A Brian2 object without code on Brian2's ``defaultclock``.
+
+    brian2cuda 1.0b1's synapse code reads the clock named ``defaultclock``,
+    which a project declares only when an object of the network runs on it: a
+    network whose objects all have their own ``dt`` (as the iP-VAE's) does not
+    compile without such an object. ``dt``, when given, becomes the
+    defaultclock's (the package's own programs: no extra time steps).
+    """
+    from brian2 import BrianObject, defaultclock
+    if dt is not None:
+        defaultclock.dt = dt
+    return BrianObject(clock=defaultclock, name="ipvae_defaultclock*")
 
 
 def _add(pref_list, *items):

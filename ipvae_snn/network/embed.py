@@ -275,6 +275,13 @@ def ipvae_network(params, patches, n_windows, realization="window", window=None,
                                 checked.max_count, checked.runaway_margin)
     _, group, lateral, monitors = builder.build_objects(
         spec, values, params.feedforward(x), None)
-    network = _network_class()(dt=spec.dt_s * second, when="start", name=name)
+    from brian2 import defaultclock, get_device
+    if type(get_device()).__name__ == "CUDAStandaloneDevice":
+        # brian2cuda's synapse code needs an object on the defaultclock
+        # (`cuda.defaultclock_anchor`): this one, which has no code
+        clock = dict(clock=defaultclock)
+    else:                        # its own clock, with no steps of its own
+        clock = dict(dt=spec.dt_s * second)
+    network = _network_class()(when="start", name=name, **clock)
     network._setup(params, spec, values, x, group, lateral, monitors, record)
     return network

@@ -118,6 +118,7 @@ class CppStandaloneBackend(Backend):
             with builder.brian_prefs(spec.dtype), builder.input_grids():
                 net, group, lateral, monitors = builder.build_objects(
                     spec, values, np.zeros((p, k)), replay)
+                net.add(*self._device_objects(spec))
                 seed_code = self._seed_code()
                 if seed_code:
                     device.insert_code("after_start", seed_code)
@@ -142,6 +143,10 @@ class CppStandaloneBackend(Backend):
             shutil.rmtree(directory)
         os.replace(tmp_dir, directory)
         return manifest
+
+    def _device_objects(self, spec):
+        """Objects the device needs in the network beside the iP-VAE's (none)."""
+        return ()
 
     def _build_project(self, device, directory, children):
         """
@@ -322,6 +327,12 @@ class CudaStandaloneBackend(CppStandaloneBackend):
         from .cuda import configure_cuda_build
         configure_cuda_build()      # no GPU needed to build; cuRAND wheel; C++17
         return super().compile(spec, directory, values, children)
+
+    def _device_objects(self, spec):
+        from brian2 import second
+
+        from .cuda import defaultclock_anchor
+        return (defaultclock_anchor(spec.dt_s * second),)
 
     def _build_project(self, device, directory, children):
         # brian2cuda compiles with its own makefile and nvcc flags
