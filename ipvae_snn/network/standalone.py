@@ -326,7 +326,12 @@ class CudaStandaloneBackend(CppStandaloneBackend):
         import brian2cuda  # noqa: F401  (registers the device)
         from .cuda import configure_cuda_build
         configure_cuda_build()      # no GPU needed to build; cuRAND wheel; C++17
-        return super().compile(spec, directory, values, children)
+        from brian2 import defaultclock
+        saved = defaultclock.dt     # _device_objects sets it to the network's
+        try:
+            return super().compile(spec, directory, values, children)
+        finally:
+            defaultclock.dt = saved
 
     def _device_objects(self, spec):
         from brian2 import second
