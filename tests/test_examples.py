@@ -34,6 +34,7 @@ OUTPUTS = {
                                "ood_summary.txt"],
     "rate_distortion.py": ["rate_distortion_plane.png", "rate_distortion_curves.png",
                            "rate_distortion.json"],
+    "embed_in_brian2.py": ["embed_in_brian2.png"],
 }
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

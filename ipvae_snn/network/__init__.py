@@ -28,11 +28,15 @@ dictionary never recompiles. Runs are spread over processes, each with its own
 results directory. ``"cuda_standalone"`` uses the same path through brian2cuda
 when it is installed.
 
-Modules: `model` (`SpikingIPVAE`), `builder` (the Brian2 objects),
-`functions` (``softplus`` for every target), `registry` (the devices),
-`backends` (the `Backend` interface, the per-chunk kernel `run_chunk`, the
-runtime device), `standalone` (the compiled devices), `program` (the cache of
-compiled programs), `collect` (results).
+A user's own Brian2 model takes the network as Brian2 objects through
+`ipvae_network` (`embed`), on every code-generation target.
+
+Modules: `model` (`SpikingIPVAE`), `embed` (`ipvae_network`), `builder` (the
+Brian2 objects), `functions` (``softplus`` for every target), `cuda` (brian2cuda's
+build preferences), `registry` (the devices), `backends` (the `Backend`
+interface, the per-chunk kernel `run_chunk`, the runtime device), `standalone`
+(the compiled devices), `program` (the cache of compiled programs), `collect`
+(results).
 
 Examples
 --------
@@ -43,14 +47,15 @@ Examples
 
 from .backends import (BACKENDS, Backend, NetworkJob, RuntimeBackend, devices, get_backend,
                        register_backend, run_chunk, unregister_backend)
+from .embed import IPVAENetwork, ipvae_network
 from .model import SpikingIPVAE
 from .program import Program, ProgramCache, default_cache_dir
 from .standalone import CppStandaloneBackend, CudaStandaloneBackend, check_compiler
 
-__all__ = ["SpikingIPVAE", "DEVICES", "default_cache_dir", "check_compiler", "Backend",
-           "BACKENDS", "get_backend", "RuntimeBackend", "CppStandaloneBackend",
-           "CudaStandaloneBackend", "ProgramCache", "Program", "register_backend",
-           "unregister_backend", "devices", "run_chunk", "NetworkJob"]
+__all__ = ["SpikingIPVAE", "ipvae_network", "IPVAENetwork", "DEVICES", "default_cache_dir",
+           "check_compiler", "Backend", "BACKENDS", "get_backend", "RuntimeBackend",
+           "CppStandaloneBackend", "CudaStandaloneBackend", "ProgramCache", "Program",
+           "register_backend", "unregister_backend", "devices", "run_chunk", "NetworkJob"]
 
 
 def __getattr__(name):

@@ -2,8 +2,10 @@
 Functions the equations call that Brian2 does not provide: ``softplus``.
 
 softplus(x) = log(1 + e^x), linear above ``threshold`` (torch's convention),
-with one implementation per code-generation target (numpy, C++, CUDA) that
-agree to one unit in the last place of a double.
+with one implementation per code-generation target (numpy, Cython, C++,
+CUDA) that agree to one unit in the last place of a double, so that the
+equations run on every Brian2 target: runtime ``numpy`` and ``cython``,
+``cpp_standalone`` and brian2cuda's ``cuda_standalone``.
 """
 
 import numpy as np
@@ -30,6 +32,19 @@ static inline double ipvae_softplus(const double x, const double threshold)
 """.replace("SERIES_FROM", repr(SOFTPLUS_SERIES_FROM))
 
 
+# The same for Brian2's Cython target (its templates cimport exp and log1p).
+_SOFTPLUS_CYTHON = """
+cdef inline double ipvae_softplus(double x, double threshold) nogil:
+    cdef double e
+    if x > threshold:
+        return x
+    if x > SERIES_FROM:
+        e = exp(-x)
+        return x + e * (1.0 - e * (0.5 - e * (1.0 / 3.0 - 0.25 * e)))
+    return log1p(exp(x))
+""".replace("SERIES_FROM", repr(SOFTPLUS_SERIES_FROM))
+
+
 def _softplus_numpy(x, threshold):
     x = np.asarray(x, dtype=np.float64)
     threshold = np.broadcast_to(threshold, x.shape)
@@ -51,6 +66,8 @@ def softplus_function():
                         arg_types=["float", "float"], return_type="float",
                         stateless=True)
     function.implementations.add_implementation("cpp", _SOFTPLUS_C,
+                                                name="ipvae_softplus")
+    function.implementations.add_implementation("cython", _SOFTPLUS_CYTHON,
                                                 name="ipvae_softplus")
     function.implementations.add_implementation(
         "cuda", _SOFTPLUS_C.replace("static inline double",

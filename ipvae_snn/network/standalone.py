@@ -126,6 +126,7 @@ class CppStandaloneBackend(Backend):
             with builder.brian_prefs(spec.dtype), builder.input_grids():
                 net, group, lateral, monitors = builder.build_objects(
                     spec, values, np.zeros((p, k)), replay)
+                net.add(*self._device_objects(spec))
                 seed_code = self._seed_code()
                 if seed_code:
                     device.insert_code("after_start", seed_code)
@@ -150,6 +151,10 @@ class CppStandaloneBackend(Backend):
             device.reinit()
             reset_device("runtime")
         return manifest
+
+    def _device_objects(self, spec):
+        """Objects the device needs in the network beside the iP-VAE's (none)."""
+        return ()
 
     def _build_project(self, device, directory, children):
         """
@@ -291,7 +296,20 @@ class CudaStandaloneBackend(CppStandaloneBackend):
 
     def compile(self, spec, directory, values, children=None):
         import brian2cuda  # noqa: F401  (registers the device)
-        return super().compile(spec, directory, values, children)
+        from .cuda import configure_cuda_build
+        configure_cuda_build()      # no GPU needed to build; cuRAND wheel; C++17
+        from brian2 import defaultclock
+        saved = defaultclock.dt     # _device_objects sets it to the network's
+        try:
+            return super().compile(spec, directory, values, children)
+        finally:
+            defaultclock.dt = saved
+
+    def _device_objects(self, spec):
+        from brian2 import second
+
+        from .cuda import defaultclock_anchor
+        return (defaultclock_anchor(spec.dt_s * second),)
 
     def _build_project(self, device, directory, children):
         # brian2cuda compiles with its own makefile and nvcc flags
