@@ -50,7 +50,7 @@ from .counts import (LognormalFit, fano_factor, firing_rates, lifetime_sparsenes
 from .experiments import (CortexExperiment, cortex_experiment, network_statistics,
                           repeat_trials, trial_counts)
 from .spiketrains import (from_neo, isi, isi_cv, isi_lv, pooled_isi_cv, pooled_isi_lv,
-                          split_spike_trains, to_neo)
+                          result_to_neo, split_spike_trains, to_neo, trial_statistics)
 from .tuning import (RINGACH_LEVEL, RINGACH_SMOOTHING, OrientationTuning,
                      circular_variance, orientation_selectivity_index,
                      orientation_summary, orientation_tuning, preferred_orientation,
@@ -58,8 +58,8 @@ from .tuning import (RINGACH_LEVEL, RINGACH_SMOOTHING, OrientationTuning,
 
 __all__ = [
     # spike trains
-    "split_spike_trains", "to_neo", "from_neo", "isi", "isi_cv", "isi_lv",
-    "pooled_isi_cv", "pooled_isi_lv",
+    "split_spike_trains", "to_neo", "result_to_neo", "from_neo", "isi", "isi_cv",
+    "isi_lv", "pooled_isi_cv", "pooled_isi_lv", "trial_statistics",
     # counts
     "fano_factor", "noise_correlation", "pair_values", "firing_rates",
     "lognormal_fit", "LognormalFit", "sparseness", "lifetime_sparseness",

@@ -25,12 +25,13 @@ Examples
 
 import numpy as np
 
+from ..defaults import DEFAULT_WINDOW_S
 from ..validation import InvalidValueError, check_int
 from ._common import backend as _backend
 from ._common import import_neo as _import_neo
 
-__all__ = ["split_spike_trains", "to_neo", "from_neo", "isi", "isi_cv", "isi_lv",
-           "pooled_isi_cv", "pooled_isi_lv"]
+__all__ = ["split_spike_trains", "to_neo", "result_to_neo", "from_neo", "isi", "isi_cv",
+           "isi_lv", "pooled_isi_cv", "pooled_isi_lv", "trial_statistics"]
 
 
 def _times(train, name="spiketrain"):
@@ -122,9 +123,11 @@ def to_neo(neuron, t, n_neurons=None, t_start=0.0, t_stop=None, units="s",
     n_neurons : int, optional
         Number of trains (default ``max(neuron) + 1``); silent neurons get
         empty trains.
-    t_start, t_stop : float, optional
-        Recording interval in ``units``; ``t_stop`` defaults to the last spike
-        (or ``t_start`` when there is none). Spikes outside it are an error.
+    t_start, t_stop : float
+        Recording interval in ``units``; ``t_stop`` is required: the end of
+        the trial, not its last spike, or rates and binned counts (Elephant
+        drops spikes at a bin edge equal to ``t_stop``) come out wrong. Spikes
+        outside it are an error.
     units : str
         Time units of ``t``, ``t_start`` and ``t_stop``.
     **annotations
@@ -139,18 +142,77 @@ def to_neo(neuron, t, n_neurons=None, t_start=0.0, t_stop=None, units="s",
     ------
     ImportError
         If neo is not installed (the ``stats`` extra).
+
+    Examples
+    --------
+    >>> trains = to_neo([0, 1, 0], [0.01, 0.02, 0.05], t_stop=0.1)  # doctest: +SKIP
+    >>> [len(st) for st in trains], float(trains[0].t_stop)          # doctest: +SKIP
+    ([2, 1], 0.1)
     """
     neo, _ = _import_neo()
+    if t_stop is None:
+        raise InvalidValueError("t_stop: give the end of the recording (the trial's "
+                                "end, not its last spike)")
     trains = split_spike_trains(neuron, t, n_neurons)
     t = np.asarray(t, dtype=np.float64)
-    if t_stop is None:
-        t_stop = float(t.max()) if t.size else float(t_start)
     if t.size and (t.min() < t_start or t.max() > t_stop):
         raise InvalidValueError(f"t: spike times span [{t.min()}, {t.max()}], outside "
                          f"[t_start={t_start}, t_stop={t_stop}]")
     return [neo.SpikeTrain(times, t_start=t_start, t_stop=t_stop, units=units,
                            neuron=k, **annotations)
             for k, times in enumerate(trains)]
+
+
+def result_to_neo(result, patches=None, window_s=None, seed=None):
+    """
+    A result's spike trains as a `neo.Block`: one `neo.Segment` per input
+    (trial), one `neo.SpikeTrain` per neuron, times from the input's onset.
+
+    Each train spans the recorded windows, which must be consecutive: from
+    the first one's start to the last one's end (with every window recorded,
+    the whole trial), so rates and Elephant's binned counts hold every spike.
+
+    Parameters
+    ----------
+    result : InferenceResult or SpikingResult
+    patches : sequence of int, optional
+        The inputs (default all).
+    window_s, seed : optional
+        Passed to ``result.spike_trains`` (the window length and the placement
+        of spikes inside windows for results that hold counts only).
+
+    Returns
+    -------
+    neo.Block
+
+    Examples
+    --------
+    >>> import ipvae_snn                                          # doctest: +SKIP
+    >>> result = ipvae_snn.infer(ipvae_snn.default_params(), x, 64)  # doctest: +SKIP
+    >>> block = result_to_neo(result)                             # doctest: +SKIP
+    >>> len(block.segments) == result.n_patches                   # doctest: +SKIP
+    True
+    """
+    neo, _ = _import_neo()
+    windows = np.asarray(result.windows)
+    if windows.size and np.any(np.diff(windows) != 1):
+        raise InvalidValueError(f"result: the recorded windows {windows.tolist()} are "
+                                f"not consecutive, so no interval holds all their "
+                                f"spikes; record every window (record_windows=None)")
+    if window_s is None:
+        window_s = float(getattr(result, "window_s", None) or result.info.get(
+            "window_s", DEFAULT_WINDOW_S))
+    t_start, t_stop = windows[0] * window_s, (windows[-1] + 1) * window_s
+    n_neurons = result.params.n_latents
+    block = neo.Block(name="ipvae-snn", description="one segment per input, one "
+                      "spike train per neuron", realization=result.info.get("realization"))
+    for p in (range(result.n_patches) if patches is None else patches):
+        neuron, t = result.spike_trains(int(p), window_s=window_s, seed=seed)
+        segment = neo.Segment(name=f"input {int(p)}", index=int(p), patch=int(p))
+        segment.spiketrains.extend(to_neo(neuron, t, n_neurons, t_start=t_start,
+                                          t_stop=t_stop, patch=int(p)))
+        block.segments.append(segment)
+    return block
 
 
 def from_neo(spiketrains, units="s"):
@@ -377,3 +439,118 @@ def _pooled_intervals(trials, es):
             parts.append(np.asarray(es.isi(times), dtype=np.float64) if es is not None
                          else np.diff(times))
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class _BinnedTrials:
+    """
+    Spike trains of repeated trials in the layout `network_statistics` reads
+    from a run: counts per bin (the windows), spike times per trial, and the
+    stimulus of each trial as its input.
+    """
+
+    def __init__(self, trains, stimulus, t_start, bin_s, n_bins):
+        self.n_patches = len(trains)
+        self.x = np.asarray(stimulus, dtype=np.float64)[:, None]
+        self.windows = np.arange(n_bins)
+        self.n_windows = n_bins
+        self.info = {"window_s": float(bin_s)}
+        self._spikes = []
+        self.counts = np.zeros((self.n_patches, n_bins, len(trains[0]) if trains else 0),
+                               dtype=np.int64)
+        for p, units in enumerate(trains):
+            neuron, t = [], []
+            for k, times in enumerate(units):
+                times = _times(times, f"trial {p}, unit {k}") - t_start
+                times = times[(times >= 0) & (times < n_bins * bin_s)]
+                bins = np.minimum((times // bin_s).astype(np.int64), n_bins - 1)
+                self.counts[p, :, k] = np.bincount(bins, minlength=n_bins)
+                neuron.append(np.full(times.size, k, dtype=np.int64))
+                t.append(times)
+            neuron = np.concatenate(neuron) if neuron else np.zeros(0, np.int64)
+            t = np.concatenate(t) if t else np.zeros(0)
+            order = np.argsort(t, kind="stable")
+            self._spikes.append((neuron[order], t[order]))
+
+    def spike_trains(self, patch, window_s=None, seed=None):
+        return self._spikes[patch]
+
+
+def trial_statistics(trains, stimulus=None, t_start=0.0, t_stop=None, bin_s=0.1,
+                     count_bins=5, min_intervals=20):
+    """
+    The cortex-comparable statistics (`network_statistics`) of recorded spike
+    trains over repeated trials, e.g. read from an NWB file.
+
+    Parameters
+    ----------
+    trains : list of list of array_like
+        ``trains[trial][unit]``: spike times in seconds from the trial's
+        onset (every trial has the same units).
+    stimulus : array_like of int, optional
+        The stimulus of each trial (default: all trials repeat one stimulus).
+        Each stimulus enters with the same number of trials, its first ones;
+        with one trial per stimulus, the Fano factor and noise correlation
+        are NaN (not defined without repeats).
+    t_start, t_stop : float
+        The analysed part of every trial, in seconds from its onset
+        (``t_stop`` required).
+    bin_s : float
+        Bin of the spike counts, the "window" of the rates and of the counts
+        of the Fano factor and noise correlations.
+    count_bins : int
+        Bins per spike count of the Fano factor and noise correlations.
+    min_intervals : int
+        As `network_statistics`.
+
+    Returns
+    -------
+    dict
+        As `network_statistics` (no orientation measures: the trials hold no
+        gratings).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> trains = [[np.sort(rng.uniform(0, 4, rng.poisson(40))) for _ in range(3)]
+    ...           for _ in range(10)]                         # 10 Hz Poisson
+    >>> values = trial_statistics(trains, t_stop=4.0)
+    >>> round(values["mean_rate_hz"]), round(values["fano_factor"], 1)
+    (10, 1.0)
+    """
+    from .experiments import network_statistics
+    if not trains:
+        raise InvalidValueError("trains: no trials")
+    if t_stop is None:
+        raise InvalidValueError("t_stop: give the end of the analysed part of a trial")
+    stimulus = (np.zeros(len(trains), np.int64) if stimulus is None
+                else np.asarray(stimulus))
+    if stimulus.shape != (len(trains),):
+        raise InvalidValueError(f"stimulus: expected {len(trains)} values, got shape "
+                                f"{stimulus.shape}")
+    n_bins = int(np.floor((t_stop - t_start) / bin_s + 1e-9))
+    if n_bins < 1:
+        raise InvalidValueError(f"[t_start, t_stop] = [{t_start}, {t_stop}] s is shorter "
+                                f"than one bin of {bin_s} s")
+    # stimulus-major, the same number of trials per stimulus
+    values, counts = np.unique(stimulus, return_counts=True)
+    n_trials = int(counts.min())
+    order = np.concatenate([np.flatnonzero(stimulus == s)[:n_trials] for s in values])
+    count_bins = check_int(count_bins, "count_bins", 1, n_bins)
+    if n_trials >= 2:
+        binned = _BinnedTrials([trains[i] for i in order], stimulus[order], t_start,
+                               bin_s, n_bins)
+        return network_statistics(binned, n_trials, windows=np.arange(n_bins),
+                                  count_windows=count_bins, window_s=bin_s,
+                                  min_intervals=min_intervals)
+    # One trial per stimulus: every trial counted twice gives the same rates,
+    # sparseness and ISI measures (pooled intervals twice: the same CV and LV,
+    # twice the threshold); trial-to-trial measures are not defined.
+    order = np.repeat(order, 2)
+    binned = _BinnedTrials([trains[i] for i in order], stimulus[order], t_start, bin_s,
+                           n_bins)
+    out = network_statistics(binned, 2, windows=np.arange(n_bins),
+                             count_windows=count_bins, window_s=bin_s,
+                             min_intervals=2 * min_intervals)
+    out.update(fano_factor=float("nan"), noise_correlation=float("nan"), n_trials=1,
+               n_fano_pairs=0, n_correlation_pairs=0)
+    return out
