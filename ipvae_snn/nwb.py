@@ -43,7 +43,9 @@ as tables rather than JSON strings: ``run`` (one row: fingerprint,
 realization, device, window, seed, recorded windows), ``provenance`` (one
 row per entry of ``SpikingResult.info``: ``key`` path and its JSON
 ``value``), ``versions`` (package, version), ``model`` (one row: every array
-of the model, `IPVAEParams.to_arrays`), ``model_dtypes`` (array, dtype) and
+of the model, `IPVAEParams.to_arrays`), ``model_dtypes`` (array, dtype),
+``model_<name>`` for a model entry holding a JSON object (the model's
+``provenance``: rows as ``provenance``) and
 ``inputs`` (one row per trial: read-outs per window, counts of the recorded
 windows, final potentials, runaway onsets, potentials per window, the
 continuous realization's spike lists).
@@ -381,15 +383,32 @@ def _key_value_table(name, description, keys, values, key_what, value_what):
                    _column("value", value_what, list(values))], len(keys))
 
 
+def _flat_table(name, description, mapping):
+    """A nested dict as (key path, JSON value) rows."""
+    leaves = list(_flatten(mapping))
+    return _key_value_table(
+        name, description, ["/".join(path) for path, _ in leaves],
+        [json.dumps(value) for _, value in leaves],
+        "the entry's path in the dict, keys joined by '/'",
+        "the entry's value in JSON (a number, string, list, true/false or null)")
+
+
+def _json_object(value):
+    """The dict a 0-d string array holds as JSON, or None."""
+    value = np.asarray(value)
+    if value.ndim or value.dtype.kind not in "US":
+        return None
+    try:
+        obj = json.loads(str(value))
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) and obj else None
+
+
 def _provenance_tables(result):
     """``info`` as (key path, JSON value) rows, and the package versions."""
-    leaves = list(_flatten(json.loads(json_dumps(result.info))))
-    provenance = _key_value_table(
-        "provenance", "provenance of the run (SpikingResult.info), one row per entry",
-        ["/".join(path) for path, _ in leaves],
-        [json.dumps(value) for _, value in leaves],
-        "the entry's path in SpikingResult.info, keys joined by '/'",
-        "the entry's value in JSON (a number, string, list, true/false or null)")
+    provenance = _flat_table("provenance", "provenance of the run (SpikingResult.info), "
+                             "one row per entry", json.loads(json_dumps(result.info)))
     versions = _versions()
     return provenance, _key_value_table(
         "versions", "versions of the packages that wrote the file", list(versions),
@@ -397,18 +416,26 @@ def _provenance_tables(result):
 
 
 def _model_tables(params):
+    """
+    The model's arrays (one row), their dtypes, and each metadata entry that
+    holds a JSON object (the model's provenance) as a table of its own.
+    """
     from hdmf.common import DynamicTable
     arrays = params.to_arrays()
-    cols = [_column(name, f"model array {name!r} (IPVAEParams.to_arrays)",
-                    np.asarray(value)[None]) for name, value in sorted(arrays.items())]
     names = sorted(arrays)
-    return (_table(DynamicTable, "model", "the iP-VAE model that was simulated: the "
+    objects = {n: _json_object(arrays[n]) for n in names}
+    cols = [_column(name, f"model array {name!r} (IPVAEParams.to_arrays)",
+                    np.asarray(arrays[name])[None]) for name in names
+            if objects[name] is None]
+    tables = [_flat_table(f"model_{name}", f"the model's {name!r} (IPVAEParams."
+                          f"to_arrays), one row per entry", obj)
+              for name, obj in objects.items() if obj is not None]
+    return [_table(DynamicTable, "model", "the iP-VAE model that was simulated: the "
                    "arrays of its .npz file", cols, 1),
             _key_value_table("model_dtypes", "numpy dtype of each array of the model "
-                             "table", names,
-                             [np.asarray(arrays[n]).dtype.str for n in names],
-                             "the array (a column of the model table)",
-                             "its numpy dtype string"))
+                             "(a column of the model table, or a table model_<name>)",
+                             names, [np.asarray(arrays[n]).dtype.str for n in names],
+                             "the array", "its numpy dtype string")] + tables
 
 
 def _inputs_table(result):
@@ -555,9 +582,8 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
         nwbfile.add_acquisition(trace)
     module = nwbfile.create_processing_module(MODULE, "the ipvae-snn run: settings, "
                                               "model and per-trial results")
-    model, dtypes = _model_tables(result.params)
     for table in (_run_table(result, shape, fingerprint), *_provenance_tables(result),
-                  model, dtypes, _inputs_table(result)):
+                  *_model_tables(result.params), _inputs_table(result)):
         module.add(table)
     with atomic_path(path, suffix=".nwb") as tmp, pynwb.NWBHDF5IO(tmp, "w") as io:
         io.write(nwbfile)
@@ -625,6 +651,9 @@ def read_nwb(path):
         dtypes = _key_values(module["model_dtypes"])
         arrays = {name: np.asarray(col.data[:][0], dtype=dtypes[name])
                   for name, col in _columns(model).items()}
+        for name in set(dtypes) - set(arrays):
+            arrays[name] = np.asarray(json.dumps(_info(module[f"model_{name}"])),
+                                      dtype=dtypes[name])
         params = IPVAEParams.from_arrays(arrays, source=f"NWB file '{path}'")
         fingerprint = str(_value(run, "fingerprint"))
         if params.fingerprint() != fingerprint:

@@ -213,14 +213,6 @@ class InferenceResult:
         return spike_times_from_counts(self._require_counts()[patch], window_s,
                                        windows=self.windows, seed=seed)
 
-    def to_neo(self, patches=None, window_s=None, seed=None):
-        """
-        The spike trains as a `neo.Block`, one segment per input, trains
-        spanning the recorded windows (`ipvae_snn.stats.result_to_neo`).
-        """
-        from .stats.spiketrains import result_to_neo
-        return result_to_neo(self, patches, window_s=window_s, seed=seed)
-
     # ---------------------------------------------------------- runaways
     def runaway_events(self):
         """``(patch, neuron, first_window)`` triples, sorted by patch then window."""
