@@ -16,7 +16,7 @@ import pytest
 
 from ipvae_snn import stats
 from ipvae_snn.cli import main
-from ipvae_snn.nwb import PAPER, SPECIES, read_nwb, read_trials, write_nwb
+from ipvae_snn.nwb import PAPER, SPECIES, read_nwb, write_nwb
 from ipvae_snn.results import SpikingResult
 from ipvae_snn.validation import InvalidTypeError, InvalidValueError
 
@@ -173,7 +173,7 @@ def plain_units_file(path, rates=(5.0, 10.0, 20.0), n_stimuli=2, n_trials=30,
 def test_stats_from_nwb_of_a_plain_pynwb_units_file(tmp_path, capsys):
     path = tmp_path / "plain.nwb"
     spikes = plain_units_file(path)
-    trials = read_trials(path)
+    trials = stats.read_trials(path)
     assert trials.stimulus_column == "stimulus" and len(trials.trains) == 60
     assert sum(len(t) for tr in trials.trains for t in tr) == sum(len(t) for t in spikes)
     assert main(["stats", "--from-nwb", str(path), "--json", "--bin-ms", "100"]) == 0

@@ -163,10 +163,9 @@ def run(args):
 def _run_from_nwb(args):
     """``ipvae-snn stats --from-nwb FILE``: the table from a file's spike trains."""
     from .. import stats
-    from ..nwb import read_trials
     if args.nwb:
         raise CLIError("--nwb writes the spikes of a run; --from-nwb runs nothing")
-    trials = read_trials(args.from_nwb, stimulus_column=args.stimulus_column)
+    trials = stats.read_trials(args.from_nwb, stimulus_column=args.stimulus_column)
     window_s = (args.bin_ms * 1e-3 if args.bin_ms is not None
                 else trials.window_s or DEFAULT_WINDOW_S)
     t_start, t_stop = trials.observed

@@ -74,16 +74,17 @@ import os
 import shlex
 import sys
 import uuid
-from typing import NamedTuple
 
 import numpy as np
 
-from ._version import __version__
-from .io import atomic_path, json_dumps
-from .validation import InvalidTypeError, InvalidValueError, MissingDependencyError
+from .._version import __version__
+from ..io import atomic_path, json_dumps
+from ..validation import InvalidTypeError, InvalidValueError, MissingDependencyError
+from ._tables import (_column, _columns, _compressed, _flat_table, _info, _json_object,
+                      _key_value_table, _key_values, _ragged, _table, _value)
 
-__all__ = ["write_nwb", "read_nwb", "read_trials", "NWBTrials", "require_pynwb",
-           "NWB_EXTRA", "MODULE", "PAPER", "SPECIES", "STIMULUS_COLUMNS"]
+__all__ = ["write_nwb", "read_nwb", "require_pynwb", "NWB_EXTRA", "MODULE", "PAPER",
+           "SPECIES"]
 
 #: How to install what this module needs.
 NWB_EXTRA = 'pip install "ipvae-snn[nwb]"'
@@ -127,35 +128,6 @@ def require_pynwb():
     return pynwb
 
 
-def _compressed(data):
-    from hdmf.backends.hdf5 import H5DataIO
-    data = np.ascontiguousarray(data)
-    if data.size < 1024:
-        return data
-    return H5DataIO(data, compression="gzip", compression_opts=4, shuffle=True)
-
-
-def _column(name, description, data, compress=False):
-    from hdmf.common import VectorData
-    return VectorData(name=name, description=description,
-                      data=_compressed(data) if compress else data)
-
-
-def _ragged(name, description, pieces, dtype):
-    """A ragged column (its data and its index) from one array per row."""
-    from hdmf.common import VectorIndex
-    flat = (np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype))
-    data = _column(name, description, flat, compress=True)
-    ends = np.cumsum([len(p) for p in pieces]).astype(np.int64)
-    return [data, VectorIndex(name=f"{name}_index", data=ends, target=data)]
-
-
-def _table(cls, name, description, columns, n_rows):
-    from hdmf.common import ElementIdentifiers
-    return cls(name=name, description=description, columns=columns,
-               id=ElementIdentifiers(name="id", data=np.arange(n_rows)))
-
-
 def _versions():
     import importlib.metadata
     out = {"ipvae_snn": __version__}
@@ -164,26 +136,6 @@ def _versions():
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return out
-
-
-def _flatten(info, prefix=()):
-    """``(path, leaf)`` pairs of a nested dict; a non-empty dict is never a leaf."""
-    for key, value in info.items():
-        path = prefix + (str(key),)
-        if isinstance(value, dict) and value:
-            yield from _flatten(value, path)
-        else:
-            yield path, value
-
-
-def _unflatten(paths, values):
-    out = {}
-    for path, value in zip(paths, values):
-        node = out
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
     return out
 
 
@@ -376,35 +328,6 @@ def _run_table(result, shape, fingerprint):
                    for n, d, v in fields], 1)
 
 
-def _key_value_table(name, description, keys, values, key_what, value_what):
-    from hdmf.common import DynamicTable
-    return _table(DynamicTable, name, description,
-                  [_column("key", key_what, list(keys)),
-                   _column("value", value_what, list(values))], len(keys))
-
-
-def _flat_table(name, description, mapping):
-    """A nested dict as (key path, JSON value) rows."""
-    leaves = list(_flatten(mapping))
-    return _key_value_table(
-        name, description, ["/".join(path) for path, _ in leaves],
-        [json.dumps(value) for _, value in leaves],
-        "the entry's path in the dict, keys joined by '/'",
-        "the entry's value in JSON (a number, string, list, true/false or null)")
-
-
-def _json_object(value):
-    """The dict a 0-d string array holds as JSON, or None."""
-    value = np.asarray(value)
-    if value.ndim or value.dtype.kind not in "US":
-        return None
-    try:
-        obj = json.loads(str(value))
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and obj else None
-
-
 def _provenance_tables(result):
     """``info`` as (key path, JSON value) rows, and the package versions."""
     provenance = _flat_table("provenance", "provenance of the run (SpikingResult.info), "
@@ -529,7 +452,7 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
     """
     pynwb = require_pynwb()
 
-    from .results import SpikingResult
+    from ..results import SpikingResult
     if not isinstance(result, SpikingResult):
         raise InvalidTypeError(f"result must be a SpikingResult, got "
                                f"{type(result).__name__}")
@@ -591,23 +514,6 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
 
 
 # ---------------------------------------------------------------- reading
-def _columns(table):
-    return {col.name: col for col in table.columns}
-
-
-def _value(table, name):
-    cols = _columns(table)
-    return None if name not in cols else cols[name].data[:][0]
-
-
-def _key_values(table):
-    cols = _columns(table)
-    return {str(k): str(v) for k, v in zip(cols["key"].data[:], cols["value"].data[:])}
-
-
-def _info(table):
-    rows = _key_values(table)
-    return _unflatten([k.split("/") for k in rows], [json.loads(v) for v in rows.values()])
 
 
 def _trace(nwbfile, n_patches):
@@ -637,9 +543,9 @@ def read_nwb(path):
     (500, 6, 512)
     """
     pynwb = require_pynwb()
-    from .params import IPVAEParams
-    from .results import SpikingResult
-    from .validation import check_file
+    from ..params import IPVAEParams
+    from ..results import SpikingResult
+    from ..validation import check_file
     path = check_file(path, "NWB file")
     with pynwb.NWBHDF5IO(path, "r") as io:
         nwbfile = io.read()
@@ -687,118 +593,3 @@ def read_nwb(path):
             u_trace=_trace(nwbfile, len(index)), u_trace_t=extra["u_trace_t"],
             u_trace_neurons=extra["u_trace_neurons"])
 
-
-class NWBTrials(NamedTuple):
-    """
-    The spike trains of an NWB file's Units table, cut into its trials
-    (`read_trials`).
-
-    ``trains[trial][unit]`` holds spike times in seconds from the trial's
-    start; ``stimulus`` the stimulus of each trial (None when the trials
-    table names none); ``duration`` the shortest trial's length;
-    ``observed`` the ``(start, stop)`` part of every trial that every unit's
-    ``obs_intervals`` cover (the whole trial without them); ``unit_ids`` the
-    units' ids; ``window_s`` the window of a file written by `write_nwb`
-    (None for other files); ``stimulus_column`` the trials column read as
-    ``stimulus``.
-    """
-
-    trains: list
-    stimulus: object
-    duration: float
-    observed: tuple
-    unit_ids: np.ndarray
-    window_s: object
-    stimulus_column: object
-
-
-#: Trials columns naming the stimulus of a trial, in the order they are looked for.
-STIMULUS_COLUMNS = ("stimulus_index", "input_image", "stimulus", "stimulus_id",
-                    "condition")
-
-
-def read_trials(path, stimulus_column=None):
-    """
-    The spike trains of any NWB file with a Units table and trials, cut into
-    its trials (files of other tools as well as `write_nwb`'s).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    stimulus_column : str, optional
-        The trials column saying which stimulus each trial shows (default
-        the first of `STIMULUS_COLUMNS` the table has; none: every trial
-        repeats one stimulus).
-
-    Returns
-    -------
-    NWBTrials
-
-    Raises
-    ------
-    InvalidValueError
-        When the file has no Units table with spike times, or no trials.
-
-    Examples
-    --------
-    >>> trials = read_trials("run.nwb")                   # doctest: +SKIP
-    >>> len(trials.trains), len(trials.trains[0])         # doctest: +SKIP
-    (6, 512)
-    """
-    pynwb = require_pynwb()
-    from .validation import check_file
-    path = check_file(path, "NWB file")
-    with pynwb.NWBHDF5IO(path, "r") as io:
-        nwbfile = io.read()
-        units = nwbfile.units
-        if units is None or "spike_times" not in units.colnames:
-            raise InvalidValueError(f"NWB file '{path}' has no Units table with spike "
-                                    f"times")
-        if nwbfile.trials is None or not len(nwbfile.trials):
-            raise InvalidValueError(f"NWB file '{path}' has no trials: the statistics "
-                                    f"compare repeated trials")
-        n_units = len(units)
-        spikes = [np.asarray(units["spike_times"][j], dtype=np.float64)
-                  for j in range(n_units)]
-        observed = ([np.asarray(units["obs_intervals"][j], dtype=np.float64).reshape(-1, 2)
-                     for j in range(n_units)] if "obs_intervals" in units.colnames
-                    else None)
-        trials = nwbfile.trials
-        start = np.asarray(trials["start_time"].data[:], dtype=np.float64)
-        stop = np.asarray(trials["stop_time"].data[:], dtype=np.float64)
-        names = trials.colnames
-        if stimulus_column is None:
-            stimulus_column = next((c for c in STIMULUS_COLUMNS if c in names), None)
-        elif stimulus_column not in names:
-            raise InvalidValueError(f"NWB file '{path}': the trials have no column "
-                                    f"{stimulus_column!r} (they have: "
-                                    f"{', '.join(names)})")
-        stimulus = None
-        if stimulus_column is not None:
-            _, stimulus = np.unique(np.asarray(trials[stimulus_column].data[:]).astype(str),
-                                    return_inverse=True)
-        window_s = None
-        if MODULE in nwbfile.processing and "run" in nwbfile.processing[MODULE].data_interfaces:
-            window_s = float(_value(nwbfile.processing[MODULE]["run"], "window_s"))
-        unit_ids = np.asarray(units.id[:])
-    duration = float(np.min(stop - start))
-    spikes = [np.sort(t) for t in spikes]
-    cuts = [(np.searchsorted(t, start), np.searchsorted(t, stop)) for t in spikes]
-    trains = [[t[i[p]:j[p]] - a for t, (i, j) in zip(spikes, cuts)]
-              for p, a in enumerate(start)]
-    if observed and all(np.array_equal(o, observed[0]) for o in observed):
-        observed = observed[:1]              # every unit observed alike (ours)
-    lo, hi = 0.0, duration
-    for a, b in zip(start, stop):
-        for intervals in observed or ():
-            inside = intervals[(intervals[:, 1] > a) & (intervals[:, 0] < b)]
-            if not len(inside):
-                lo, hi = 0.0, 0.0
-                continue
-            # the first observed stretch of this trial bounds the analysed part
-            lo, hi = max(lo, inside[0, 0] - a), min(hi, inside[0, 1] - a)
-    if hi <= lo:
-        raise InvalidValueError(f"NWB file '{path}': no part of a trial is observed in "
-                                f"every unit (obs_intervals)")
-    return NWBTrials(trains, None if stimulus is None else stimulus.ravel(), duration,
-                     (lo, hi), unit_ids, window_s, stimulus_column)
