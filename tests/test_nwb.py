@@ -46,9 +46,11 @@ def assert_same_result(a, b):
 
 
 def assert_no_critical_finding(path):
+    """nwbinspector with DANDI's configuration (what ``dandi validate`` requires)."""
     nwbinspector = pytest.importorskip("nwbinspector")
     from nwbinspector import Importance
-    found = [m for m in nwbinspector.inspect_nwbfile(nwbfile_path=str(path))
+    found = [m for m in nwbinspector.inspect_nwbfile(
+                 nwbfile_path=str(path), config=nwbinspector.load_config("dandi"))
              if m.importance.value >= Importance.CRITICAL.value]
     assert not found, [(m.importance.name, m.check_function_name, m.message)
                        for m in found]
@@ -99,7 +101,7 @@ def test_simulate_nwb_has_the_runs_spikes_and_reads_back_exactly(capsys, tmp_pat
         assert np.array_equal(trials["r2"], run.r2[:, -1])
         # the input patches as stimulus, and the run as metadata
         images = f.stimulus_template["input_patches"]
-        shown = f.stimulus["input_patch_index"].data[:]
+        shown = f.trials["input_image"].data[:]
         x = np.stack([images.images[f"patch{k}"].data[:] for k in shown])
         assert np.array_equal(x.reshape(run.x.shape), run.x)
         meta = f.processing["ipvae_snn"]["run"].to_dataframe().iloc[0]
@@ -150,9 +152,23 @@ def test_stats_nwb_marks_the_repeated_trials(capsys, tmp_path, monkeypatch, snn_
         assert list(trials["repeat"]) == [0, 1, 2] * 4
         assert len(f.stimulus_template["input_patches"].images) == 4    # distinct
         assert len(f.units) == 512
+        # windows 16..64 of each trial recorded: one observed interval per trial
+        obs = np.asarray(f.units["obs_intervals"][0])
+        starts = trials["start_time"].to_numpy()
+        assert np.allclose(obs, np.c_[starts + 1.6, starts + 6.5])
+        assert all(np.array_equal(f.units["obs_intervals"][j], obs) for j in (1, 511))
     back = read_nwb(nwb)
     assert back.n_patches == 12 and back.windows[0] == 16
     assert_no_critical_finding(nwb)
+    # the file's spike trains give the run's count statistics
+    from ipvae_snn import stats
+    expected = stats.network_statistics(back, 3)
+    assert main(["stats", "--from-nwb", str(nwb), "--json"]) == 0
+    values = json.loads(capsys.readouterr().out)["values"]
+    for key in ("fano_factor", "noise_correlation", "median_rate_hz", "mean_rate_hz",
+                "lifetime_sparseness", "population_sparseness", "n_fano_pairs"):
+        want = None if np.isnan(expected[key]) else pytest.approx(expected[key], rel=1e-9)
+        assert values[key] == want, key
 
 
 def test_missing_pynwb_names_the_extra_before_any_work(capsys, monkeypatch, tmp_path):

@@ -76,7 +76,9 @@ def run(args):
     progress = False if args.quiet else None
     with no_runaway_warnings(), scheduler_client(args) as client:
         result = net.run(x, n_windows, seed=args.seed,
-                         record_windows=record_windows_for(n_windows),
+                         # the file holds every window's spikes (rates right)
+                         record_windows=None if args.nwb else
+                         record_windows_for(n_windows),
                          progress=progress, client=client)
         first = None
         if args.raster or args.traces:

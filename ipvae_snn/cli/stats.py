@@ -9,8 +9,8 @@ from ..defaults import ANALYSIS_START, DEFAULT_WINDOW_S, min_analysis_windows
 from .common import (PROG, CLIError, add_cluster_arguments, add_model_arguments,
                      add_network_arguments, check_nwb_argument, check_output_arguments,
                      load_input_patches, load_model, model_label, no_runaway_warnings,
-                     nonnegative_int, positive_int, print_json, pyplot, runaway_patches,
-                     scheduler_client, scheduler_label, write_nwb)
+                     nonnegative_int, positive_float, positive_int, print_json, pyplot,
+                     runaway_patches, scheduler_client, scheduler_label, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -40,6 +40,10 @@ def add_parser(subparsers):
     source.add_argument("--patches", metavar="FILE",
                         help="your own patches instead: .npy, or .npz with one "
                              "array, shape (n, 256) or (n, 16, 16)")
+    source.add_argument("--from-nwb", metavar="FILE",
+                        help="run nothing: the statistics of the spike trains of an "
+                             "NWB file with a Units table and trials (ours or "
+                             "another tool's); no orientation tuning")
     p.add_argument("--n-patches", type=positive_int, metavar="N",
                    help=f"distinct patches, each shown --trials times (default "
                         f"{STATS_N_PATCHES}; with --patches, the first N of the file)")
@@ -53,6 +57,14 @@ def add_parser(subparsers):
     p.add_argument("--count-windows", type=positive_int, default=5, metavar="W",
                    help="windows per spike count of the Fano factor and noise "
                         "correlations (default %(default)s: 0.5 s)")
+    p.add_argument("--bin-ms", type=positive_float, default=None, metavar="MS",
+                   help="with --from-nwb: the window (count bin) in ms (default: "
+                        "the file's window, else 100)")
+    p.add_argument("--stimulus-column", metavar="NAME", default=None,
+                   help="with --from-nwb: the trials column naming each trial's "
+                        "stimulus (default: the first of stimulus_index, "
+                        "input_image, stimulus, stimulus_id, condition the file has; "
+                        "none: all trials repeat one stimulus)")
     add_network_arguments(p, device_help="Brian2 device (default %(default)s; "
                                          "compiled once, cached)")
     p.add_argument("--seed", type=nonnegative_int, default=0,
@@ -87,6 +99,10 @@ def run(args):
     from ..network import SpikingIPVAE
 
     check_output_arguments(args)
+    if args.from_nwb:
+        return _run_from_nwb(args)
+    if args.bin_ms is not None or args.stimulus_column is not None:
+        raise CLIError("--bin-ms and --stimulus-column go with --from-nwb")
     check_nwb_argument(args)
     _check_arguments(args)
     params = load_model(args.model)
@@ -141,4 +157,47 @@ def run(args):
     for what, path in (("figure", args.figure), ("NWB file", args.nwb)):
         if path:
             print(f"{what} written to {path}")
+    return 0
+
+
+def _run_from_nwb(args):
+    """``ipvae-snn stats --from-nwb FILE``: the table from a file's spike trains."""
+    from .. import stats
+    if args.nwb:
+        raise CLIError("--nwb writes the spikes of a run; --from-nwb runs nothing")
+    trials = stats.read_trials(args.from_nwb, stimulus_column=args.stimulus_column)
+    window_s = (args.bin_ms * 1e-3 if args.bin_ms is not None
+                else trials.window_s or DEFAULT_WINDOW_S)
+    t_start, t_stop = trials.observed
+    if trials.window_s is not None:
+        # a run of this package: skip the transient from the prior, as a run does
+        n_windows = int(round(trials.duration / trials.window_s))
+        if n_windows >= 2 * ANALYSIS_START:
+            t_start = max(t_start, ANALYSIS_START * trials.window_s)
+    n_bins = int((t_stop - t_start) / window_s + 1e-9)
+    if args.count_windows > n_bins:
+        raise CLIError(f"--count-windows ({args.count_windows}) must not exceed the "
+                       f"{n_bins} bins of {window_s * 1e3:g} ms analysed per trial")
+    values = stats.trial_statistics(trials.trains, trials.stimulus, t_start=t_start,
+                                    t_stop=t_stop, bin_s=window_s,
+                                    count_bins=args.count_windows)
+    rows = stats.cortex_table(values)
+    if args.figure:
+        from ..plotting import plot_cortex_comparison
+        pyplot().close(plot_cortex_comparison(rows, path=args.figure))
+    n_stim = 1 if trials.stimulus is None else len(np.unique(trials.stimulus))
+    if args.json:
+        print_json(dict(command=NAME, from_nwb=args.from_nwb, n_units=len(trials.unit_ids),
+                        n_trials=len(trials.trains), n_stimuli=n_stim,
+                        stimulus_column=trials.stimulus_column, bin_s=window_s,
+                        t_start=t_start, t_stop=t_stop, values=values, rows=rows,
+                        figure=args.figure))
+        return 0
+    print(f"{PROG} stats: NWB file {args.from_nwb}: {len(trials.unit_ids)} units, "
+          f"{len(trials.trains)} trials of {n_stim} stimulus/stimuli "
+          f"({trials.stimulus_column or 'one stimulus'}); {t_start:g}-{t_stop:g} s of "
+          f"each trial analysed in bins of {window_s * 1e3:g} ms")
+    print(stats.format_cortex_table(rows))
+    if args.figure:
+        print(f"figure written to {args.figure}")
     return 0

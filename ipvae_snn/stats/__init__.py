@@ -12,6 +12,9 @@ One function per measure (Elephant's convention), one module per family:
     their log-normal fit, sparseness);
 `ipvae_snn.stats.tuning`
     orientation tuning curves and their measures, receptive-field orientation;
+`ipvae_snn.stats.recordings`
+    recorded spike trains cut into trials (any NWB file with a Units table)
+    and their statistics;
 `ipvae_snn.stats.experiments`
     repeated-trial and grating experiments on a network and the statistics
     the cortex comparison reads from them;
@@ -50,7 +53,8 @@ from .counts import (LognormalFit, fano_factor, firing_rates, lifetime_sparsenes
 from .experiments import (CortexExperiment, cortex_experiment, network_statistics,
                           repeat_trials, trial_counts)
 from .spiketrains import (from_neo, isi, isi_cv, isi_lv, pooled_isi_cv, pooled_isi_lv,
-                          split_spike_trains, to_neo)
+                          result_to_neo, split_spike_trains, to_neo)
+from .recordings import STIMULUS_COLUMNS, NWBTrials, read_trials, trial_statistics
 from .tuning import (RINGACH_LEVEL, RINGACH_SMOOTHING, OrientationTuning,
                      circular_variance, orientation_selectivity_index,
                      orientation_summary, orientation_tuning, preferred_orientation,
@@ -58,8 +62,10 @@ from .tuning import (RINGACH_LEVEL, RINGACH_SMOOTHING, OrientationTuning,
 
 __all__ = [
     # spike trains
-    "split_spike_trains", "to_neo", "from_neo", "isi", "isi_cv", "isi_lv",
-    "pooled_isi_cv", "pooled_isi_lv",
+    "split_spike_trains", "to_neo", "result_to_neo", "from_neo", "isi", "isi_cv",
+    "isi_lv", "pooled_isi_cv", "pooled_isi_lv",
+    # recorded trials (NWB files)
+    "read_trials", "NWBTrials", "STIMULUS_COLUMNS", "trial_statistics",
     # counts
     "fano_factor", "noise_correlation", "pair_values", "firing_rates",
     "lognormal_fit", "LognormalFit", "sparseness", "lifetime_sparseness",

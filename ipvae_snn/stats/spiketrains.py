@@ -25,12 +25,13 @@ Examples
 
 import numpy as np
 
+from ..defaults import DEFAULT_WINDOW_S
 from ..validation import InvalidValueError, check_int
 from ._common import backend as _backend
 from ._common import import_neo as _import_neo
 
-__all__ = ["split_spike_trains", "to_neo", "from_neo", "isi", "isi_cv", "isi_lv",
-           "pooled_isi_cv", "pooled_isi_lv"]
+__all__ = ["split_spike_trains", "to_neo", "result_to_neo", "from_neo", "isi", "isi_cv",
+           "isi_lv", "pooled_isi_cv", "pooled_isi_lv"]
 
 
 def _times(train, name="spiketrain"):
@@ -122,9 +123,11 @@ def to_neo(neuron, t, n_neurons=None, t_start=0.0, t_stop=None, units="s",
     n_neurons : int, optional
         Number of trains (default ``max(neuron) + 1``); silent neurons get
         empty trains.
-    t_start, t_stop : float, optional
-        Recording interval in ``units``; ``t_stop`` defaults to the last spike
-        (or ``t_start`` when there is none). Spikes outside it are an error.
+    t_start, t_stop : float
+        Recording interval in ``units``; ``t_stop`` is required: the end of
+        the trial, not its last spike, or rates and binned counts (Elephant
+        drops spikes at a bin edge equal to ``t_stop``) come out wrong. Spikes
+        outside it are an error.
     units : str
         Time units of ``t``, ``t_start`` and ``t_stop``.
     **annotations
@@ -139,18 +142,77 @@ def to_neo(neuron, t, n_neurons=None, t_start=0.0, t_stop=None, units="s",
     ------
     ImportError
         If neo is not installed (the ``stats`` extra).
+
+    Examples
+    --------
+    >>> trains = to_neo([0, 1, 0], [0.01, 0.02, 0.05], t_stop=0.1)  # doctest: +SKIP
+    >>> [len(st) for st in trains], float(trains[0].t_stop)          # doctest: +SKIP
+    ([2, 1], 0.1)
     """
     neo, _ = _import_neo()
+    if t_stop is None:
+        raise InvalidValueError("t_stop: give the end of the recording (the trial's "
+                                "end, not its last spike)")
     trains = split_spike_trains(neuron, t, n_neurons)
     t = np.asarray(t, dtype=np.float64)
-    if t_stop is None:
-        t_stop = float(t.max()) if t.size else float(t_start)
     if t.size and (t.min() < t_start or t.max() > t_stop):
         raise InvalidValueError(f"t: spike times span [{t.min()}, {t.max()}], outside "
                          f"[t_start={t_start}, t_stop={t_stop}]")
     return [neo.SpikeTrain(times, t_start=t_start, t_stop=t_stop, units=units,
                            neuron=k, **annotations)
             for k, times in enumerate(trains)]
+
+
+def result_to_neo(result, patches=None, window_s=None, seed=None):
+    """
+    A result's spike trains as a `neo.Block`: one `neo.Segment` per input
+    (trial), one `neo.SpikeTrain` per neuron, times from the input's onset.
+
+    Each train spans the recorded windows, which must be consecutive: from
+    the first one's start to the last one's end (with every window recorded,
+    the whole trial), so rates and Elephant's binned counts hold every spike.
+
+    Parameters
+    ----------
+    result : InferenceResult or SpikingResult
+    patches : sequence of int, optional
+        The inputs (default all).
+    window_s, seed : optional
+        Passed to ``result.spike_trains`` (the window length and the placement
+        of spikes inside windows for results that hold counts only).
+
+    Returns
+    -------
+    neo.Block
+
+    Examples
+    --------
+    >>> import ipvae_snn                                          # doctest: +SKIP
+    >>> result = ipvae_snn.infer(ipvae_snn.default_params(), x, 64)  # doctest: +SKIP
+    >>> block = result_to_neo(result)                             # doctest: +SKIP
+    >>> len(block.segments) == result.n_patches                   # doctest: +SKIP
+    True
+    """
+    neo, _ = _import_neo()
+    windows = np.asarray(result.windows)
+    if windows.size and np.any(np.diff(windows) != 1):
+        raise InvalidValueError(f"result: the recorded windows {windows.tolist()} are "
+                                f"not consecutive, so no interval holds all their "
+                                f"spikes; record every window (record_windows=None)")
+    if window_s is None:
+        window_s = float(getattr(result, "window_s", None) or result.info.get(
+            "window_s", DEFAULT_WINDOW_S))
+    t_start, t_stop = windows[0] * window_s, (windows[-1] + 1) * window_s
+    n_neurons = result.params.n_latents
+    block = neo.Block(name="ipvae-snn", description="one segment per input, one "
+                      "spike train per neuron", realization=result.info.get("realization"))
+    for p in (range(result.n_patches) if patches is None else patches):
+        neuron, t = result.spike_trains(int(p), window_s=window_s, seed=seed)
+        segment = neo.Segment(name=f"input {int(p)}", index=int(p), patch=int(p))
+        segment.spiketrains.extend(to_neo(neuron, t, n_neurons, t_start=t_start,
+                                          t_stop=t_stop, patch=int(p)))
+        block.segments.append(segment)
+    return block
 
 
 def from_neo(spiketrains, units="s"):
@@ -377,3 +439,4 @@ def _pooled_intervals(trials, es):
             parts.append(np.asarray(es.isi(times), dtype=np.float64) if es is not None
                          else np.diff(times))
     return np.concatenate(parts) if parts else np.zeros(0)
+
