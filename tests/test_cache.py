@@ -120,6 +120,15 @@ def _edit_manifest(project, edit):
     open(path, "w").write(edit(text))
 
 
+def _rename_a_result_file(text):
+    """The manifest with one character of a result file's name changed."""
+    manifest = json.loads(text)
+    name, (fname, dtype) = sorted(manifest["results"].items())[0]
+    other = "1" if fname[-1] != "1" else "2"
+    manifest["results"][name] = [fname[:-1] + other, dtype]
+    return json.dumps(manifest)
+
+
 DAMAGES = {
     "truncated binary": (lambda p: _truncate(p, "main", 1000),
                          "its file main has 1000 bytes instead of"),
@@ -144,7 +153,10 @@ DAMAGES = {
     "manifest with a broken file record": (
         lambda p: _edit_manifest(p, lambda t: json.dumps(
             dict(json.loads(t), files=dict(json.loads(t)["files"], main={})))),
-        "its manifest's record of main is incomplete"),
+        "its manifest does not match its own checksum"),
+    "manifest edited, still valid JSON": (
+        lambda p: _edit_manifest(p, _rename_a_result_file),
+        "its manifest does not match its own checksum"),
     "manifest removed": (lambda p: os.remove(os.path.join(p, ProgramCache.MANIFEST)),
                          "its manifest is missing"),
 }

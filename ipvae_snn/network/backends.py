@@ -173,5 +173,8 @@ def get_backend(device):
     InvalidValueError
         For an unknown device, naming the known ones.
     """
+    from .._signals import prepare_brian2
     from ..validation import check_choice
-    return BACKENDS[check_choice(device, "device", tuple(BACKENDS))]
+    backend = BACKENDS[check_choice(device, "device", tuple(BACKENDS))]
+    prepare_brian2()            # Brian2's SIGINT handler and temporary files
+    return backend

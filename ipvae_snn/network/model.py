@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .._equations import REALIZATIONS
+from .._memory import spike_volume
 from .._progress import ProgressBar
 from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
@@ -219,11 +220,7 @@ class SpikingIPVAE:
                            self.dtype.name,
                            profile=self.profile and backend.supports_profile)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
-        check_memory(ResultCollector.estimate_bytes(spec, n, windows.size, p.n_pixels,
-                                                    min(self.n_jobs, len(chunks))),
-                     f"n_windows={n_windows} x {n} patches",
-                     "run fewer patches or windows at a time (record_windows keeps "
-                     "the counts of a few windows only)")
+        self._check_memory(spec, x, windows, min(self.n_jobs, len(chunks)))
         seeds = [int(ss.generate_state(1)[0]) for ss in
                  np.random.SeedSequence(seed).spawn(len(chunks))]
         batch = Batch(spec, run_values(p, self.realization, self.window_s, self.max_count,
@@ -253,6 +250,30 @@ class SpikingIPVAE:
         if warn:
             result.warn_runaway(stacklevel=2)
         return result
+
+    def _check_memory(self, spec, x, windows, n_parallel):
+        """
+        Refuse a run whose arrays or spikes would not fit in memory: the spike
+        volume comes from the model and the input (`spike_volume`), so that a
+        model firing at its clamp is refused before the run, naming why.
+        """
+        p, n, n_windows = self.params, x.shape[0], spec.n_windows
+        volume = spike_volume(p, x, n_windows,
+                              self.steps_per_window if self.realization == "continuous"
+                              else None, self.max_count)
+        what = f"n_windows={n_windows} x {n} patches"
+        hint = ("run fewer patches or windows at a time (record_windows keeps the "
+                "counts of a few windows only)")
+        if volume.model_driven:
+            what += (f" at up to {volume.events:,.0f} spike events per patch and window "
+                     f"(the model's u_init up to {p.u_init.max():g}, clamp_u "
+                     f"{p.clamp_u:g}; inputs of norm up to "
+                     f"{np.sqrt((x * x).sum(1).max()):.3g})")
+            hint = ("bound activity with max_count (--max-count), check that the "
+                    "inputs are whitened patches, or " + hint)
+        check_memory(ResultCollector.estimate_bytes(spec, n, windows.size, p.n_pixels,
+                                                    n_parallel, volume.events),
+                     what, hint)
 
     def _check_replay(self, replay_counts, n, n_windows):
         if replay_counts is None:

@@ -15,7 +15,8 @@ The cache looks after itself:
   manifest: sizes (and modification times) every time, the full hashes the
   first time a process uses the build, or when a size or time changed. A
   damaged build — a truncated or emptied binary, a missing file, an
-  unreadable manifest — is rebuilt with a one-line notice on stderr; a
+  unreadable manifest or one edited by hand (it carries the SHA-256 of its
+  own content) — is rebuilt with a one-line notice on stderr; a
   program that crashes (a segmentation fault) is rebuilt once, and a crash of
   the rebuilt program is an error naming the cache folder.
 * **Locking.** Building is serialised by a file lock per project, so
@@ -34,6 +35,7 @@ The cache looks after itself:
 import contextlib
 import hashlib
 import json
+import numbers
 import os
 import re
 import shutil
@@ -73,6 +75,8 @@ _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
 # Brian2's standalone programs report unreadable inputs on stdout or stderr and
 # still exit with status 0: these lines mean the run did not get its inputs.
 _IO_ERROR = re.compile(r"^(Error (reading|opening|writing) |Could not read )", re.M)
+# The manifest's key holding the checksum of the rest of it.
+_CHECKSUM = "manifest_sha256"
 # call-<host>-<pid>-<random>
 _CALL_FOLDER = re.compile(r"^call-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
 
@@ -108,18 +112,38 @@ def notice(message):
 
 
 def _lock_timeout(value=None):
+    """Seconds to wait for a build lock: ``value``, else the environment's."""
+    name, shown = "the lock timeout", value
     if value is None:
-        text = os.environ.get(LOCK_TIMEOUT_ENV)
-        if not text:
+        shown = os.environ.get(LOCK_TIMEOUT_ENV, "")
+        if not shown.strip():
             return DEFAULT_LOCK_TIMEOUT_S
+        name = LOCK_TIMEOUT_ENV
         try:
-            value = float(text)
+            value = float(shown)
         except ValueError:
-            raise InvalidValueError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, "
-                                    f"got {text!r}") from None
-    if not value >= 0:
-        raise InvalidValueError(f"the lock timeout must be >= 0 seconds, got {value!r}")
+            value = None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not value >= 0:                 # NaN fails this too
+        raise InvalidValueError(f"{name} must be a number of seconds >= 0, got {shown!r}")
     return float(value)
+
+
+def _manifest_checksum(manifest):
+    """
+    SHA-256 of a manifest's content (its keys sorted, without the checksum
+    itself): an edit that leaves valid JSON — a result file's name, a dtype —
+    is a damaged build, not a run that fails later.
+
+    Examples
+    --------
+    >>> _manifest_checksum({"binary": "main"}) == _manifest_checksum(
+    ...     {"binary": "main", _CHECKSUM: "x"})
+    True
+    """
+    content = {k: v for k, v in manifest.items() if k != _CHECKSUM}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path):
@@ -198,6 +222,10 @@ class ProgramCache:
         if not isinstance(manifest.get("files"), dict) or \
                 manifest["binary"] not in manifest["files"]:
             return None, None, "its manifest has no record of its files"
+        if manifest.get(_CHECKSUM) != _manifest_checksum(manifest):
+            return None, None, ("its manifest does not match its own checksum (edited or "
+                                "damaged)" if _CHECKSUM in manifest else
+                                "its manifest has no checksum of its own")
         return manifest, (st.st_ino, st.st_size, st.st_mtime_ns), None
 
     def _check(self, directory):
@@ -311,6 +339,7 @@ class ProgramCache:
                 notice(f"compiling {what} (once, cached in {directory}) ...")
             manifest = dict(build(spec, directory))
             manifest["files"] = self._file_records(directory, manifest["binary"])
+            manifest[_CHECKSUM] = _manifest_checksum(manifest)
             atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
             program, problem = self._check(directory)
             if program is None:           # the disk lost it at once: not ours to fix
