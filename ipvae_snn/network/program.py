@@ -33,6 +33,7 @@ The cache looks after itself:
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import numbers
@@ -50,9 +51,10 @@ import numpy as np
 
 from .._signals import ChildProcesses
 from ..io import atomic_save_json
-from ..validation import InvalidValueError, UnavailableCacheError
+from ..validation import InputError, InvalidValueError, UnavailableCacheError
 
-__all__ = ["ProgramCache", "Program", "ProgramCrashed", "default_cache_dir", "SEED_ENV",
+__all__ = ["ProgramCache", "Program", "ProgramCrashed", "ProgramOutOfMemory",
+           "CacheFullError", "default_cache_dir", "SEED_ENV",
            "CACHE_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT_S", "LOCK_NOTICE_S",
            "STALE_AGE_S"]
 
@@ -166,6 +168,90 @@ def _pid_alive(pid):
 
 class ProgramCrashed(RuntimeError):
     """The compiled program died of a signal or could not be executed."""
+
+
+class ProgramOutOfMemory(InputError, MemoryError):
+    """
+    The compiled program ran out of memory: the run was too large, the build
+    is fine (it is kept). An `InputError`: the command line reports it in one
+    line.
+    """
+
+
+class CacheFullError(UnavailableCacheError):
+    """
+    The cache folder has no room for a build or a run's files (no space
+    left, a disk quota, a file-size limit): nothing half-written is kept.
+    """
+
+    def __init__(self, folder, why, what="the cache folder"):
+        super().__init__(f"{what} '{folder}' has no space left ({why}); free space "
+                         f"there or set {CACHE_ENV} to a folder with room")
+        self.folder = folder
+
+
+# What the system (or numpy, or a compiler's output) says when a write does
+# not fit: errno values and texts.
+_NO_SPACE_ERRNOS = {errno.ENOSPC: "no space left on the device",
+                    errno.EDQUOT: "the disk quota is exceeded",
+                    errno.EFBIG: "a file is larger than the file-size limit, ulimit -f"}
+_NO_SPACE_TEXT = re.compile(r"No space left on device|Disk quota exceeded|File too large"
+                            r"|\d+ requested and \d+ written")
+
+
+def _no_space(exc):
+    """
+    Why ``exc`` (an exception, with its causes, or a text) means that a write
+    did not fit, or ''.
+
+    Examples
+    --------
+    >>> _no_space(OSError(errno.ENOSPC, "No space left on device"))
+    'no space left on the device'
+    >>> _no_space(OSError("262144 requested and 2560 written"))
+    'a write was cut short: 262144 requested and 2560 written'
+    >>> _no_space(ValueError("bad"))
+    ''
+    """
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
+            return _NO_SPACE_ERRNOS[exc.errno]
+        found = _NO_SPACE_TEXT.search(str(exc))
+        if found:
+            text = found.group(0)
+            for code, why in _NO_SPACE_ERRNOS.items():
+                if os.strerror(code) == text:
+                    return why
+            return f"a write was cut short: {text}"
+        if isinstance(exc, str):
+            break
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return ""
+
+
+def _out_of_memory(code, output):
+    """
+    Why a program's end means it ran out of memory, or ''.
+
+    ``std::bad_alloc`` (an allocation failed, under ``ulimit -v`` or a full
+    machine) aborts it: SIGABRT, the C++ runtime's message on stderr. SIGKILL
+    is what the kernel's out-of-memory killer sends (this package sends
+    SIGTERM first when it stops its programs).
+
+    Examples
+    --------
+    >>> _out_of_memory(-6, "terminate called after throwing an instance of 'std::bad_alloc'")
+    'std::bad_alloc'
+    >>> _out_of_memory(-6, ""), _out_of_memory(0, "")
+    ('', '')
+    """
+    if code < 0 and -code == signal.SIGKILL:
+        return "killed by SIGKILL, most likely by the system's out-of-memory killer"
+    for marker in ("std::bad_alloc", "Cannot allocate memory", "out of memory"):
+        if code != 0 and marker in output:
+            return marker
+    return ""
 
 
 class ProgramCache:
@@ -337,10 +423,19 @@ class ProgramCache:
                        f"rebuilding it")
             elif progress:
                 notice(f"compiling {what} (once, cached in {directory}) ...")
-            manifest = dict(build(spec, directory))
-            manifest["files"] = self._file_records(directory, manifest["binary"])
-            manifest[_CHECKSUM] = _manifest_checksum(manifest)
-            atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
+            try:
+                manifest = dict(build(spec, directory))
+                manifest["files"] = self._file_records(directory, manifest["binary"])
+                manifest[_CHECKSUM] = _manifest_checksum(manifest)
+                atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
+            except (OSError, RuntimeError) as exc:
+                why = _no_space(exc)
+                if not why:
+                    raise
+                # half a build: nothing to keep (and the space is wanted back)
+                for path in (directory + ".building", directory):
+                    shutil.rmtree(path, ignore_errors=True)
+                raise CacheFullError(self.directory, why) from None
             program, problem = self._check(directory)
             if program is None:           # the disk lost it at once: not ours to fix
                 raise RuntimeError(f"the build of {what} in {directory} cannot be "
@@ -493,9 +588,21 @@ class Program:
         args = []
         for name, arr in arrays.items():
             path = os.path.join(folder, f"{name}.dat")
-            np.ascontiguousarray(arr, dtype=m["dtypes"][name]).tofile(path)
+            try:
+                np.ascontiguousarray(arr, dtype=m["dtypes"][name]).tofile(path)
+            except OSError as exc:
+                why = _no_space(exc)
+                if why:
+                    raise self._full(folder, why) from None
+                raise
             args.append(f"{m['args'][name]}={path}")
         return args
+
+    def _full(self, folder, why):
+        """The `CacheFullError` of a run folder, naming the folder it is in."""
+        if os.path.abspath(folder).startswith(self.directory + os.sep):
+            return CacheFullError(os.path.dirname(self.directory), why)
+        return CacheFullError(tempfile.gettempdir(), why, "the temporary folder")
 
     def run(self, results_dir, args, seed, children=None):
         """
@@ -532,6 +639,12 @@ class Program:
                 raise
             raise ProgramCrashed(f"{binary} cannot be executed ({exc})") from exc
         code = proc.returncode
+        short = _out_of_memory(code, proc.stdout + proc.stderr)
+        if short:
+            raise ProgramOutOfMemory(
+                f"the compiled network ran out of memory ({short}); its build is "
+                f"intact. Run fewer patches or windows at a time, or bound activity "
+                f"with max_count (--max-count)")
         if code < 0 and -code in _CRASH_SIGNALS:
             raise ProgramCrashed(f"{binary} crashed ({signal.Signals(-code).name})")
         if code != 0:
@@ -542,13 +655,23 @@ class Program:
         bad = _IO_ERROR.search(proc.stdout) or _IO_ERROR.search(proc.stderr)
         if bad:
             line = (proc.stdout + proc.stderr)[bad.start():].splitlines()[0]
-            raise RuntimeError(f"the compiled network {binary} could not read its "
-                               f"inputs: {line}")
+            if line.startswith("Error writing") and _no_space(proc.stdout + proc.stderr):
+                raise self._full(results_dir, _no_space(proc.stdout + proc.stderr))
+            raise RuntimeError(f"the compiled network {binary} could not "
+                               f"{'write its results' if 'writing' in line else 'read its inputs'}"
+                               f": {line}")
         out = {}
         for name, (fname, dtype) in m["results"].items():
             path = os.path.join(results_dir, fname)
             out[name] = (np.fromfile(path, dtype=dtype) if os.path.exists(path)
                          else np.empty(0, dtype=dtype))
+            if os.path.exists(path) and os.path.getsize(path) % np.dtype(dtype).itemsize:
+                raise self._full(results_dir, "the program's results were cut short")
+        if "spike_i" in out and "spike_t" in out and \
+                out["spike_i"].size != out["spike_t"].size:
+            # Brian2's programs do not check their writes: a full disk or a
+            # file-size limit leaves the spike monitor's two arrays unequal
+            raise self._full(results_dir, "the program's results were cut short")
         profile = os.path.join(results_dir, "profiling_info.txt")
         if os.path.exists(profile):       # seconds per code object (profile=True)
             with open(profile) as f:
