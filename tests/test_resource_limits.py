@@ -191,3 +191,50 @@ def test_spike_statistics_that_do_not_fit_in_memory_are_refused(monkeypatch, nat
     with pytest.raises(InvalidValueError, match="spike statistics of .* spikes in one "
                                                 "trial: needs about"):
         network_statistics(result, 2)
+
+
+# ------------------------------------------------------ divergent fits (D13)
+def test_a_divergent_fit_stops_and_writes_no_model(tmp_path):
+    """`fit --learning-rate 1e300` wrote an all-zero dictionary, exit 0."""
+    code, out, err, seconds = _cli(
+        ["fit", "--learning-rate", "1e300", "--n-patches", "200", "--out", "m.npz",
+         "--quiet"], cwd=tmp_path)
+    _one_line_error(code, out, err, "the fit diverged", "--learning-rate")
+    assert seconds < 60 and os.listdir(tmp_path) == []
+
+
+def test_a_model_whose_patches_all_run_away_stops_the_fit(files):
+    """Fitting from an accepted extreme model printed 'count/neuron nan'."""
+    before = _hashes(files)
+    code, out, err, _ = _cli(["fit", "--init", "hot.npz", "--n-patches", "200", "--out",
+                              "m.npz", "--quiet"], cwd=files)
+    _one_line_error(code, out, err, "the fit diverged", "upper clamp", "u_init up to 20",
+                    "--init")
+    assert _hashes(files) == before
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from ipvae_snn.learning import SpikingDictionaryLearner, estimator, updates
+    from ipvae_snn.learning.checkpoint import load_checkpoint
+    x = natural_patches(n_patches=64, seed=0)
+    path = str(tmp_path / "fit.npz")
+    calls = []
+    real_step = updates.optimizer_step
+
+    def step(phi, grad, state, lr, optimizer):         # the third step overflows
+        calls.append(1)
+        return real_step(phi, grad, state, lr, optimizer) * (np.inf if len(calls) == 3
+                                                             else 1.0)
+
+    monkeypatch.setattr(updates, "optimizer_step", step)
+    learner = SpikingDictionaryLearner(16, batch_size=16, max_iter=2, t_train=4,
+                                       checkpoint=path, checkpoint_every=1,
+                                       random_state=0, progress=False,
+                                       operating_point=None, prior_cap=None)
+    with pytest.raises(estimator.FitDivergedError, match=r"epoch 0, batch 2: the "
+                       r"dictionary has non-finite values .*learning rate.*last "
+                       r"checkpoint"):
+        learner.fit(x)
+    state = load_checkpoint(path, x, learner._check_hyper_parameters(), 16)
+    assert state["n_done"] == 2 and np.isfinite(state["params"].phi).all()
+    assert not hasattr(learner, "components_")

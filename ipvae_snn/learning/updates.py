@@ -13,6 +13,7 @@ values; the estimator keeps the state between batches.
 - `homeostasis`: the spike cost b toward a target rate.
 - `calibrate_prior`: the cap on the prior log-rate, chosen at the end of a fit.
 - `learning_rate`: the schedule of Φ's step size.
+- `diverged`: whether a step left a usable model (finite, not collapsed).
 """
 
 import math
@@ -25,7 +26,7 @@ __all__ = ["dictionary_gradient", "kl_step_gradient", "clip_gradient",
            "optimizer_step", "control_norms", "running_average", "homeostasis",
            "change_spike_size", "robust_mean_r2", "calibrate_operating_point",
            "calibrate_prior", "learning_rate", "PRIOR_CAPS", "SPIKE_SCALES",
-           "COST_SCALES", "SETTLED_WINDOW"]
+           "COST_SCALES", "SETTLED_WINDOW", "diverged", "RUNAWAY_BATCHES"]
 
 # Keep at least this much of the learning rate at the end of a cosine schedule.
 _COSINE_FLOOR = 0.02
@@ -38,6 +39,11 @@ _ADAM = (0.9, 0.999, 1e-8)
 SPIKE_SCALES = (0.5, 0.6, 0.7, 0.85, 1.0)
 #: Candidate spike-cost factors (`calibrate_operating_point`).
 COST_SCALES = (1.0, 1.15, 1.3, 1.5)
+
+#: A fit stops when this many batches in a row (or all its batches, when it
+#: has fewer) had every patch run away to the upper clamp of u: no update is
+#: possible from them (they are left out), so the fit would only spin.
+RUNAWAY_BATCHES = 10
 
 #: Candidate caps of the prior log-rate (`calibrate_prior`); None = no cap.
 PRIOR_CAPS = (None, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0)
@@ -374,3 +380,31 @@ def learning_rate(step, total, base, schedule):
     frac = min(step / max(total - 1, 1), 1.0)
     return base * (_COSINE_FLOOR + (1 - _COSINE_FLOOR)
                    * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def diverged(phi, sigma, u_init, bias, nll=0.0):
+    """
+    Why a step's new parameters are not a usable model, or ''.
+
+    A step size far too large (``learning_rate=1e300``) overflows Φ to
+    infinities that `control_norms` turns into NaN or zeros; NaN in the
+    patches' error does the same to σ. Such a state can never recover, and
+    without this check the fit ran on and wrote an all-zero dictionary.
+
+    Examples
+    --------
+    >>> phi = np.eye(3)
+    >>> diverged(phi, np.ones(3), np.zeros(3), np.zeros(3))
+    ''
+    >>> diverged(phi * np.inf, np.ones(3), np.zeros(3), np.zeros(3))
+    'the dictionary has non-finite values'
+    >>> diverged(phi * 0, np.ones(3), np.zeros(3), np.zeros(3))
+    'the dictionary collapsed to zero'
+    """
+    for name, value in (("the dictionary", phi), ("sigma", sigma), ("u_init", u_init),
+                        ("the spike cost", bias), ("the loss", nll)):
+        if not np.all(np.isfinite(value)):
+            return f"{name} has non-finite values"
+    if not np.any(phi):
+        return "the dictionary collapsed to zero"
+    return ""
