@@ -28,6 +28,18 @@ from .program import default_cache_dir
 
 __all__ = ["SpikingIPVAE"]
 
+#: The shortest window (seconds) a network runs: 1 µs; and the shortest time
+#: step of the continuous realization, `MIN_DT_S`: 1 ns. Brian2's compiled
+#: network decides which of its clocks tick together with an absolute
+#: tolerance of 1e-14 s (``Clock_epsilon`` of its ``network.cpp``), so steps
+#: near it run the network's operations out of order (a 1e-12 ms window ran
+#: with R² -0.02 for 0.68, exit 0), and it writes the input grids' time step
+#: into the code with 18 decimals of a second. Up to 1 µs windows (with the
+#: default 100 steps) give the same counts as 100 ms windows, bit for bit.
+MIN_WINDOW_S = 1e-6
+#: The shortest time step of the continuous realization (see `MIN_WINDOW_S`).
+MIN_DT_S = 1e-9
+
 
 def _is_rate(value):
     """A Brian2 quantity in 1/time (the deprecated ``max_rate``)."""
@@ -124,6 +136,11 @@ class SpikingIPVAE:
         self.device = device
         self.window_s = (DEFAULT_WINDOW_S if window is None else
                          _as_seconds(window, "window"))
+        if not self.window_s >= MIN_WINDOW_S:
+            raise InvalidValueError(
+                f"window must be at least {MIN_WINDOW_S * 1e3:g} ms (--window-ms "
+                f"{MIN_WINDOW_S * 1e3:g}), the shortest the compiled network's input "
+                f"grids resolve; got {self.window_s * 1e3:g} ms")
         self.steps_per_window = self._steps_per_window(dt)
         if _is_rate(max_count):          # max_rate given where it used to stand
             max_count, max_rate = None, max_count
@@ -147,6 +164,11 @@ class SpikingIPVAE:
                                         "window realization steps by one window")
             return 1
         dt_s = self.window_s / 100 if dt is None else _as_seconds(dt, "dt")
+        if not dt_s >= MIN_DT_S:
+            raise InvalidValueError(
+                f"dt must be at least {MIN_DT_S * 1e3:g} ms (--dt-ms {MIN_DT_S * 1e3:g}), "
+                f"the shortest step the compiled network's clocks resolve; got "
+                f"{dt_s * 1e3:g} ms")
         ratio = self.window_s / dt_s
         if dt_s >= self.window_s or abs(ratio - round(ratio)) > 1e-6:
             raise InvalidValueError(f"dt must divide the window into an integer number "
