@@ -238,3 +238,45 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     state = load_checkpoint(path, x, learner._check_hyper_parameters(), 16)
     assert state["n_done"] == 2 and np.isfinite(state["params"].phi).all()
     assert not hasattr(learner, "components_")
+
+
+# -------------------------------------------------------- window length (D22)
+@pytest.mark.parametrize("window_ms", ["1e-12", "1e-100", "1e-300", "0.0005"])
+def test_windows_shorter_than_the_clocks_resolve_are_refused(tmp_path, window_ms):
+    """`--window-ms 1e-12` ran with wrong inputs (R² -0.02 for 0.68), exit 0,
+    after compiling a new program."""
+    cache = tmp_path / "cache"
+    code, out, err, seconds = _cli(["simulate", "--window-ms", window_ms, "--n-patches",
+                                    "2", "--windows", "2", "--quiet"],
+                                   env={"IPVAE_SNN_CACHE": str(cache)}, cwd=tmp_path)
+    _one_line_error(code, out, err, "window must be at least 0.001 ms", "--window-ms")
+    assert seconds < 30 and not cache.exists()
+
+
+def test_window_and_step_bounds_in_the_api():
+    from brian2 import ms
+    from ipvae_snn.network.model import MIN_DT_S, MIN_WINDOW_S
+    p = IPVAEParams.random(16, 8, random_state=0, template=None)
+    with pytest.raises(InvalidValueError, match="window must be at least"):
+        SpikingIPVAE(p, device="runtime", window=MIN_WINDOW_S * 1e3 / 2 * ms)
+    with pytest.raises(InvalidValueError, match="dt must be at least"):
+        SpikingIPVAE(p, realization="continuous", device="runtime", window=1 * ms,
+                     dt=MIN_DT_S * 1e3 / 2 * ms)
+    net = SpikingIPVAE(p, device="runtime", window=MIN_WINDOW_S * 1e3 * ms)
+    assert net.window_s == pytest.approx(MIN_WINDOW_S)
+
+
+@pytest.mark.standalone
+def test_the_shortest_window_gives_the_counts_of_the_default_one(tmp_path,
+                                                                cxx_compiler):
+    """The bound is where the compiled network still runs exactly: the counts
+    at 1 µs are those at 100 ms (the dynamics depend on t / window only)."""
+    from brian2 import ms
+    from ipvae_snn.network.model import MIN_WINDOW_S
+    p = IPVAEParams.random(16, 8, random_state=0, template=None)
+    p = IPVAEParams(p.phi, p.sigma, p.bias, p.lr, np.zeros(8))      # active neurons
+    x = np.random.default_rng(0).standard_normal((3, 16))
+    runs = [SpikingIPVAE(p, window=w, n_jobs=1, cache_dir=str(tmp_path)).run(
+        x, 6, seed=1, warn=False) for w in (100 * ms, MIN_WINDOW_S * 1e3 * ms)]
+    assert runs[0].counts.sum() > 0
+    np.testing.assert_array_equal(runs[0].counts, runs[1].counts)
