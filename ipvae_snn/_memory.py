@@ -222,9 +222,15 @@ def spike_volume(params, x, n_windows, steps_per_window=None, max_count=None):
     norms = np.einsum("ij,ij->i", x, x)
     pick = np.argsort(norms)[::-1][:_PILOT_INPUTS]
     sample = np.vstack([x[pick], np.zeros((1, x.shape[1]))])
-    pilot = infer(params, sample, min(int(n_windows), _PILOT_WINDOWS), seed=0,
-                  dtype=np.float64, max_count=max_count, progress=False, warn=False,
-                  n_jobs=1)
+    floor = k // 2 + 1
+    try:
+        pilot = infer(params, sample, min(int(n_windows), _PILOT_WINDOWS), seed=0,
+                      dtype=np.float64, max_count=max_count, progress=False,
+                      warn=False, n_jobs=1)
+    except InvalidValueError:
+        # a memory limit below even the pilot's few MiB: the run's own check
+        # refuses it, with its size
+        return SpikeVolume(float(floor), float(floor), float(floor))
     counts = pilot.counts.astype(np.float64)          # (inputs, windows, neurons)
     if steps_per_window is None:                      # window realization
         events = (counts > 0).sum(-1).max(-1).mean()
@@ -234,6 +240,5 @@ def spike_volume(params, x, n_windows, steps_per_window=None, max_count=None):
         events = counts.sum(-1).max(-1).mean()
         bound = k * steps_per_window
     spikes = counts.sum(-1).max(-1).mean()
-    floor = k // 2 + 1
     return SpikeVolume(events=float(min(bound, max(floor, _PILOT_MARGIN * events))),
                        spikes=float(_PILOT_MARGIN * spikes), floor=float(floor))
