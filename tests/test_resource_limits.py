@@ -214,7 +214,7 @@ def test_a_model_whose_patches_all_run_away_stops_the_fit(files):
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    from ipvae_snn.learning import SpikingDictionaryLearner, estimator, updates
+    from ipvae_snn.learning import SpikingDictionaryLearner, updates
     from ipvae_snn.learning.checkpoint import load_checkpoint
     x = natural_patches(n_patches=64, seed=0)
     path = str(tmp_path / "fit.npz")
@@ -231,7 +231,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
                                        checkpoint=path, checkpoint_every=1,
                                        random_state=0, progress=False,
                                        operating_point=None, prior_cap=None)
-    with pytest.raises(estimator.FitDivergedError, match=r"epoch 0, batch 2: the "
+    with pytest.raises(updates.FitDivergedError, match=r"epoch 0, batch 2: the "
                        r"dictionary has non-finite values .*learning rate.*last "
                        r"checkpoint"):
         learner.fit(x)

@@ -34,16 +34,7 @@ from .inference import run_inference
 from .readout import SpikeCodeMixin
 from .readout import validate_data as _validate_data
 
-__all__ = ["SpikingDictionaryLearner", "FitDivergedError"]
-
-
-class FitDivergedError(InvalidValueError):
-    """
-    The fit left every usable model behind: non-finite or collapsed
-    parameters (a learning rate far too large), or a model whose patches all
-    run away. Raised at the step that shows it; the state and the checkpoint
-    stay the last good ones, and no model is written.
-    """
+__all__ = ["SpikingDictionaryLearner"]
 
 # Patches per random stream of the reference algorithm. Fixed (not derived
 # from n_jobs) so that results do not depend on the number of threads.
@@ -354,7 +345,6 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             state = load_checkpoint(path, X, hyper, self.n_components)
         if state is None:
             state = self._initial_state(X, hyper)
-        self._runaway_batches = 0           # batches in a row without an update
         return self._run(X, state)
 
     def _check_hyper_parameters(self):
@@ -451,9 +441,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                     start = time.perf_counter()
                     # one BLAS thread: more sum the gradient in a thread-dependent
                     # order, and the fit amplifies the last bits (docs/learning.md)
-                    # overflows are not warned of: `updates.diverged` stops the fit
-                    with threadpool_limits(limits=1, user_api="blas"), \
-                            np.errstate(over="ignore", invalid="ignore"):
+                    with threadpool_limits(limits=1, user_api="blas"):
                         row = self._step(X[order[b * bs:(b + 1) * bs]], state, total)
                     state["seconds"] += time.perf_counter() - start
                     state["batch"] += 1
@@ -499,16 +487,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                    learning_rate=lr, n_runaway=int(runaway.sum()), nll=np.nan,
                    kl=np.nan, mean_count=np.nan, sigma_mean=float(params.sigma.mean()),
                    bias_mean=float(params.bias.mean()))
+        updates.check_runaway(state, keep.any(), params, total, self.checkpoint)
         if not keep.any():
-            self._runaway_batches += 1
-            if self._runaway_batches >= min(updates.RUNAWAY_BATCHES, total):
-                raise self._diverged(
-                    state, f"in {self._runaway_batches} batches in a row every patch "
-                    f"drove neurons to the upper clamp of u (the model's u_init up to "
-                    f"{params.u_init.max():g}, clamp_u {params.clamp_u:g}), so nothing "
-                    f"can be learnt from them", "start from another init (--init)")
             return self._record(state, row)
-        self._runaway_batches = 0
         counts = result.counts[keep][:, -t:]                     # windows 1..t
         K = params.n_latents
         z = counts.reshape(-1, K).astype(np.float32)
@@ -535,21 +516,11 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         if self.target_rate is not None:
             bias = updates.homeostasis(bias, counts[:, -1], self.target_rate,
                                        self.homeostasis, self.homeostasis_rate)
-        why = updates.diverged(phi, sigma, u_init, bias, nll)
-        if why:                 # the state stays the last good one (and its checkpoint)
-            raise self._diverged(state, f"{why} after a step of learning rate {lr:g}",
-                                 "lower the learning rate (--learning-rate)")
+        updates.check_step(state, lr, self.checkpoint, phi, sigma, u_init, bias, nll)
         state["params"] = params.replace(phi=phi, sigma=sigma, u_init=u_init, bias=bias)
         row.update(nll=nll, kl=kl, mean_count=float(rate.mean()),
                    sigma_mean=float(sigma.mean()), bias_mean=float(bias.mean()))
         return self._record(state, row)
-
-    def _diverged(self, state, why, hint):
-        """The `FitDivergedError` of the batch being fitted."""
-        where = (f" (the last checkpoint, {self.checkpoint}, keeps the state before it)"
-                 if self.checkpoint and os.path.exists(self.checkpoint) else "")
-        return FitDivergedError(f"the fit diverged at epoch {state['epoch']}, batch "
-                                f"{state['batch']}: {why}; {hint}{where}")
 
     def _batch_inference(self, params, xb, state):
         """
