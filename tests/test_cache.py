@@ -23,12 +23,15 @@ import pytest
 
 from ipvae_snn import IPVAEParams
 from ipvae_snn.network import SpikingIPVAE, builder, program, standalone
-from ipvae_snn.network.program import Program, ProgramCache, ProgramCrashed
+from ipvae_snn.network.program import (Program, ProgramCache, ProgramCrashed,
+                                       ProgramOutOfMemory)
 from ipvae_snn.validation import InputError, InvalidValueError, UnavailableCacheError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = IPVAEParams.random(16, 8, random_state=0, template=None)
 SEGFAULT = "#!/bin/sh\nkill -SEGV $$\n"
+OUT_OF_MEMORY = ("#!/bin/sh\necho \"terminate called after throwing an instance of "
+                 "'std::bad_alloc'\" >&2\nkill -ABRT $$\n")
 
 
 def _x(n=3, seed=0):
@@ -121,6 +124,15 @@ def _edit_manifest(project, edit):
     open(path, "w").write(edit(text))
 
 
+def _rename_a_result_file(text):
+    """The manifest with one character of a result file's name changed."""
+    manifest = json.loads(text)
+    name, (fname, dtype) = sorted(manifest["results"].items())[0]
+    other = "1" if fname[-1] != "1" else "2"
+    manifest["results"][name] = [fname[:-1] + other, dtype]
+    return json.dumps(manifest)
+
+
 DAMAGES = {
     "truncated binary": (lambda p: _truncate(p, "main", 1000),
                          "its file main has 1000 bytes instead of"),
@@ -145,7 +157,10 @@ DAMAGES = {
     "manifest with a broken file record": (
         lambda p: _edit_manifest(p, lambda t: json.dumps(
             dict(json.loads(t), files=dict(json.loads(t)["files"], main={})))),
-        "its manifest's record of main is incomplete"),
+        "its manifest does not match its own checksum"),
+    "manifest edited, still valid JSON": (
+        lambda p: _edit_manifest(p, _rename_a_result_file),
+        "its manifest does not match its own checksum"),
     "manifest removed": (lambda p: os.remove(os.path.join(p, ProgramCache.MANIFEST)),
                          "its manifest is missing"),
 }
@@ -232,7 +247,9 @@ def script_program(tmp_path):
     ("#!/bin/sh\necho 'Error opening static array w.'\n", RuntimeError,
      "could not read its inputs"),
     (SEGFAULT, ProgramCrashed, "crashed \\(SIGSEGV\\)"),
-    ("#!/bin/sh\nkill -KILL $$\n", RuntimeError, "was killed by SIGKILL"),
+    ("#!/bin/sh\nkill -KILL $$\n", ProgramOutOfMemory, "out-of-memory killer"),
+    (OUT_OF_MEMORY, ProgramOutOfMemory, r"ran out of memory \(std::bad_alloc\); its "
+                                        r"build is intact"),
     ("\x7fELF garbage, not a program", ProgramCrashed, "cannot be executed"),
 ])
 def test_a_run_fails_by_its_exit_status(script_program, tmp_path, script, error, match):
@@ -244,6 +261,36 @@ def test_a_run_fails_by_its_exit_status(script_program, tmp_path, script, error,
         prog.run(str(tmp_path / "results"), [], seed=0)
     if error is RuntimeError:
         assert not isinstance(error, ProgramCrashed)
+
+
+def test_an_out_of_memory_run_keeps_the_build(cache, fake_compile, capfd):
+    """A run aborted by std::bad_alloc (ulimit -v) was taken for a damaged
+    build: deleted, recompiled, then 'delete the cache'."""
+    shutil.rmtree(_project(cache))
+    fake_compile["main"] = OUT_OF_MEMORY
+    net = SpikingIPVAE(TINY, cache_dir=cache, n_jobs=1)
+    with pytest.raises(ProgramOutOfMemory, match="out of memory"):
+        net.run(_x(), 6, seed=3)
+    assert fake_compile["builds"] == 1                 # built once, not again
+    with pytest.raises(ProgramOutOfMemory):
+        net.run(_x(), 6, seed=3)
+    assert fake_compile["builds"] == 1
+    program_, problem = ProgramCache(cache)._check(_project(cache))
+    assert problem is None and program_ is not None
+    assert "damaged" not in capfd.readouterr().err
+    assert not glob.glob(os.path.join(_project(cache), "call-*"))
+
+
+def test_an_edited_manifest_is_rebuilt_with_a_notice(built, cache, fake_compile, capfd):
+    """One character of a result file's name changed, still valid JSON: every
+    run ended in an IndexError."""
+    _edit_manifest(_project(cache), _rename_a_result_file)
+    net = SpikingIPVAE(TINY, cache_dir=cache, n_jobs=1)
+    result = net.run(_x(), 6, seed=3)
+    err = capfd.readouterr().err
+    assert fake_compile["builds"] == 1
+    assert "does not match its own checksum (edited or damaged)); rebuilding it" in err
+    np.testing.assert_array_equal(result.counts, built[1].counts)
 
 
 # ------------------------------------------------------------ run folders
@@ -330,6 +377,7 @@ def test_a_waiting_process_uses_the_other_ones_build(held_lock, caplog):
         time.sleep(2.5)
         manifest = _fake_build(_Spec, cache.path(_Spec))
         manifest["files"] = cache._file_records(cache.path(_Spec), "main")
+        manifest[program._CHECKSUM] = program._manifest_checksum(manifest)
         with open(os.path.join(cache.path(_Spec), cache.MANIFEST), "w") as m:
             json.dump(manifest, m)
         fcntl.flock(f, fcntl.LOCK_UN)

@@ -191,3 +191,49 @@ def test_reader_refuses_other_nwb_files(tmp_path):
         read_nwb(path)
     with pytest.raises(FileNotFoundError):
         read_nwb(tmp_path / "missing.nwb")
+
+
+@pytest.fixture(scope="module")
+def small_nwb(tmp_path_factory):
+    """An NWB file of this package (a runtime run of a tiny model)."""
+    from ipvae_snn import IPVAEParams
+    from ipvae_snn.network import SpikingIPVAE
+    params = IPVAEParams.random(16, 8, random_state=0, template=None)
+    result = SpikingIPVAE(params, device="runtime").run(
+        np.random.default_rng(0).standard_normal((2, 16)), 3, seed=0, warn=False)
+    return result.to_nwb(tmp_path_factory.mktemp("nwb") / "run.nwb")
+
+
+def _garble(data):
+    out = bytearray(data)
+    for i in range(len(out) // 3, len(out), 97):
+        out[i] ^= 0xA5
+    return bytes(out)
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("truncated", "it is truncated"),
+    ("garbled", ""),
+    ("text", "not an HDF5 file"),
+    ("empty", "not an HDF5 file"),
+    ("plain HDF5", ""),
+])
+def test_unreadable_nwb_files_are_named_errors(small_nwb, tmp_path, damage, why):
+    """h5py's OSError, KeyError and TypeError came through without the path."""
+    from ipvae_snn.results import SpikingResult
+    from ipvae_snn.validation import InvalidValueError
+    path = tmp_path / "bad.nwb"
+    data = open(small_nwb, "rb").read()
+    if damage == "plain HDF5":
+        import h5py
+        with h5py.File(path, "w") as f:
+            f["x"] = np.arange(3)
+    else:
+        path.write_bytes({"truncated": data[:len(data) // 2], "garbled": _garble(data),
+                          "text": b"hello, not an NWB file\n", "empty": b""}[damage])
+    before = path.read_bytes()
+    with pytest.raises(InvalidValueError) as exc:
+        SpikingResult.from_nwb(path)
+    message = str(exc.value)
+    assert f"NWB file '{path}'" in message and why in message, message
+    assert "\n" not in message and path.read_bytes() == before

@@ -510,6 +510,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                    learning_rate=lr, n_runaway=int(runaway.sum()), nll=np.nan,
                    kl=np.nan, mean_count=np.nan, sigma_mean=float(params.sigma.mean()),
                    bias_mean=float(params.bias.mean()))
+        updates.check_runaway(state, keep.any(), params, total, self.checkpoint)
         if not keep.any():
             return self._record(state, row)
         counts = result.counts[keep][:, -t:]                     # windows 1..t
@@ -538,6 +539,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         if self.target_rate is not None:
             bias = updates.homeostasis(bias, counts[:, -1], self.target_rate,
                                        self.homeostasis, self.homeostasis_rate)
+        updates.check_step(state, lr, self.checkpoint, phi, sigma, u_init, bias, nll)
         state["params"] = params.replace(phi=phi, sigma=sigma, u_init=u_init, bias=bias)
         row.update(nll=nll, kl=kl, mean_count=float(rate.mean()),
                    sigma_mean=float(sigma.mean()), bias_mean=float(bias.mean()))

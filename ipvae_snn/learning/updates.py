@@ -13,19 +13,23 @@ values; the estimator keeps the state between batches.
 - `homeostasis`: the spike cost b toward a target rate.
 - `calibrate_prior`: the cap on the prior log-rate, chosen at the end of a fit.
 - `learning_rate`: the schedule of Φ's step size.
+- `diverged`: whether a step left a usable model (finite, not collapsed).
 """
 
 import math
+import os
 
 import numpy as np
 
 from ..reference import fond_clamp
+from ..validation import InvalidValueError
 
 __all__ = ["dictionary_gradient", "kl_step_gradient", "clip_gradient",
            "optimizer_step", "control_norms", "running_average", "homeostasis",
            "change_spike_size", "robust_mean_r2", "calibration_runs", "calibrate_operating_point",
            "calibrate_prior", "learning_rate", "PRIOR_CAPS", "SPIKE_SCALES",
-           "COST_SCALES", "SETTLED_WINDOW"]
+           "COST_SCALES", "SETTLED_WINDOW", "diverged", "RUNAWAY_BATCHES",
+           "FitDivergedError", "check_runaway", "check_step", "divergence_error"]
 
 # Keep at least this much of the learning rate at the end of a cosine schedule.
 _COSINE_FLOOR = 0.02
@@ -38,6 +42,11 @@ _ADAM = (0.9, 0.999, 1e-8)
 SPIKE_SCALES = (0.5, 0.6, 0.7, 0.85, 1.0)
 #: Candidate spike-cost factors (`calibrate_operating_point`).
 COST_SCALES = (1.0, 1.15, 1.3, 1.5)
+
+#: A fit stops when this many batches in a row (or all its batches, when it
+#: has fewer) had every patch run away to the upper clamp of u: no update is
+#: possible from them (they are left out), so the fit would only spin.
+RUNAWAY_BATCHES = 10
 
 #: Candidate caps of the prior log-rate (`calibrate_prior`); None = no cap.
 PRIOR_CAPS = (None, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0)
@@ -148,7 +157,8 @@ def clip_gradient(grad, running_norm):
     A burst of spikes short of the clamp can still give one huge gradient,
     which would also inflate Adam's second moment for ~1/(1-β2) batches.
     """
-    norm = float(np.linalg.norm(grad))
+    with np.errstate(over="ignore"):        # an overflow is `diverged`'s to report
+        norm = float(np.linalg.norm(grad))
     if running_norm > 0 and norm > _GRAD_CLIP * running_norm:
         grad = grad * (_GRAD_CLIP * running_norm / norm)
         norm = _GRAD_CLIP * running_norm
@@ -170,7 +180,8 @@ def optimizer_step(phi, grad, state, lr, optimizer):
         update = (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + eps)
     else:
         update = state["opt_m"] = 0.9 * state["opt_m"] + grad
-    return phi - lr * update
+    with np.errstate(over="ignore", invalid="ignore"):     # `diverged` reports it
+        return phi - lr * update
 
 
 def control_norms(phi, max_norm, mode):
@@ -191,7 +202,8 @@ def control_norms(phi, max_norm, mode):
     """
     if mode is None:
         return phi
-    norms = np.linalg.norm(phi, axis=0)
+    with np.errstate(over="ignore"):        # an overflow is `diverged`'s to report
+        norms = np.linalg.norm(phi, axis=0)
     target = np.full_like(norms, max_norm)
     if mode == "clip":
         target = np.minimum(norms, max_norm)
@@ -391,3 +403,86 @@ def learning_rate(step, total, base, schedule):
     frac = min(step / max(total - 1, 1), 1.0)
     return base * (_COSINE_FLOOR + (1 - _COSINE_FLOOR)
                    * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def diverged(phi, sigma, u_init, bias, nll=0.0):
+    """
+    Why a step's new parameters are not a usable model, or ''.
+
+    A step size far too large (``learning_rate=1e300``) overflows Φ to
+    infinities that `control_norms` turns into NaN or zeros; NaN in the
+    patches' error does the same to σ. Such a state can never recover, and
+    without this check the fit ran on and wrote an all-zero dictionary.
+
+    Examples
+    --------
+    >>> phi = np.eye(3)
+    >>> diverged(phi, np.ones(3), np.zeros(3), np.zeros(3))
+    ''
+    >>> diverged(phi * np.inf, np.ones(3), np.zeros(3), np.zeros(3))
+    'the dictionary has non-finite values'
+    >>> diverged(phi * 0, np.ones(3), np.zeros(3), np.zeros(3))
+    'the dictionary collapsed to zero'
+    """
+    for name, value in (("the dictionary", phi), ("sigma", sigma), ("u_init", u_init),
+                        ("the spike cost", bias), ("the loss", nll)):
+        if not np.all(np.isfinite(value)):
+            return f"{name} has non-finite values"
+    if not np.any(phi):
+        return "the dictionary collapsed to zero"
+    return ""
+
+
+class FitDivergedError(InvalidValueError):
+    """
+    The fit left every usable model behind: non-finite or collapsed
+    parameters (a learning rate far too large), or a model whose patches all
+    run away. Raised at the step that shows it; the state and the checkpoint
+    stay the last good ones, and no model is written.
+    """
+
+
+def check_runaway(state, any_kept, params, total, checkpoint=None):
+    """
+    Count the batches in a row whose patches all ran away (in ``state``) and
+    stop the fit with a `FitDivergedError` after `RUNAWAY_BATCHES` of them
+    (or all ``total`` batches of a shorter fit): nothing can be learnt.
+    """
+    state["runaway_batches"] = 0 if any_kept else state.get("runaway_batches", 0) + 1
+    n = state["runaway_batches"]
+    if n and n >= min(RUNAWAY_BATCHES, total):
+        raise divergence_error(
+            state["epoch"], state["batch"],
+            f"in {n} batches in a row every patch drove neurons to the upper clamp of u "
+            f"(the model's u_init up to {params.u_init.max():g}, clamp_u "
+            f"{params.clamp_u:g}), so nothing can be learnt from them",
+            "start from another init (--init)", checkpoint)
+
+
+def check_step(state, lr, checkpoint, phi, sigma, u_init, bias, nll):
+    """
+    Stop the fit with a `FitDivergedError` when a step's new parameters are
+    not a usable model (`diverged`); ``state`` stays the last good one.
+    """
+    why = diverged(phi, sigma, u_init, bias, nll)
+    if why:
+        raise divergence_error(state["epoch"], state["batch"],
+                               f"{why} after a step of learning rate {lr:g}",
+                               "lower the learning rate (--learning-rate)", checkpoint)
+
+
+def divergence_error(epoch, batch, why, hint, checkpoint=None):
+    """
+    The `FitDivergedError` of a batch, naming the option to change and the
+    checkpoint that keeps the last good state.
+
+    Examples
+    --------
+    >>> print(divergence_error(0, 2, "the dictionary collapsed to zero",
+    ...                        "lower it"))
+    the fit diverged at epoch 0, batch 2: the dictionary collapsed to zero; lower it
+    """
+    where = (f" (the last checkpoint, {checkpoint}, keeps the state before it)"
+             if checkpoint and os.path.exists(checkpoint) else "")
+    return FitDivergedError(f"the fit diverged at epoch {epoch}, batch {batch}: {why}; "
+                            f"{hint}{where}")

@@ -50,21 +50,26 @@ class ResultCollector:
         self._lock = threading.Lock()     # runs finish in worker threads
 
     @staticmethod
-    def estimate_bytes(spec, n_inputs, n_recorded, n_pixels, n_parallel):
+    def estimate_bytes(spec, n_inputs, n_recorded, n_pixels, n_parallel,
+                       events_per_window=None):
         """
         Bytes a call allocates: the result's arrays for ``n_inputs`` inputs with
-        ``n_recorded`` recorded windows, and what ``n_parallel`` runs being
-        collected at once hold (each of ``spec.inputs_per_run`` inputs): the
-        program's monitors, their arrays read back, the dense counts and the
-        read-outs. Spike events are counted for half the neurons in every window
-        (well above the bundled model's activity, below a runaway's).
+        ``n_recorded`` recorded windows (and the spike lists of the continuous
+        realization), and what ``n_parallel`` runs being collected at once hold
+        (each of ``spec.inputs_per_run`` inputs): the program's monitors, their
+        arrays read back, the dense counts and the read-outs. Spike events per
+        window: ``events_per_window`` (`ipvae_snn._memory.spike_volume`, from
+        the model and input), else half the neurons.
         """
+        from .._memory import BYTES_PER_EVENT
         k, t = spec.n_latents, spec.n_windows
         n_u = len(spec.record_u)
         trace = 8 * n_u * spec.steps_per_input
+        events = k // 2 + 1 if events_per_window is None else events_per_window
         result = n_inputs * (4 * n_recorded * k + 16 * t + 20 * k + 8 * n_pixels + trace)
-        events = k // 2 + 1               # per window
-        per_input = t * (16 * k + 16 * n_pixels + 96 * events) + 3 * trace
+        if spec.realization == "continuous":          # spike lists: int32 + float64
+            result += n_inputs * n_recorded * events * 12
+        per_input = t * (16 * k + 16 * n_pixels + BYTES_PER_EVENT * events) + 3 * trace
         if spec.replay:
             per_input += 16 * t * k
         return result + n_parallel * spec.inputs_per_run * per_input

@@ -14,7 +14,7 @@ import uuid
 import numpy as np
 
 from .._equations import REALIZATIONS
-from .._memory import check_memory
+from .._memory import check_memory, spike_volume
 from .._progress import ProgressBar
 from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
@@ -30,6 +30,18 @@ from .program import default_cache_dir
 from .units import as_seconds
 
 __all__ = ["SpikingIPVAE"]
+
+#: The shortest window (seconds) a network runs: 1 µs; and the shortest time
+#: step of the continuous realization, `MIN_DT_S`: 1 ns. Brian2's compiled
+#: network decides which of its clocks tick together with an absolute
+#: tolerance of 1e-14 s (``Clock_epsilon`` of its ``network.cpp``), so steps
+#: near it run the network's operations out of order (a 1e-12 ms window ran
+#: with R² -0.02 for 0.68, exit 0), and it writes the input grids' time step
+#: into the code with 18 decimals of a second. Up to 1 µs windows (with the
+#: default 100 steps) give the same counts as 100 ms windows, bit for bit.
+MIN_WINDOW_S = 1e-6
+#: The shortest time step of the continuous realization (see `MIN_WINDOW_S`).
+MIN_DT_S = 1e-9
 
 
 class SpikingIPVAE:
@@ -116,6 +128,11 @@ class SpikingIPVAE:
         self.device = device
         self.window_s = (DEFAULT_WINDOW_S if window is None else
                          as_seconds(window, "window"))
+        if not self.window_s >= MIN_WINDOW_S:
+            raise InvalidValueError(
+                f"window must be at least {MIN_WINDOW_S * 1e3:g} ms (--window-ms "
+                f"{MIN_WINDOW_S * 1e3:g}), the shortest the compiled network's input "
+                f"grids resolve; got {self.window_s * 1e3:g} ms")
         self.steps_per_window = self._steps_per_window(dt)
         self.max_count = (None if max_count is None else
                           check_number(max_count, "max_count", low=0, low_open=True))
@@ -138,6 +155,11 @@ class SpikingIPVAE:
                                         "window realization steps by one window")
             return 1
         dt_s = self.window_s / 100 if dt is None else as_seconds(dt, "dt")
+        if not dt_s >= MIN_DT_S:
+            raise InvalidValueError(
+                f"dt must be at least {MIN_DT_S * 1e3:g} ms (--dt-ms {MIN_DT_S * 1e3:g}), "
+                f"the shortest step the compiled network's clocks resolve; got "
+                f"{dt_s * 1e3:g} ms")
         ratio = self.window_s / dt_s
         if dt_s >= self.window_s or abs(ratio - round(ratio)) > 1e-6:
             raise InvalidValueError(f"dt must divide the window into an integer number "
@@ -197,11 +219,7 @@ class SpikingIPVAE:
                            self.dtype.name,
                            profile=self.profile and backend.supports_profile)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
-        check_memory(ResultCollector.estimate_bytes(spec, n, windows.size, p.n_pixels,
-                                                    min(self.n_jobs, len(chunks))),
-                     f"n_windows={n_windows} x {n} patches",
-                     "run fewer patches or windows at a time (record_windows keeps "
-                     "the counts of a few windows only)")
+        self._check_memory(spec, x, windows, min(self.n_jobs, len(chunks)))
         seeds = [int(ss.generate_state(1)[0]) for ss in
                  np.random.SeedSequence(seed).spawn(len(chunks))]
         executor = make_executor(client, self.n_jobs)
@@ -257,6 +275,30 @@ class SpikingIPVAE:
         if warn:
             result.warn_runaway(stacklevel=2)
         return result
+
+    def _check_memory(self, spec, x, windows, n_parallel):
+        """
+        Refuse a run whose arrays or spikes would not fit in memory: the spike
+        volume comes from the model and the input (`spike_volume`), so that a
+        model firing at its clamp is refused before the run, naming why.
+        """
+        p, n, n_windows = self.params, x.shape[0], spec.n_windows
+        volume = spike_volume(p, x, n_windows,
+                              self.steps_per_window if self.realization == "continuous"
+                              else None, self.max_count)
+        what = f"n_windows={n_windows} x {n} patches"
+        hint = ("run fewer patches or windows at a time (record_windows keeps the "
+                "counts of a few windows only)")
+        if volume.model_driven:
+            what += (f" at up to {volume.events:,.0f} spike events per patch and window "
+                     f"(the model's u_init up to {p.u_init.max():g}, clamp_u "
+                     f"{p.clamp_u:g}; inputs of norm up to "
+                     f"{np.sqrt((x * x).sum(1).max()):.3g})")
+            hint = ("bound activity with max_count (--max-count), check that the "
+                    "inputs are whitened patches, or " + hint)
+        check_memory(ResultCollector.estimate_bytes(spec, n, windows.size, p.n_pixels,
+                                                    n_parallel, volume.events),
+                     what, hint)
 
     def _check_replay(self, replay_counts, n, n_windows):
         if replay_counts is None:

@@ -15,7 +15,8 @@ The cache looks after itself:
   manifest: sizes (and modification times) every time, the full hashes the
   first time a process uses the build, or when a size or time changed. A
   damaged build — a truncated or emptied binary, a missing file, an
-  unreadable manifest — is rebuilt with a warning (logger
+  unreadable manifest or one edited by hand (it carries the SHA-256 of its
+  own content) — is rebuilt with a warning (logger
   ``ipvae_snn.network.program``; the command line shows it on stderr); a
   program that crashes (a segmentation fault) is rebuilt once, and a crash of
   the rebuilt program is an error naming the cache folder.
@@ -36,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import numbers
 import os
 import re
 import shutil
@@ -50,8 +52,10 @@ import numpy as np
 from .._signals import ChildProcesses
 from ..io import atomic_save_json
 from ..validation import InvalidValueError, UnavailableCacheError
+from ._failures import CacheFullError, ProgramOutOfMemory, _no_space, _out_of_memory
 
-__all__ = ["ProgramCache", "Program", "ProgramCrashed", "default_cache_dir", "SEED_ENV",
+__all__ = ["ProgramCache", "Program", "ProgramCrashed", "ProgramOutOfMemory",
+           "CacheFullError", "default_cache_dir", "SEED_ENV",
            "CACHE_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT_S", "LOCK_NOTICE_S",
            "STALE_AGE_S"]
 
@@ -74,6 +78,8 @@ _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
 # Brian2's standalone programs report unreadable inputs on stdout or stderr and
 # still exit with status 0: these lines mean the run did not get its inputs.
 _IO_ERROR = re.compile(r"^(Error (reading|opening|writing) |Could not read )", re.M)
+# The manifest's key holding the checksum of the rest of it.
+_CHECKSUM = "manifest_sha256"
 # call-<host>-<pid>-<random>
 _CALL_FOLDER = re.compile(r"^call-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
 
@@ -115,18 +121,38 @@ def notice(message, level=logging.INFO):
 
 
 def _lock_timeout(value=None):
+    """Seconds to wait for a build lock: ``value``, else the environment's."""
+    name, shown = "the lock timeout", value
     if value is None:
-        text = os.environ.get(LOCK_TIMEOUT_ENV)
-        if not text:
+        shown = os.environ.get(LOCK_TIMEOUT_ENV, "")
+        if not shown.strip():
             return DEFAULT_LOCK_TIMEOUT_S
+        name = LOCK_TIMEOUT_ENV
         try:
-            value = float(text)
+            value = float(shown)
         except ValueError:
-            raise InvalidValueError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, "
-                                    f"got {text!r}") from None
-    if not value >= 0:
-        raise InvalidValueError(f"the lock timeout must be >= 0 seconds, got {value!r}")
+            value = None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not value >= 0:                 # NaN fails this too
+        raise InvalidValueError(f"{name} must be a number of seconds >= 0, got {shown!r}")
     return float(value)
+
+
+def _manifest_checksum(manifest):
+    """
+    SHA-256 of a manifest's content (its keys sorted, without the checksum
+    itself): an edit that leaves valid JSON — a result file's name, a dtype —
+    is a damaged build, not a run that fails later.
+
+    Examples
+    --------
+    >>> _manifest_checksum({"binary": "main"}) == _manifest_checksum(
+    ...     {"binary": "main", _CHECKSUM: "x"})
+    True
+    """
+    content = {k: v for k, v in manifest.items() if k != _CHECKSUM}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path):
@@ -205,6 +231,10 @@ class ProgramCache:
         if not isinstance(manifest.get("files"), dict) or \
                 manifest["binary"] not in manifest["files"]:
             return None, None, "its manifest has no record of its files"
+        if manifest.get(_CHECKSUM) != _manifest_checksum(manifest):
+            return None, None, ("its manifest does not match its own checksum (edited or "
+                                "damaged)" if _CHECKSUM in manifest else
+                                "its manifest has no checksum of its own")
         return manifest, (st.st_ino, st.st_size, st.st_mtime_ns), None
 
     def _check(self, directory):
@@ -316,9 +346,19 @@ class ProgramCache:
                        f"rebuilding it", logging.WARNING)
             elif progress:
                 notice(f"compiling {what} (once, cached in {directory}) ...")
-            manifest = dict(build(spec, directory))
-            manifest["files"] = self._file_records(directory, manifest["binary"])
-            atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
+            try:
+                manifest = dict(build(spec, directory))
+                manifest["files"] = self._file_records(directory, manifest["binary"])
+                manifest[_CHECKSUM] = _manifest_checksum(manifest)
+                atomic_save_json(os.path.join(directory, self.MANIFEST), manifest)
+            except (OSError, RuntimeError) as exc:
+                why = _no_space(exc)
+                if not why:
+                    raise
+                # half a build: nothing to keep (and the space is wanted back)
+                for path in (directory + ".building", directory):
+                    shutil.rmtree(path, ignore_errors=True)
+                raise CacheFullError(self.directory, why) from None
             program, problem = self._check(directory)
             if program is None:           # the disk lost it at once: not ours to fix
                 raise RuntimeError(f"the build of {what} in {directory} cannot be "
@@ -471,9 +511,21 @@ class Program:
         args = []
         for name, arr in arrays.items():
             path = os.path.join(folder, f"{name}.dat")
-            np.ascontiguousarray(arr, dtype=m["dtypes"][name]).tofile(path)
+            try:
+                np.ascontiguousarray(arr, dtype=m["dtypes"][name]).tofile(path)
+            except OSError as exc:
+                why = _no_space(exc)
+                if why:
+                    raise self._full(folder, why) from None
+                raise
             args.append(f"{m['args'][name]}={path}")
         return args
+
+    def _full(self, folder, why):
+        """The `CacheFullError` of a run folder, naming the folder it is in."""
+        if os.path.abspath(folder).startswith(self.directory + os.sep):
+            return CacheFullError(os.path.dirname(self.directory), why)
+        return CacheFullError(tempfile.gettempdir(), why, "the temporary folder")
 
     def run(self, results_dir, args, seed, children=None):
         """
@@ -510,6 +562,12 @@ class Program:
                 raise
             raise ProgramCrashed(f"{binary} cannot be executed ({exc})") from exc
         code = proc.returncode
+        short = _out_of_memory(code, proc.stdout + proc.stderr)
+        if short:
+            raise ProgramOutOfMemory(
+                f"the compiled network ran out of memory ({short}); its build is "
+                f"intact. Run fewer patches or windows at a time, or bound activity "
+                f"with max_count (--max-count)")
         if code < 0 and -code in _CRASH_SIGNALS:
             raise ProgramCrashed(f"{binary} crashed ({signal.Signals(-code).name})")
         if code != 0:
@@ -520,13 +578,23 @@ class Program:
         bad = _IO_ERROR.search(proc.stdout) or _IO_ERROR.search(proc.stderr)
         if bad:
             line = (proc.stdout + proc.stderr)[bad.start():].splitlines()[0]
-            raise RuntimeError(f"the compiled network {binary} could not read its "
-                               f"inputs: {line}")
+            if line.startswith("Error writing") and _no_space(proc.stdout + proc.stderr):
+                raise self._full(results_dir, _no_space(proc.stdout + proc.stderr))
+            raise RuntimeError(f"the compiled network {binary} could not "
+                               f"{'write its results' if 'writing' in line else 'read its inputs'}"
+                               f": {line}")
         out = {}
         for name, (fname, dtype) in m["results"].items():
             path = os.path.join(results_dir, fname)
             out[name] = (np.fromfile(path, dtype=dtype) if os.path.exists(path)
                          else np.empty(0, dtype=dtype))
+            if os.path.exists(path) and os.path.getsize(path) % np.dtype(dtype).itemsize:
+                raise self._full(results_dir, "the program's results were cut short")
+        if "spike_i" in out and "spike_t" in out and \
+                out["spike_i"].size != out["spike_t"].size:
+            # Brian2's programs do not check their writes: a full disk or a
+            # file-size limit leaves the spike monitor's two arrays unequal
+            raise self._full(results_dir, "the program's results were cut short")
         profile = os.path.join(results_dir, "profiling_info.txt")
         if os.path.exists(profile):       # seconds per code object (profile=True)
             with open(profile) as f:

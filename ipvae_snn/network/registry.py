@@ -79,6 +79,8 @@ def get_backend(device):
             module, _, qualname = backend.partition(":")
             backend = getattr(importlib.import_module(module), qualname)
             _REGISTRY[device] = backend
+    from .brian import prepare_brian2
+    prepare_brian2()            # Brian2's SIGINT handler and temporary files
     return backend
 
 

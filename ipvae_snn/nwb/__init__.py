@@ -534,7 +534,8 @@ def read_nwb(path):
     Raises
     ------
     MissingFileError, InvalidValueError
-        When ``path`` is missing, or is not a file of this package.
+        When ``path`` is missing, or is not a file of this package (not HDF5,
+        truncated, damaged, another NWB or HDF5 file), naming the path.
 
     Examples
     --------
@@ -547,6 +548,30 @@ def read_nwb(path):
     from ..results import SpikingResult
     from ..validation import check_file
     path = check_file(path, "NWB file")
+    try:
+        return _read(pynwb, path, IPVAEParams, SpikingResult)
+    except InvalidValueError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, IndexError, AttributeError,
+            RuntimeError) as exc:       # h5py's and pynwb's errors on foreign files
+        raise InvalidValueError(f"NWB file '{path}' cannot be read as a result of "
+                                f"ipvae-snn: {_unreadable(exc)}") from None
+
+
+def _unreadable(exc):
+    """What is wrong with a file h5py or pynwb failed on, in a few words."""
+    text = " ".join(str(exc).split())
+    if "file signature not found" in text:
+        return "it is not an HDF5 file (empty, text or another format)"
+    if "truncated file" in text:
+        return "it is truncated"
+    if isinstance(exc, OSError):
+        return f"it is damaged or not an HDF5 file ({text[:200]})"
+    what = type(exc).__name__
+    return f"it is not an NWB file of this package, or is damaged ({what}: {text[:200]})"
+
+
+def _read(pynwb, path, IPVAEParams, SpikingResult):
     with pynwb.NWBHDF5IO(path, "r") as io:
         nwbfile = io.read()
         if MODULE not in nwbfile.processing:

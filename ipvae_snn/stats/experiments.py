@@ -16,8 +16,8 @@ import numpy as np
 
 from ..defaults import ANALYSIS_START, DEFAULT_WINDOW_S, min_analysis_windows
 from ..metrics import lifetime_sparseness, population_sparseness
-from ..validation import (InvalidValueError, check_callable, check_int,
-                          check_recorded)
+from .._memory import check_memory
+from ..validation import InvalidValueError, check_callable, check_int, check_recorded
 from ._common import nanmedian as _nanmedian
 from .counts import fano_factor, firing_rates, lognormal_fit, noise_correlation, pair_values
 from .tuning import (RINGACH_SMOOTHING, OrientationTuning, orientation_summary,
@@ -90,6 +90,39 @@ def _result_spike_trains(result, patch, window_s, seed):
     # A SpikingResult returns its simulated spike times (and ignores window_s
     # and seed); counts-only results place each window's spikes uniformly.
     return result.spike_trains(patch, window_s=window_s, seed=seed)
+
+
+# The highest mean rate over all neurons, windows and trials that the
+# statistics accept: 1 kHz, the ceiling a refractory period of 1 ms sets on
+# any neuron (cortical means are a few Hz). Above it the network is
+# saturated — unwhitened 0-255 pixels drive every neuron to its clamp, about
+# 10,000 spikes per window — and its spike trains, sorted one trial at a
+# time, take minutes and gigabytes per trial for no meaningful statistic.
+_MAX_MEAN_RATE_HZ = 1000.0
+# Bytes per spike while a trial's train is made and sorted (times, neurons,
+# the sort order, masks and the intervals).
+_BYTES_PER_SPIKE = 160
+
+
+def _check_spike_volume(result, window_s):
+    """
+    Refuse, before any spike train is made, a result whose spike volume is
+    beyond a neuron's rates (`_MAX_MEAN_RATE_HZ`) or whose busiest trial's
+    spike train would not fit in memory.
+    """
+    if result.counts.size == 0:
+        return
+    mean = float(result.counts.mean(dtype=np.float64))
+    hint = ("check that the patches are whitened (raw 0-255 pixels drive every neuron "
+            "to its clamp), or bound activity with max_count (--max-count)")
+    if mean / window_s > _MAX_MEAN_RATE_HZ:
+        raise InvalidValueError(
+            f"the network's mean count is {mean:.3g} spikes per neuron and window "
+            f"({mean / window_s:.3g} Hz), above the {_MAX_MEAN_RATE_HZ:g} Hz that any "
+            f"neuron can fire: no spike statistics of it; {hint}")
+    top = int(result.counts.sum(axis=(1, 2), dtype=np.int64).max())
+    check_memory(_BYTES_PER_SPIKE * top, f"spike statistics of {top:,} spikes in one "
+                 f"trial", hint + ", or analyse fewer windows")
 
 
 def _pooled_isi_by_stimulus(result, n_trials, k, t0, t1, window_s, min_intervals,
@@ -188,6 +221,7 @@ def network_statistics(result, n_trials, windows=None, count_windows=5,
         raise InvalidValueError("windows: the analysed windows must be consecutive")
     if window_s is None:
         window_s = float(result.info.get("window_s", DEFAULT_WINDOW_S))
+    _check_spike_volume(result, window_s)
     count_windows = check_int(count_windows, "count_windows", 1, windows.size)
     n_stim, _, n_win, k = counts.shape
     n_blocks = n_win // count_windows
