@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from . import metrics
 from ._memory import check_memory
 from ._progress import ProgressBar
-from .data import check_patches
+from .data import check_input_scale, check_patches
 from .results import InferenceResult
 from .params import check_params
 from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
@@ -392,7 +392,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     """
     params = check_params(params)
     seed = check_seed(seed)
-    x = check_patches(x, params.n_pixels, name="x")
+    x = check_input_scale(params, check_patches(x, params.n_pixels, name="x"), name="x")
     n_windows = check_int(n_windows, "n_windows")
     dtype = check_float_dtype(dtype)
     if max_count is not None:

@@ -14,7 +14,7 @@ import numpy as np
 from .._equations import REALIZATIONS
 from .._memory import check_memory
 from .._progress import ProgressBar
-from ..data import check_patches
+from ..data import check_input_scale, check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
@@ -181,7 +181,7 @@ class SpikingIPVAE:
         SpikingResult
         """
         p = self.params
-        x = check_patches(patches, p.n_pixels, name="patches")
+        x = check_input_scale(p, check_patches(patches, p.n_pixels, name="patches"))
         n_windows = check_int(n_windows, "n_windows")
         seed = check_seed(seed)
         n = x.shape[0]
