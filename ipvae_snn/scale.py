@@ -60,6 +60,10 @@ def _training_rms(params):
     return TRAIN_PATCH_RMS if value is None else float(np.asarray(value))
 
 
+def _times(ratio):
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
 def input_scale_problem(params, x, name="patches"):
     """
     What is wrong with the scale of ``x`` for the model ``params``, or None.
@@ -114,7 +118,7 @@ def input_scale_problem(params, x, name="patches"):
         centred = ("" if offset <= OFFSET_LIMIT else
                    f", and they are not centred (mean {offset:.2f} of the RMS)")
         return (f"{name}: {high} of {len(x)} patches have pixel RMS above {limit:.3g} "
-                f"(median {median:.3g}, about {median / reference:.2g}x the model's "
+                f"(median {median:.3g}, about {_times(median / reference)} the model's "
                 f"training patches, {reference:.3g}){centred}: the model would run "
                 f"away; {remedy} or scale them down")
     if offset > OFFSET_LIMIT:

@@ -24,6 +24,7 @@ from ..validation import InputError
 __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
            "nonnegative_float", "add_model_arguments", "add_input_arguments",
            "add_output_arguments", "add_inference_arguments", "add_network_arguments",
+           "add_images_argument", "add_strict_argument", "check_patch_scale",
            "add_cluster_arguments", "wait_seconds", "scheduler_client", "scheduler_label",
            "check_nwb_argument", "write_nwb", "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
@@ -86,9 +87,28 @@ def add_model_arguments(parser):
                              f"natural-image patches)")
 
 
-def add_input_arguments(parser):
-    """``--n-patches`` | ``--patches``, ``--images``, ``--seed``."""
+def add_images_argument(parser):
+    """``--images``: image files or bundled images' names, comma-separated."""
     from ..data import HELD_OUT_IMAGES
+    return parser.add_argument(
+        "--images", default=",".join(HELD_OUT_IMAGES), metavar="FILES|NAMES",
+        help="comma-separated photographs to cut whitened patches from, prepared "
+             "like the models' training data: your own image files (PNG, JPEG, "
+             "TIFF, at least 128x128 pixels) or bundled images (see "
+             "ipvae_snn.data.available_images(); default: the held-out "
+             "'%(default)s')")
+
+
+def add_strict_argument(parser):
+    """``--strict``: refuse inputs far from the model's training scale."""
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse (exit 2) input patches far from the scale of "
+                             "the model's training data instead of warning, e.g. "
+                             "raw 0-255 pixels (ipvae_snn.data.check_input_scale)")
+
+
+def add_input_arguments(parser):
+    """``--n-patches`` | ``--patches``, ``--images``, ``--seed``, ``--strict``."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--n-patches", type=positive_int, metavar="N",
                        help=f"number of whitened 16x16 patches cut from bundled "
@@ -97,14 +117,11 @@ def add_input_arguments(parser):
                        help="your own patches: .npy, or .npz with one array (or "
                             "one under the key 'patches'), shape (n, 256) or "
                             "(n, 16, 16)")
-    parser.add_argument("--images", default=",".join(HELD_OUT_IMAGES),
-                        metavar="NAMES",
-                        help="comma-separated bundled images to cut patches from "
-                             "(default: the held-out '%(default)s'; see "
-                             "ipvae_snn.data.available_images())")
+    add_images_argument(parser)
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed of the patch positions and of the spike "
                              "sampling (default %(default)s)")
+    add_strict_argument(parser)
 
 
 def add_output_arguments(parser):
@@ -245,23 +262,51 @@ def load_model(path):
     return default_params() if path is None else _load(path)
 
 
-def load_input_patches(args, params):
+def load_input_patches(args, params, limit=None):
     """
-    The input patches of ``args``: ``--patches`` FILE, or ``--n-patches`` cut
-    from ``--images`` with ``--seed``. Returns ``(patches, description)``.
+    The input patches of ``args``: ``--patches`` FILE (its first ``limit``
+    patches), or ``--n-patches`` cut from ``--images`` (files or bundled
+    names) with ``--seed``; their scale checked before any run
+    (`check_patch_scale`). Returns ``(patches, description)``.
     """
-    from ..data import load_patches, natural_patches
+    from ..data import load_patches, patches_from_images
     if args.patches is not None:
-        x = load_patches(args.patches, params.n_pixels)
-        return x, f"'{args.patches}'"
+        x = load_patches(args.patches, params.n_pixels)[:limit]
+        return check_patch_scale(args, params, x, f"--patches '{args.patches}'"), \
+            f"'{args.patches}'"
     side = int(round(np.sqrt(params.n_pixels)))
     if side * side != params.n_pixels:
         raise CLIError(f"the model expects {params.n_pixels} pixels, not a square "
                        f"patch; pass --patches")
-    images = [s.strip() for s in args.images.split(",") if s.strip()]
+    images = _image_list(args)
     n = DEFAULT_N_PATCHES if args.n_patches is None else args.n_patches
-    x = natural_patches(images, n_patches=n, seed=args.seed, patch_size=side)
-    return x, f"{', '.join(images)}; seed {args.seed}"
+    x = patches_from_images(images, n_patches=n, seed=args.seed, patch_size=side)
+    return check_patch_scale(args, params, x, "--images"), \
+        f"{', '.join(images)}; seed {args.seed}"
+
+
+def _image_list(args):
+    images = [s.strip() for s in (getattr(args, "images", None) or "").split(",")
+              if s.strip()]
+    if not images:
+        raise CLIError("--images: name at least one image file or bundled image")
+    return images
+
+
+def check_patch_scale(args, params, x, name):
+    """
+    The input-scale check of `ipvae_snn.data.check_input_scale` before a run:
+    one warning line naming the problem, or with ``--strict`` an error (exit
+    2). The run itself then does not warn again (`no_runaway_warnings`).
+    """
+    from ..data import input_scale_problem
+    from ..validation import InputScaleError
+    problem = input_scale_problem(params, x, name=name)
+    if problem is not None:
+        if getattr(args, "strict", False):
+            raise InputScaleError(problem + " (--strict)")
+        warn(problem + " (--strict refuses such input)")
+    return x
 
 
 def record_windows_for(n_windows, extra=FIGURE_WINDOWS):
@@ -291,11 +336,14 @@ def no_runaway_warnings():
     """
     Silence `RunawayWarning` inside: the commands count runaway patches in
     their summaries (infer, simulate, stats) instead of printing a warning
-    with a code line.
+    with a code line. `InputScaleWarning` too: the commands checked the
+    input's scale before the run (`check_patch_scale`).
     """
+    from ..data import InputScaleWarning
     from ..results import RunawayWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunawayWarning)
+        warnings.simplefilter("ignore", InputScaleWarning)
         yield
 
 
@@ -478,12 +526,19 @@ def check_output_arguments(args):
 def input_files(args):
     """
     The input files of an inference subcommand: ``--patches``, ``--model`` (a
-    bundled model's name is no file).
+    bundled model's name is no file) and the image files of ``--images``.
     """
+    from ..data import available_images
     from ..params import BUNDLED_MODELS
     model = getattr(args, "model", None)
-    return [("--patches", getattr(args, "patches", None)),
-            ("--model", None if model in BUNDLED_MODELS else model)]
+    files = [("--patches", getattr(args, "patches", None)),
+             ("--model", None if model in BUNDLED_MODELS else model)]
+    if getattr(args, "patches", None) is None:
+        images = [name for name in (getattr(args, "images", None) or "").split(",")
+                  if name.strip() and name.strip() not in available_images()]
+        files += [("--images" if len(images) == 1 else f"--images (file {i + 1})",
+                   name.strip()) for i, name in enumerate(images)]
+    return files
 
 
 def _activity_note(result):
