@@ -364,7 +364,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     max_record_bytes : int
         Refuse recordings larger than this (pass ``record_windows`` instead).
     warn : bool
-        Issue a `RunawayWarning` when neurons run away.
+        Issue a `RunawayWarning` when neurons run away, and an
+        `~ipvae_snn.data.InputScaleWarning` before a run on patches far from
+        the training scale (`~ipvae_snn.data.check_input_scale`).
     client : distributed.Client, optional
         Run the blocks as tasks on this Dask cluster instead of local threads
         (`ipvae_snn.distributed`): the same result, bit for bit.
@@ -392,7 +394,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     """
     params = check_params(params)
     seed = check_seed(seed)
-    x = check_input_scale(params, check_patches(x, params.n_pixels, name="x"), name="x")
+    x = check_patches(x, params.n_pixels, name="x")
+    if warn:                                    # learning's batches pass warn=False
+        check_input_scale(params, x, name="x")
     n_windows = check_int(n_windows, "n_windows")
     dtype = check_float_dtype(dtype)
     if max_count is not None:

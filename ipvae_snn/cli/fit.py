@@ -281,10 +281,20 @@ def _check_operating_point(point, init, n_pixels, k, text):
 
 def _check_batch_memory(args, k, n_pixels):
     """The read-out windows of one batch (--t-train x --batch-size) must fit in memory."""
-    from ..reference import memory_estimate
+    from ..reference import _DEFAULT_MAX_RECORD_BYTES, memory_estimate
     from .._memory import check_memory
-    need = (args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
-            + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels))
+    # what the batch's inference records (windows 1..t_train, counts and, for
+    # the KL term, potentials, 4 bytes each): infer refuses more than its
+    # max_record_bytes, in the API's words; here in the options'
+    record = args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
+    if getattr(args, "backend", "reference") == "reference" and \
+            record > _DEFAULT_MAX_RECORD_BYTES:
+        raise CLIError(f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
+                       f"{k} neurons records {record / 1024 ** 3:.1f} GiB per batch, "
+                       f"more than the {_DEFAULT_MAX_RECORD_BYTES / 1024 ** 3:g} GiB "
+                       f"inference records at once; use a smaller --t-train or "
+                       f"--batch-size")
+    need = record + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels)
     check_memory(need, f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
                        f"{k} neurons", "use a smaller --t-train or --batch-size")
 

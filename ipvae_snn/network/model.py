@@ -171,7 +171,9 @@ class SpikingIPVAE:
         progress : bool, optional
             Progress bar over runs (default: when stderr is a terminal).
         warn : bool
-            Issue a `RunawayWarning` when neurons run away.
+            Issue a `RunawayWarning` when neurons run away, and an
+            `~ipvae_snn.data.InputScaleWarning` on patches far from the
+            training scale (`~ipvae_snn.data.check_input_scale`).
         client : distributed.Client, optional
             Run the batch's runs as tasks on this Dask cluster instead of local
             processes (`ipvae_snn.distributed`): the same result, bit for bit.
@@ -181,7 +183,9 @@ class SpikingIPVAE:
         SpikingResult
         """
         p = self.params
-        x = check_input_scale(p, check_patches(patches, p.n_pixels, name="patches"))
+        x = check_patches(patches, p.n_pixels, name="patches")
+        if warn:                                # learning's batches pass warn=False
+            check_input_scale(p, x)
         n_windows = check_int(n_windows, "n_windows")
         seed = check_seed(seed)
         n = x.shape[0]
