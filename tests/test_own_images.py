@@ -230,3 +230,48 @@ def test_every_command_with_images_takes_files_and_strict(command):
     from ipvae_snn.cli import build_parser
     args = build_parser().parse_args([command, "--images", "a.png,camera", "--strict"])
     assert args.images == "a.png,camera" and args.strict
+
+
+# ------------------------------------------- the measurements of the docs page
+DOC = "docs/own-images.md"
+
+
+def scale_table(photo):
+    """
+    The table of ``docs/own-images.md``: each input's patches flagged by the
+    check, median patch RMS, runaway patches and mean R² at T = 64 with the
+    default model (reference algorithm, seed 0).
+    """
+    params = ipvae_snn.default_params()
+    held_out = natural_patches(HELD_OUT_IMAGES, n_patches=200, seed=1)
+    raw = _raw_patches().reshape(50, -1)
+    inputs = [(f"held-out patches x{c:g}", c * held_out) for c in (1, 2, 2.5, 3, 5, 10)]
+    inputs += [("photo.png through patches_from_images",
+                patches_from_images(photo, n_patches=200, seed=0)),
+               ("raw 0-255 crops", raw), ("raw grey levels in [0, 1]", raw / 255)]
+    rows = []
+    for label, x in inputs:
+        rms = np.sqrt(np.mean(x ** 2, axis=1))
+        result = ipvae_snn.infer(params, x, 65, seed=0, record_windows=[64], warn=False,
+                                 progress=False)
+        problem = input_scale_problem(params, x)
+        rows.append((label, len(x), int(np.count_nonzero(rms > SCALE_LIMIT
+                                                          * TRAIN_PATCH_RMS)),
+                     "no" if problem is None else "yes", float(np.median(rms)),
+                     len({p for p, _, _ in result.runaway_events()}),
+                     float(result.summary()[-1]["r2"])))
+    return rows
+
+
+def format_row(row):
+    label, n, high, warned, rms, runaway, r2 = row
+    return f"| {label} | {n} | {high} | {warned} | {rms:.3g} | {runaway} | {r2:.3g} |"
+
+
+def test_the_docs_table_is_a_run(photo):
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, DOC), encoding="utf-8") as f:
+        doc = f.read()
+    for row in scale_table(photo):
+        assert format_row(row) in doc, format_row(row)
