@@ -58,8 +58,9 @@ def add_parser(subparsers):
     p.add_argument("--augment", action="store_true",
                    help="turn and mirror each training patch at random (the eight "
                         "symmetries of the square; ipvae_snn.data.dihedral_augment)")
-    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
-                   help="comma-separated bundled images to cut training patches from "
+    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="FILES|NAMES",
+                   help="comma-separated photographs to cut whitened training patches "
+                        "from: image files (PNG, JPEG, TIFF) or bundled images "
                         "(default: the reference model's training images)")
     p.add_argument("--init", default="random", metavar="random|NAME|F.npz",
                    help="starting model: a random dictionary (default), a bundled "
@@ -148,7 +149,7 @@ def _patch_pixels(path):
 
 
 def _training_patches(args):
-    from ..data import dihedral_augment, digit_split, load_patches, natural_patches
+    from ..data import dihedral_augment, digit_split, load_patches, patches_from_images
     if args.patches is not None:
         x = load_patches(args.patches, n_pixels=_patch_pixels(args.patches))
         source = f"'{args.patches}'"
@@ -158,7 +159,7 @@ def _training_patches(args):
     else:
         images = [s.strip() for s in args.images.split(",") if s.strip()]
         n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
-        x = natural_patches(images, n_patches=n, seed=args.seed)
+        x = patches_from_images(images, n_patches=n, seed=args.seed)
         source = f"{', '.join(images)}; seed {args.seed}"
     if args.augment:
         x = dihedral_augment(x, seed=args.seed)
