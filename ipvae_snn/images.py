@@ -170,9 +170,11 @@ def read_image(item, index=0, downsample=True):
     path = os.fspath(item)
     what = f"file '{path}'"
     if not os.path.exists(path):
-        hint = ("" if os.path.splitext(path)[1] or os.sep in path else
-                f" and is not a bundled image ({', '.join(available_images())})")
-        raise MissingFileError(f"image file '{path}' does not exist{hint}")
+        if os.path.splitext(path)[1] or os.sep in path:
+            raise MissingFileError(f"image file '{path}' does not exist")
+        raise MissingFileError(f"image {path!r} is not available: no bundled image of "
+                               f"that name ({', '.join(available_images())}) and no "
+                               f"such file")
     if os.path.isdir(path):
         raise InvalidValueError(f"image file '{path}' is a folder; name image files")
     from skimage import io

@@ -194,7 +194,7 @@ def test_the_contrast_of_a_photograph_does_not_matter():
 
 @pytest.mark.parametrize("make, error, needle", [
     (lambda d: d / "missing.png", MissingFileError, "image file '"),
-    (lambda d: "nosuchimage", MissingFileError, "not a bundled image"),
+    (lambda d: "nosuchimage", MissingFileError, "no bundled image of that name"),
     (lambda d: (d / "notes.png").write_text("not an image") and d / "notes.png",
      InvalidValueError, "cannot be read as an image"),
     (lambda d: d, InvalidValueError, "is a folder"),
