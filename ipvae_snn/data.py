@@ -25,6 +25,11 @@ scikit-learn (nothing is downloaded):
 8. the global shift/rescale ``(x - SHIFT_MU) / SHIFT_SD`` of the training
    patch file, so new patches are on the model's input scale.
 
+`patches_from_images` runs the same pipeline on the user's own photographs
+(image files or arrays). `check_input_scale` compares input patches with the
+scale of the model's training data before a run, and warns (or refuses) where
+the patches are far outside it, as raw 0–255 pixels are.
+
 `digit_patches` prepares scikit-learn's 8×8 digits as 16×16 inputs and
 `load_patches` reads and validates user ``.npy``/``.npz`` files.
 
@@ -39,17 +44,21 @@ True
 """
 
 import os
-from importlib import resources
 
 import numpy as np
 
 from ._memory import check_memory
 from .defaults import MAX_ABS_VALUE, PATCH_SIZE
 from .io import load_array_file
-from .validation import InvalidValueError, MissingFileError, check_int
+from .images import _image_path, available_images, load_image, read_image
+from .scale import (OFFSET_LIMIT, SCALE_LIMIT, TRAIN_PATCH_RMS, InputScaleWarning,
+                    check_input_scale, input_scale_problem)
+from .validation import InvalidTypeError, InvalidValueError, check_int
 
 __all__ = ["check_patches", "load_patches", "available_images", "load_image",
-           "natural_patches", "dihedral_augment", "digit_patches", "digit_split",
+           "natural_patches", "patches_from_images", "check_input_scale",
+           "input_scale_problem", "InputScaleWarning", "TRAIN_PATCH_RMS",
+           "SCALE_LIMIT", "OFFSET_LIMIT", "dihedral_augment", "digit_patches", "digit_split",
            "DIGITS_TEST_SIZE",
            "DIGITS_SPLIT_SEED", "preprocess_frames",
            "whitening_filter", "contrast_normalize", "TRAIN_IMAGES",
@@ -75,26 +84,6 @@ HELD_OUT_IMAGES = ("chelsea", "gravel")
 
 FRAME_SIZE = 64
 _CROP = 4
-
-# name -> (package, file). Only photographs that ship inside the wheels;
-# scikit-image's pooch-fetched images are left out on purpose.
-_IMAGES = {
-    "camera": ("skimage", "camera.png"),
-    "astronaut": ("skimage", "astronaut.png"),
-    "coffee": ("skimage", "coffee.png"),
-    "rocket": ("skimage", "rocket.jpg"),
-    "grass": ("skimage", "grass.png"),
-    "brick": ("skimage", "brick.png"),
-    "moon": ("skimage", "moon.png"),
-    "coins": ("skimage", "coins.png"),
-    "chelsea": ("skimage", "chelsea.png"),
-    "gravel": ("skimage", "gravel.png"),
-    "hubble_deep_field": ("skimage", "hubble_deep_field.jpg"),
-    "motorcycle_left": ("skimage", "motorcycle_left.png"),
-    "motorcycle_right": ("skimage", "motorcycle_right.png"),
-    "china": ("sklearn", "china.jpg"),
-    "flower": ("sklearn", "flower.jpg"),
-}
 
 
 def check_patches(x, n_pixels, name="patches", allow_single=True):
@@ -219,67 +208,6 @@ def load_patches(path, n_pixels=PATCH_SIZE * PATCH_SIZE):
     return check_patches(arr, n_pixels, name=f"patches file '{os.fspath(path)}'")
 
 
-# ------------------------------------------------------------------ images
-def available_images():
-    """
-    Names of the bundled photographs `load_image` and `natural_patches` accept.
-
-    Examples
-    --------
-    >>> available_images()[:4]
-    ['astronaut', 'brick', 'camera', 'chelsea']
-    """
-    return sorted(_IMAGES)
-
-
-def _image_path(name):
-    if not isinstance(name, str) or name not in _IMAGES:
-        raise InvalidValueError(f"image {name!r} is not available; choose from "
-                         f"{', '.join(available_images())}")
-    package, filename = _IMAGES[name]
-    if package == "skimage":
-        path = resources.files("skimage") / "data" / filename
-    else:
-        path = resources.files("sklearn.datasets") / "images" / filename
-    path = str(path)
-    if not os.path.exists(path):
-        raise MissingFileError(
-            f"image {name!r}: file '{path}' is missing from the installed "
-            f"{'scikit-image' if package == 'skimage' else 'scikit-learn'}")
-    return path
-
-
-def load_image(name, downsample=True):
-    """
-    A bundled photograph as a grayscale float64 image in [0, 1].
-
-    Parameters
-    ----------
-    name : str
-        One of `available_images`.
-    downsample : bool
-        Apply the anti-aliased 2× downsampling of the training data
-        (``skimage.transform.rescale(image, 0.5, anti_aliasing=True)``).
-
-    Returns
-    -------
-    ndarray of float64, shape (height, width)
-    """
-    from skimage import color, io, transform
-
-    img = io.imread(_image_path(name))
-    if img.ndim == 3:
-        if img.shape[-1] == 4:
-            img = color.rgba2rgb(img)
-        img = color.rgb2gray(img)
-    elif np.issubdtype(img.dtype, np.integer):
-        img = img / float(np.iinfo(img.dtype).max)
-    img = np.asarray(img, dtype=np.float64)
-    if downsample:
-        img = transform.rescale(img, 0.5, anti_aliasing=True)
-    return img
-
-
 # ------------------------------------------------------------ preprocessing
 def whitening_filter(shape, f0=0.5, n=4):
     """
@@ -364,9 +292,6 @@ def preprocess_frames(frames, crop=_CROP):
 
 def _image_patches(img, n, rng, patches_per_frame, patch_size):
     height, width = img.shape
-    if height < FRAME_SIZE or width < FRAME_SIZE:
-        raise InvalidValueError(f"image of shape {img.shape} is smaller than one "
-                         f"{FRAME_SIZE}x{FRAME_SIZE} frame")
     n_frames = -(-n // patches_per_frame)
     top = rng.integers(0, height - FRAME_SIZE + 1, size=n_frames)
     left = rng.integers(0, width - FRAME_SIZE + 1, size=n_frames)
@@ -396,7 +321,7 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     images : str or sequence of str
         Names from `available_images`. Default: the held-out images
         (chelsea, gravel) the model never saw; `TRAIN_IMAGES` are the ones
-        it was trained on.
+        it was trained on. For your own photographs use `patches_from_images`.
     n_patches : int
         Total number of patches, split evenly over ``images`` (the first
         images get one more when it does not divide).
@@ -419,6 +344,7 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     See Also
     --------
     preprocess_frames : the per-frame pipeline (module docstring lists the steps).
+    patches_from_images : the same pipeline on image files and arrays.
 
     Examples
     --------
@@ -430,10 +356,75 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     if isinstance(images, str):
         images = (images,)
     images = tuple(images)
-    if not images:
-        raise InvalidValueError("images: give at least one image name")
     for name in images:
-        _image_path(name)                       # validates the name early
+        _image_path(name)                       # bundled names only, checked early
+    return patches_from_images(images, n_patches=n_patches, seed=seed,
+                               patches_per_frame=patches_per_frame,
+                               patch_size=patch_size, return_source=return_source)
+
+
+def patches_from_images(images, n_patches=1000, seed=None, patches_per_frame=16,
+                        patch_size=PATCH_SIZE, return_source=False):
+    """
+    Whitened patches of your own photographs, prepared like the training data.
+
+    Every image goes through the pipeline of the bundled model's training
+    data (module docstring: grayscale, 2× downsampling, random 64×64 frames,
+    whitening, contrast normalisation, z-score, crop, random patches, the
+    global shift/rescale), so the patches are on the model's input scale
+    whatever the brightness and contrast of the photograph. `natural_patches`
+    is this function on bundled images.
+
+    Parameters
+    ----------
+    images : str, path, ndarray or a sequence of them
+        Image files (PNG, JPEG, TIFF and whatever else
+        ``skimage.io.imread`` reads; colour is converted to gray), names of
+        bundled images (`available_images`), or arrays: gray (height, width)
+        or colour (height, width, 3 or 4), integer (scaled by the dtype's
+        maximum) or float (colour in [0, 1]). One array is one image. Each
+        image must be at least 128×128 pixels (one 64×64 frame after the 2×
+        downsampling).
+    n_patches, seed, patches_per_frame, patch_size, return_source
+        As in `natural_patches`: ``n_patches`` in total, split evenly over
+        the images.
+
+    Returns
+    -------
+    patches : ndarray of float64, shape (n_patches, patch_size**2)
+    source : ndarray of int, shape (n_patches,)
+        Only with ``return_source``: the index into ``images`` of each patch.
+
+    Raises
+    ------
+    MissingFileError, InvalidValueError, InvalidTypeError
+        In one line naming the image: a missing or unreadable file, an array
+        that is not an image, an image smaller than one frame.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from skimage import io
+    >>> photo = os.path.join(tempfile.mkdtemp(), "photo.png")
+    >>> io.imsave(photo, (np.random.default_rng(0).random((200, 300)) * 255
+    ...                   ).astype(np.uint8))
+    >>> x = patches_from_images(photo, n_patches=8, seed=0)
+    >>> x.shape, check_input_scale(None, x) is x
+    ((8, 256), True)
+    >>> patches_from_images(np.zeros((100, 100)), n_patches=8)
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: image images[0] (an array) is 50x50 ...
+    """
+    if isinstance(images, (str, os.PathLike, np.ndarray)):
+        images = [images]
+    try:
+        images = list(images)
+    except TypeError:
+        raise InvalidTypeError(f"images: expected image files, bundled image names or "
+                               f"arrays, got {type(images).__name__}") from None
+    if not images:
+        raise InvalidValueError("images: give at least one image")
     n_patches = check_int(n_patches, "n_patches")
     patches_per_frame = check_int(patches_per_frame, "patches_per_frame")
     patch_size = check_int(patch_size, "patch_size")
@@ -443,15 +434,24 @@ def natural_patches(images=HELD_OUT_IMAGES, n_patches=1000, seed=None,
     n_frames = -(-n_patches // patches_per_frame)
     check_memory(8 * (3 * n_patches * patch_size ** 2 + 8 * n_frames * FRAME_SIZE ** 2),
                  f"n_patches={n_patches}", "cut fewer patches at a time")
+    grey = []
+    for i, item in enumerate(images):
+        img, what = read_image(item, i, downsample=True)
+        if min(img.shape) < FRAME_SIZE:
+            height, width = img.shape
+            raise InvalidValueError(
+                f"image {what} is {height}x{width} after the 2x downsampling of the "
+                f"training data, smaller than one {FRAME_SIZE}x{FRAME_SIZE} frame; "
+                f"give images of at least {2 * FRAME_SIZE}x{2 * FRAME_SIZE} pixels")
+        grey.append(img)
     rng = np.random.default_rng(seed)
-    per_image = [n_patches // len(images) + (i < n_patches % len(images))
-                 for i in range(len(images))]
+    per_image = [n_patches // len(grey) + (i < n_patches % len(grey))
+                 for i in range(len(grey))]
     parts, source = [], []
-    for i, (name, n) in enumerate(zip(images, per_image)):
+    for i, (img, n) in enumerate(zip(grey, per_image)):
         if n == 0:
             continue
-        parts.append(_image_patches(load_image(name), n, rng, patches_per_frame,
-                                    patch_size))
+        parts.append(_image_patches(img, n, rng, patches_per_frame, patch_size))
         source.append(np.full(n, i, dtype=np.int64))
     patches = (np.concatenate(parts) - SHIFT_MU) / SHIFT_SD
     if return_source:

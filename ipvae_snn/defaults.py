@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_WINDOW_S", "PATCH_SIZE", "FLOAT32_EPS", "SIGMA_SOFTCLAMP",
            "CLAMP_U", "CLAMP_DU", "CLAMP_MIN", "SOFTPLUS_THRESHOLD", "SUMMARY_WINDOWS",
            "FIGURE_WINDOWS", "ANALYSIS_START", "min_analysis_windows", "MAX_ABS_VALUE",
            "MAX_CLAMP_U", "MAX_SELF_INHIBITION", "MEMORY_LIMIT_ENV",
-           "SCHEDULER_ENV", "SCHEDULER_TIMEOUT_S", "WAIT_WORKERS_S"]
+           "SCHEDULER_ENV", "SCHEDULER_TIMEOUT_S", "WAIT_WORKERS_S", "CACHE_ENV"]
 
 #: Default window length T_w in seconds: one inference step. 100 ms makes the
 #: bundled model's mean counts per window (0.01 in the first windows, 0.3 at
@@ -86,6 +86,10 @@ FIGURE_WINDOWS = (1, 4, 16, 64)
 #: First window of the spike statistics: the windows before it are the
 #: transient from the prior ``u_init``.
 ANALYSIS_START = 16
+
+#: Environment variable naming the folder of the compiled programs' cache
+#: (`ipvae_snn.network.program.default_cache_dir`).
+CACHE_ENV = "IPVAE_SNN_CACHE"
 
 #: Environment variable naming the Dask scheduler (Dask's own) that
 #: ``--scheduler`` defaults to.

@@ -37,7 +37,7 @@ import numpy as np
 from . import metrics
 from ._memory import check_memory
 from ._progress import ProgressBar
-from .data import check_patches
+from .data import check_input_scale, check_patches
 from .executor import make_executor
 from .metrics import one_blas_thread
 from .results import InferenceResult
@@ -440,7 +440,9 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     max_record_bytes : int
         Refuse recordings larger than this (pass ``record_windows`` instead).
     warn : bool
-        Issue a `RunawayWarning` when neurons run away.
+        Issue a `RunawayWarning` when neurons run away, and an
+        `~ipvae_snn.data.InputScaleWarning` before a run on patches far from
+        the training scale (`~ipvae_snn.data.check_input_scale`).
     client : distributed.Client, optional
         Run the blocks as tasks on this Dask cluster instead of local threads
         (`ipvae_snn.executor`): the same result, bit for bit.
@@ -469,6 +471,8 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     params = check_params(params)
     seed = check_seed(seed)
     x = check_patches(x, params.n_pixels, name="x")
+    if warn:                                    # learning's batches pass warn=False
+        check_input_scale(params, x, name="x")
     n_windows = check_int(n_windows, "n_windows")
     dtype = check_float_dtype(dtype)
     if max_count is not None:

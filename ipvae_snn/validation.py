@@ -53,7 +53,7 @@ import os
 
 import numpy as np
 
-__all__ = ["InputError", "InvalidValueError", "InvalidTypeError",
+__all__ = ["InputError", "InvalidValueError", "InputScaleError", "InvalidTypeError",
            "MissingKeyError", "NotRecordedError", "MissingFileError", "NotAFolderError",
            "FileWriteError",
            "MissingDependencyError", "UnavailableDeviceError", "UnavailableCacheError",
@@ -71,6 +71,13 @@ class InputError(Exception):
 
 class InvalidValueError(InputError, ValueError):
     """A value out of range, of the wrong shape or not finite."""
+
+
+class InputScaleError(InvalidValueError):
+    """
+    Input patches far from the scale of the model's training data, refused
+    (`ipvae_snn.data.check_input_scale` with ``strict=True``, ``--strict``).
+    """
 
 
 class InvalidTypeError(InputError, TypeError, ValueError):

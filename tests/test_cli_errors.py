@@ -88,6 +88,36 @@ def test_fit_refuses_to_overwrite_a_model_or_an_earlier_checkpoint(trained, caps
     assert _hashes(trained) == before
 
 
+def test_the_learner_api_refuses_to_overwrite_a_file_that_is_no_checkpoint(trained):
+    from ipvae_snn.learning import SpikingDictionaryLearner
+    from ipvae_snn.validation import InvalidValueError
+    before = _hashes(trained)
+    x = ipvae_snn.data.natural_patches(n_patches=20, seed=0)
+    learner = SpikingDictionaryLearner(n_components=8, max_iter=1, batch_size=10,
+                                       checkpoint=str(trained / "model.npz"))
+    with pytest.raises(InvalidValueError, match="model.npz' exists and is not a fit "
+                                                "checkpoint") as info:
+        learner.fit(x)
+    assert "\n" not in str(info.value)
+    assert _hashes(trained) == before              # the model is untouched
+    # a new fit replaces an earlier fit's checkpoint, as the API restarts a fit
+    SpikingDictionaryLearner(n_components=8, max_iter=1, batch_size=10,
+                             checkpoint=str(trained / "ck.npz")).fit(x)
+    from ipvae_snn.learning.checkpoint import is_checkpoint
+    assert is_checkpoint(trained / "ck.npz")
+
+
+def test_fit_names_its_options_when_a_batch_would_record_too_much(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    rc, out, err = _cli(capsys, *FIT, "--t-train", "100000", "--n-components", "512",
+                        "--out", "m.npz")
+    _one_line_error(rc, err, "--t-train 100000", "--batch-size 100", "GiB")
+    assert "record_windows" not in err and "max_record_bytes" not in err
+    assert time.perf_counter() - start < 30 and os.listdir(tmp_path) == []
+
+
 def test_a_resumed_fit_names_the_options_that_differ(trained, capsys):
     before = _hashes(trained)
     args = [a if a != "1" else "2" for a in FIT]                  # --epochs 2

@@ -201,7 +201,7 @@ def small_nwb(tmp_path_factory):
     params = IPVAEParams.random(16, 8, random_state=0, template=None)
     result = SpikingIPVAE(params, device="runtime").run(
         np.random.default_rng(0).standard_normal((2, 16)), 3, seed=0, warn=False)
-    return result.to_nwb(tmp_path_factory.mktemp("nwb") / "run.nwb")
+    return write_nwb(result, tmp_path_factory.mktemp("nwb") / "run.nwb")
 
 
 def _garble(data):
@@ -220,7 +220,6 @@ def _garble(data):
 ])
 def test_unreadable_nwb_files_are_named_errors(small_nwb, tmp_path, damage, why):
     """h5py's OSError, KeyError and TypeError came through without the path."""
-    from ipvae_snn.results import SpikingResult
     from ipvae_snn.validation import InvalidValueError
     path = tmp_path / "bad.nwb"
     data = open(small_nwb, "rb").read()
@@ -233,7 +232,7 @@ def test_unreadable_nwb_files_are_named_errors(small_nwb, tmp_path, damage, why)
                           "text": b"hello, not an NWB file\n", "empty": b""}[damage])
     before = path.read_bytes()
     with pytest.raises(InvalidValueError) as exc:
-        SpikingResult.from_nwb(path)
+        read_nwb(path)
     message = str(exc.value)
     assert f"NWB file '{path}'" in message and why in message, message
     assert "\n" not in message and path.read_bytes() == before

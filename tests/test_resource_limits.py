@@ -1,6 +1,6 @@
 """
 Runs are bounded before they start: the memory model covers spike volume
-(`ipvae_snn._memory.spike_volume`), sizes and timeouts from the environment
+(`ipvae_snn.network.volume.spike_volume`), sizes and timeouts from the environment
 are parsed by one rule each and named when wrong, statistics refuse spike
 volumes beyond any neuron's rate, and fits that diverge stop with one line
 instead of writing a broken model. Each case is reproduced on the command
@@ -21,7 +21,8 @@ import pytest
 
 import ipvae_snn
 from ipvae_snn import IPVAEParams, load_model
-from ipvae_snn._memory import available_memory, parse_size, spike_volume
+from ipvae_snn._memory import available_memory, parse_size
+from ipvae_snn.network.volume import spike_volume
 from ipvae_snn.data import natural_patches
 from ipvae_snn.network import SpikingIPVAE
 from ipvae_snn.network.program import ProgramCache

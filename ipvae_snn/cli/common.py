@@ -17,15 +17,15 @@ import warnings
 import numpy as np
 
 from .._equations import REALIZATIONS
-from ..defaults import DEFAULT_WINDOW_S, FIGURE_WINDOWS, SCHEDULER_ENV
+from ..defaults import DEFAULT_WINDOW_S, FIGURE_WINDOWS
 from ..io import json_dumps
 from ..validation import InputError
 
 __all__ = ["PROG", "CLIError", "positive_int", "nonnegative_int", "positive_float",
            "nonnegative_float", "add_model_arguments", "add_input_arguments",
            "add_output_arguments", "add_inference_arguments", "add_network_arguments",
-           "add_cluster_arguments", "wait_seconds", "scheduler_client", "scheduler_label",
-           "check_nwb_argument", "write_nwb", "load_model",
+           "add_images_argument", "add_strict_argument", "check_patch_scale",
+           "load_model",
            "load_input_patches", "record_windows_for", "format_summary_table",
            "summary_dict", "check_output_arguments", "check_outputs",
            "check_figure_paths", "report",
@@ -86,9 +86,28 @@ def add_model_arguments(parser):
                              f"natural-image patches)")
 
 
-def add_input_arguments(parser):
-    """``--n-patches`` | ``--patches``, ``--images``, ``--seed``."""
+def add_images_argument(parser):
+    """``--images``: image files or bundled images' names, comma-separated."""
     from ..data import HELD_OUT_IMAGES
+    return parser.add_argument(
+        "--images", default=",".join(HELD_OUT_IMAGES), metavar="FILES|NAMES",
+        help="comma-separated photographs to cut whitened patches from, prepared "
+             "like the models' training data: your own image files (PNG, JPEG, "
+             "TIFF, at least 128x128 pixels) or bundled images (see "
+             "ipvae_snn.data.available_images(); default: the held-out "
+             "'%(default)s')")
+
+
+def add_strict_argument(parser):
+    """``--strict``: refuse inputs far from the model's training scale."""
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse (exit 2) input patches far from the scale of "
+                             "the model's training data instead of warning, e.g. "
+                             "raw 0-255 pixels (ipvae_snn.data.check_input_scale)")
+
+
+def add_input_arguments(parser):
+    """``--n-patches`` | ``--patches``, ``--images``, ``--seed``, ``--strict``."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--n-patches", type=positive_int, metavar="N",
                        help=f"number of whitened 16x16 patches cut from bundled "
@@ -97,14 +116,11 @@ def add_input_arguments(parser):
                        help="your own patches: .npy, or .npz with one array (or "
                             "one under the key 'patches'), shape (n, 256) or "
                             "(n, 16, 16)")
-    parser.add_argument("--images", default=",".join(HELD_OUT_IMAGES),
-                        metavar="NAMES",
-                        help="comma-separated bundled images to cut patches from "
-                             "(default: the held-out '%(default)s'; see "
-                             "ipvae_snn.data.available_images())")
+    add_images_argument(parser)
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed of the patch positions and of the spike "
                              "sampling (default %(default)s)")
+    add_strict_argument(parser)
 
 
 def add_output_arguments(parser):
@@ -144,118 +160,6 @@ def add_network_arguments(parser, device="cpp_standalone", device_help=None,
                                                  "%(default)s)")
 
 
-def wait_seconds(text):
-    """`argparse` type of ``--wait-workers``: seconds >= 0, or ``inf``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (or inf), "
-                                         f"got {text!r}") from None
-    if np.isnan(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (or inf), "
-                                         f"got {value}")
-    return value
-
-
-def add_cluster_arguments(parser, nwb=False):
-    """
-    ``--scheduler`` and ``--wait-workers`` (a Dask cluster) and, with ``nwb``,
-    ``--nwb`` (an NWB file).
-    """
-    from ..defaults import SCHEDULER_TIMEOUT_S, WAIT_WORKERS_S
-    # name --jobs only where the subcommand has it (argparse lists its options
-    # only in this attribute)
-    jobs = "--jobs" in getattr(parser, "_option_string_actions", {})
-    workers = "--jobs or CPU-count workers" if jobs else "one worker per CPU"
-    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help=f"run on a Dask cluster: 'local' (a LocalCluster of "
-                             f"{workers}), a scheduler address "
-                             "tcp://host:port, tls://host:port (TLS settings from "
-                             "dask's configuration) or a scheduler file, waited for "
-                             f"up to {SCHEDULER_TIMEOUT_S:g} s (default: "
-                             "$DASK_SCHEDULER_ADDRESS; unset: local processes); needs "
-                             'pip install "ipvae-snn[dask]"')
-    parser.add_argument("--wait-workers", metavar="SECONDS", type=wait_seconds,
-                        default=None,
-                        help="with --scheduler: seconds to wait for the cluster's "
-                             "first worker, e.g. while its jobs are queued; 'inf' "
-                             f"waits as long as it takes (default {WAIT_WORKERS_S:g})")
-    if nwb:
-        parser.add_argument("--nwb", metavar="F.nwb", default=None,
-                            help="also write the spikes, trials, input patches and "
-                                 "model as a Neurodata Without Borders file; needs "
-                                 'pip install "ipvae-snn[nwb]"')
-        group = parser.add_argument_group(
-            "NWB metadata", "who made the --nwb file, and its subject (the model)")
-        group.add_argument("--nwb-for-neo", action="store_true",
-                           help="write the file's lists of strings (related "
-                                "publications, experimenter, keywords) into its "
-                                "notes: neo's NWBIO (0.14) cannot read them")
-        group.add_argument("--experimenter", action="append", metavar="NAME",
-                           help="experimenter, 'Last, First' (repeat for several)")
-        group.add_argument("--lab", metavar="NAME", help="the lab")
-        group.add_argument("--institution", metavar="NAME", help="the institution")
-        group.add_argument("--subject-id", metavar="ID",
-                           help="subject id (default ipvae-<model fingerprint>)")
-        group.add_argument("--subject-species", metavar="SPECIES",
-                           help="subject species, a Latin binomial or an NCBI Taxonomy "
-                                "IRI (default NCBITaxon_32630, 'synthetic construct': "
-                                "a model is no animal)")
-
-
-@contextlib.contextmanager
-def scheduler_client(args):
-    """
-    The Dask client of ``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), None
-    without either; closed, with a local cluster, on exit.
-    """
-    scheduler = getattr(args, "scheduler", None)
-    wait_workers = getattr(args, "wait_workers", None)
-    if scheduler is None and not os.environ.get(SCHEDULER_ENV):
-        if wait_workers is not None:
-            raise CLIError("--wait-workers needs --scheduler (or $DASK_SCHEDULER_ADDRESS)")
-        yield None
-        return
-    from ..cluster import open_client
-    with open_client(scheduler, n_workers=getattr(args, "jobs", None),
-                     wait_workers=wait_workers) as client:
-        yield client
-
-
-def scheduler_label(client):
-    """`` on the Dask cluster at ADDRESS (N workers)`` for headers, or ''."""
-    if client is None:
-        return ""
-    from ..cluster import client_info
-    info = client_info(client)
-    return f" on the Dask cluster at {info['scheduler']} ({info['n_workers']} workers)"
-
-
-def check_nwb_argument(args):
-    """Fail before any work when ``--nwb`` is given but pynwb is missing."""
-    if getattr(args, "nwb", None):
-        from ..nwb import require_pynwb
-        require_pynwb()
-
-
-def write_nwb(result, args, **kwargs):
-    """
-    Write ``result`` to ``--nwb`` when given (`ipvae_snn.nwb.write_nwb`), with
-    the metadata options and the command line as its ``source_script``.
-    """
-    if getattr(args, "nwb", None):
-        import shlex
-
-        from ..nwb import write_nwb as write
-        meta = {k: getattr(args, k, None) for k in ("experimenter", "lab", "institution")}
-        subject = dict(subject_id=getattr(args, "subject_id", None),
-                       species=getattr(args, "subject_species", None))
-        write(result, args.nwb, subject=subject,
-              source_script=shlex.join([PROG] + list(getattr(args, "argv", []))),
-              neo_readable=bool(getattr(args, "nwb_for_neo", False)),
-              **{k: v for k, v in meta.items() if v}, **kwargs)
-
-
 # ------------------------------------------------------------- model, inputs
 def model_label(path):
     """How the summaries name the model of ``--model``."""
@@ -272,23 +176,51 @@ def load_model(path):
     return default_params() if path is None else _load(path)
 
 
-def load_input_patches(args, params):
+def load_input_patches(args, params, limit=None):
     """
-    The input patches of ``args``: ``--patches`` FILE, or ``--n-patches`` cut
-    from ``--images`` with ``--seed``. Returns ``(patches, description)``.
+    The input patches of ``args``: ``--patches`` FILE (its first ``limit``
+    patches), or ``--n-patches`` cut from ``--images`` (files or bundled
+    names) with ``--seed``; their scale checked before any run
+    (`check_patch_scale`). Returns ``(patches, description)``.
     """
-    from ..data import load_patches, natural_patches
+    from ..data import load_patches, patches_from_images
     if args.patches is not None:
-        x = load_patches(args.patches, params.n_pixels)
-        return x, f"'{args.patches}'"
+        x = load_patches(args.patches, params.n_pixels)[:limit]
+        return check_patch_scale(args, params, x, f"--patches '{args.patches}'"), \
+            f"'{args.patches}'"
     side = int(round(np.sqrt(params.n_pixels)))
     if side * side != params.n_pixels:
         raise CLIError(f"the model expects {params.n_pixels} pixels, not a square "
                        f"patch; pass --patches")
-    images = [s.strip() for s in args.images.split(",") if s.strip()]
+    images = _image_list(args)
     n = DEFAULT_N_PATCHES if args.n_patches is None else args.n_patches
-    x = natural_patches(images, n_patches=n, seed=args.seed, patch_size=side)
-    return x, f"{', '.join(images)}; seed {args.seed}"
+    x = patches_from_images(images, n_patches=n, seed=args.seed, patch_size=side)
+    return check_patch_scale(args, params, x, "--images"), \
+        f"{', '.join(images)}; seed {args.seed}"
+
+
+def _image_list(args):
+    images = [s.strip() for s in (getattr(args, "images", None) or "").split(",")
+              if s.strip()]
+    if not images:
+        raise CLIError("--images: name at least one image file or bundled image")
+    return images
+
+
+def check_patch_scale(args, params, x, name):
+    """
+    The input-scale check of `ipvae_snn.data.check_input_scale` before a run:
+    one warning line naming the problem, or with ``--strict`` an error (exit
+    2). The run itself then does not warn again (`no_runaway_warnings`).
+    """
+    from ..data import input_scale_problem
+    from ..validation import InputScaleError
+    problem = input_scale_problem(params, x, name=name)
+    if problem is not None:
+        if getattr(args, "strict", False):
+            raise InputScaleError(problem + " (--strict)")
+        warn(problem + " (--strict refuses such input)")
+    return x
 
 
 def record_windows_for(n_windows, extra=FIGURE_WINDOWS):
@@ -318,11 +250,14 @@ def no_runaway_warnings():
     """
     Silence `RunawayWarning` inside: the commands count runaway patches in
     their summaries (infer, simulate, stats) instead of printing a warning
-    with a code line.
+    with a code line. `InputScaleWarning` too: the commands checked the
+    input's scale before the run (`check_patch_scale`).
     """
+    from ..data import InputScaleWarning
     from ..results import RunawayWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunawayWarning)
+        warnings.simplefilter("ignore", InputScaleWarning)
         yield
 
 
@@ -505,12 +440,19 @@ def check_output_arguments(args):
 def input_files(args):
     """
     The input files of an inference subcommand: ``--patches``, ``--model`` (a
-    bundled model's name is no file).
+    bundled model's name is no file) and the image files of ``--images``.
     """
+    from ..data import available_images
     from ..params import BUNDLED_MODELS
     model = getattr(args, "model", None)
-    return [("--patches", getattr(args, "patches", None)),
-            ("--model", None if model in BUNDLED_MODELS else model)]
+    files = [("--patches", getattr(args, "patches", None)),
+             ("--model", None if model in BUNDLED_MODELS else model)]
+    if getattr(args, "patches", None) is None:
+        images = [name for name in (getattr(args, "images", None) or "").split(",")
+                  if name.strip() and name.strip() not in available_images()]
+        files += [("--images" if len(images) == 1 else f"--images (file {i + 1})",
+                   name.strip()) for i, name in enumerate(images)]
+    return files
 
 
 def _activity_note(result):

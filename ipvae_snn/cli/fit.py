@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from .common import (PROG, CLIError, add_cluster_arguments, add_network_arguments,
-                     check_outputs, no_runaway_warnings,
-                     nonnegative_float, nonnegative_int, positive_float, positive_int,
-                     print_json, pyplot, scheduler_client, scheduler_label)
+from .cluster import (add_cluster_arguments, scheduler_client, scheduler_label)
+from .common import (PROG, CLIError, add_network_arguments, check_outputs, no_runaway_warnings,
+                     nonnegative_float, nonnegative_int, positive_float, positive_int, print_json,
+                     pyplot)
 
 __all__ = ["NAME", "add_parser", "run", "FIT_N_PATCHES", "FIT_EPOCHS",
            "FIT_EVAL_PATCHES"]
@@ -58,8 +58,9 @@ def add_parser(subparsers):
     p.add_argument("--augment", action="store_true",
                    help="turn and mirror each training patch at random (the eight "
                         "symmetries of the square; ipvae_snn.data.dihedral_augment)")
-    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="NAMES",
-                   help="comma-separated bundled images to cut training patches from "
+    p.add_argument("--images", default=",".join(TRAIN_IMAGES), metavar="FILES|NAMES",
+                   help="comma-separated photographs to cut whitened training patches "
+                        "from: image files (PNG, JPEG, TIFF) or bundled images "
                         "(default: the reference model's training images)")
     p.add_argument("--init", default="random", metavar="random|NAME|F.npz",
                    help="starting model: a random dictionary (default), a bundled "
@@ -148,7 +149,7 @@ def _patch_pixels(path):
 
 
 def _training_patches(args):
-    from ..data import dihedral_augment, digit_split, load_patches, natural_patches
+    from ..data import dihedral_augment, digit_split, load_patches, patches_from_images
     if args.patches is not None:
         x = load_patches(args.patches, n_pixels=_patch_pixels(args.patches))
         source = f"'{args.patches}'"
@@ -158,7 +159,7 @@ def _training_patches(args):
     else:
         images = [s.strip() for s in args.images.split(",") if s.strip()]
         n = FIT_N_PATCHES if args.n_patches is None else args.n_patches
-        x = natural_patches(images, n_patches=n, seed=args.seed)
+        x = patches_from_images(images, n_patches=n, seed=args.seed)
         source = f"{', '.join(images)}; seed {args.seed}"
     if args.augment:
         x = dihedral_augment(x, seed=args.seed)
@@ -281,10 +282,20 @@ def _check_operating_point(point, init, n_pixels, k, text):
 
 def _check_batch_memory(args, k, n_pixels):
     """The read-out windows of one batch (--t-train x --batch-size) must fit in memory."""
-    from ..reference import memory_estimate
+    from ..reference import _DEFAULT_MAX_RECORD_BYTES, memory_estimate
     from .._memory import check_memory
-    need = (args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
-            + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels))
+    # what the batch's inference records (windows 1..t_train, counts and, for
+    # the KL term, potentials, 4 bytes each): infer refuses more than its
+    # max_record_bytes, in the API's words; here in the options'
+    record = args.batch_size * args.t_train * k * 4 * (2 if args.beta > 0 else 1)
+    if getattr(args, "backend", "reference") == "reference" and \
+            record > _DEFAULT_MAX_RECORD_BYTES:
+        raise CLIError(f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
+                       f"{k} neurons records {record / 1024 ** 3:.1f} GiB per batch, "
+                       f"more than the {_DEFAULT_MAX_RECORD_BYTES / 1024 ** 3:g} GiB "
+                       f"inference records at once; use a smaller --t-train or "
+                       f"--batch-size")
+    need = record + memory_estimate(args.batch_size, args.t_train + 1, k, n_pixels)
     check_memory(need, f"--t-train {args.t_train} x --batch-size {args.batch_size} x "
                        f"{k} neurons", "use a smaller --t-train or --batch-size")
 

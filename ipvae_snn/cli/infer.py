@@ -1,9 +1,9 @@
 """``ipvae-snn infer``: the numpy reference algorithm."""
 
-from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
-                     check_output_arguments, load_input_patches, load_model, model_label,
-                     no_runaway_warnings, positive_int, record_windows_for, report,
-                     scheduler_client, scheduler_label)
+from .cluster import (add_cluster_arguments, scheduler_client, scheduler_label)
+from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, check_output_arguments,
+                     load_input_patches, load_model, model_label, no_runaway_warnings,
+                     positive_int, record_windows_for, report)
 
 __all__ = ["NAME", "add_parser", "run"]
 

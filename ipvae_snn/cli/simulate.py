@@ -3,12 +3,12 @@
 import numpy as np
 
 from ..defaults import DEFAULT_WINDOW_S
-from .common import (DEFAULT_STEPS, PROG, add_cluster_arguments, add_inference_arguments,
-                     add_network_arguments, check_nwb_argument, check_outputs, input_files,
-                     load_input_patches, load_model,
-                     model_label, no_runaway_warnings, positive_float, positive_int,
-                     pyplot, record_windows_for, report, scheduler_client,
-                     scheduler_label, write_nwb)
+from .cluster import (add_cluster_arguments, scheduler_client, scheduler_label)
+from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_arguments,
+                     check_outputs, input_files, load_input_patches, load_model, model_label,
+                     no_runaway_warnings, positive_float, positive_int, pyplot, record_windows_for,
+                     report)
+from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -50,7 +50,8 @@ def add_parser(subparsers):
                    help="write membrane-potential traces of the first patch's most "
                         "driven neurons")
     add_inference_arguments(p)
-    add_cluster_arguments(p, nwb=True)
+    add_cluster_arguments(p)
+    add_nwb_arguments(p)
     return p
 
 

@@ -6,11 +6,12 @@ import time
 import numpy as np
 
 from ..defaults import ANALYSIS_START, DEFAULT_WINDOW_S, min_analysis_windows
-from .common import (PROG, CLIError, add_cluster_arguments, add_model_arguments,
-                     add_network_arguments, check_nwb_argument, check_output_arguments,
-                     load_input_patches, load_model, model_label, no_runaway_warnings,
-                     nonnegative_int, positive_float, positive_int, print_json, pyplot,
-                     runaway_patches, scheduler_client, scheduler_label, write_nwb)
+from .cluster import (add_cluster_arguments, scheduler_client, scheduler_label)
+from .common import (PROG, CLIError, add_images_argument, add_model_arguments, add_strict_argument,
+                     add_network_arguments, check_output_arguments, load_input_patches, load_model,
+                     model_label, no_runaway_warnings, nonnegative_int, positive_float,
+                     positive_int, print_json, pyplot, runaway_patches)
+from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -25,7 +26,6 @@ STATS_WINDOWS = 101
 
 def add_parser(subparsers):
     """Add ``stats`` to ``subparsers``; returns its parser."""
-    from ..data import HELD_OUT_IMAGES
     p = subparsers.add_parser(
         NAME, help="spike statistics of the spiking network beside V1 ranges",
         description="Run the spiking network on repeated trials of natural patches "
@@ -34,9 +34,7 @@ def add_parser(subparsers):
                     "LV, sparseness, rate distribution, orientation tuning) beside "
                     "the ranges reported for primary visual cortex, with sources.")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--images", default=",".join(HELD_OUT_IMAGES), metavar="NAMES",
-                        help="comma-separated bundled images to cut patches from "
-                             "(default: the held-out '%(default)s')")
+    add_images_argument(source)
     source.add_argument("--patches", metavar="FILE",
                         help="your own patches instead: .npy, or .npz with one "
                              "array, shape (n, 256) or (n, 16, 16)")
@@ -70,6 +68,7 @@ def add_parser(subparsers):
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the patch positions and of the network "
                         "(default %(default)s)")
+    add_strict_argument(p)
     add_model_arguments(p)
     p.add_argument("--figure", metavar="F.png",
                    help="write the network-vs-cortex figure (format from the "
@@ -78,7 +77,8 @@ def add_parser(subparsers):
                    help="print one JSON object on stdout (rows of the table, all "
                         "network values, settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_cluster_arguments(p, nwb=True)
+    add_cluster_arguments(p)
+    add_nwb_arguments(p)
     return p
 
 
@@ -109,9 +109,8 @@ def run(args):
     n_patches = args.n_patches
     if args.patches is None and n_patches is None:
         args.n_patches = STATS_N_PATCHES
-    x, source = load_input_patches(args, params)
-    if args.patches is not None and n_patches is not None:
-        x = x[:n_patches]
+    x, source = load_input_patches(args, params,
+                                   limit=n_patches if args.patches is not None else None)
     net = SpikingIPVAE(params, realization=args.realization, device=args.device)
     start = time.perf_counter()
     with no_runaway_warnings(), scheduler_client(args) as client:

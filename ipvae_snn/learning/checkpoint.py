@@ -10,6 +10,7 @@ epoch, batch), a fit resumed from a checkpoint ends with exactly the
 parameters of an uninterrupted one.
 """
 
+import os
 import hashlib
 import json
 import numbers
@@ -22,7 +23,7 @@ from ..params import IPVAEParams
 from ..validation import InvalidValueError, MissingKeyError
 
 __all__ = ["CHECKPOINT_FORMAT", "HISTORY_KEYS", "save_checkpoint", "load_checkpoint",
-           "is_checkpoint",
+           "is_checkpoint", "check_new_checkpoint",
            "data_hash", "base_seed", "stream_seed", "STREAM_INIT", "STREAM_ORDER",
            "STREAM_BATCH", "STREAM_TRANSFORM", "STREAM_PRIOR"]
 
@@ -101,6 +102,28 @@ def is_checkpoint(path):
             return "format" in data.files and str(data["format"]) == CHECKPOINT_FORMAT
     except Exception:  # not a file, not an .npz, damaged: not a checkpoint
         return False
+
+
+def check_new_checkpoint(path, name="checkpoint"):
+    """
+    Refuse a new fit's checkpoint ``path`` where it would overwrite a file that
+    is no fit checkpoint (a model, the data); an earlier fit's checkpoint is
+    replaced, as a new fit restarts.
+
+    Examples
+    --------
+    >>> from ipvae_snn.params import default_model_path
+    >>> check_new_checkpoint(None), check_new_checkpoint("missing.npz")
+    (None, None)
+    >>> check_new_checkpoint(default_model_path())
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: checkpoint '...' exists and is not a fit ...
+    """
+    if path is not None and os.path.exists(path) and not is_checkpoint(path):
+        raise InvalidValueError(f"{name} '{os.fspath(path)}' exists and is not a fit "
+                                f"checkpoint; the fit would overwrite it: give another "
+                                f"path (resume=True continues a fit from a checkpoint)")
 
 
 def _read(path):

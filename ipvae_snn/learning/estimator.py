@@ -30,8 +30,8 @@ from ..validation import (InvalidTypeError, InvalidValueError, MissingFileError,
 from . import updates
 from .calibration import calibrate_fit
 from .checkpoint import (HISTORY_KEYS, STREAM_BATCH, STREAM_INIT, STREAM_ORDER,
-                         base_seed, data_hash, load_checkpoint, save_checkpoint,
-                         stream_seed)
+                         base_seed, check_new_checkpoint, data_hash, load_checkpoint,
+                         save_checkpoint, stream_seed)
 from .inference import run_inference
 from .readout import SpikeCodeMixin
 from .readout import validate_data as _validate_data
@@ -366,6 +366,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                                        f"starts a new one)")
             state = load_checkpoint(path, X, hyper, self.n_components)
         if state is None:
+            check_new_checkpoint(self.checkpoint)      # never overwrite a user's file
             state = self._initial_state(X, hyper)
         return self._run(X, state)
 

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 
+from ..defaults import CACHE_ENV
 from ..validation import InputError, UnavailableCacheError
 
 __all__ = ["ProgramOutOfMemory", "CacheFullError"]
@@ -30,7 +31,6 @@ class CacheFullError(UnavailableCacheError):
     """
 
     def __init__(self, folder, why, what="the cache folder"):
-        from .program import CACHE_ENV
         super().__init__(f"{what} '{folder}' has no space left ({why}); free space "
                          f"there or set {CACHE_ENV} to a folder with room")
         self.folder = folder

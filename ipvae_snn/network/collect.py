@@ -58,10 +58,10 @@ class ResultCollector:
         realization), and what ``n_parallel`` runs being collected at once hold
         (each of ``spec.inputs_per_run`` inputs): the program's monitors, their
         arrays read back, the dense counts and the read-outs. Spike events per
-        window: ``events_per_window`` (`ipvae_snn._memory.spike_volume`, from
+        window: ``events_per_window`` (`ipvae_snn.network.volume.spike_volume`, from
         the model and input), else half the neurons.
         """
-        from .._memory import BYTES_PER_EVENT
+        from .volume import BYTES_PER_EVENT
         k, t = spec.n_latents, spec.n_windows
         n_u = len(spec.record_u)
         trace = 8 * n_u * spec.steps_per_input

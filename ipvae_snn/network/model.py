@@ -14,9 +14,9 @@ import uuid
 import numpy as np
 
 from .._equations import REALIZATIONS
-from .._memory import check_memory, spike_volume
+from .._memory import check_memory
 from .._progress import ProgressBar
-from ..data import check_patches
+from ..data import check_input_scale, check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
@@ -28,6 +28,7 @@ from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
 from .program import default_cache_dir
 from .units import as_seconds
+from .volume import spike_volume
 
 __all__ = ["SpikingIPVAE"]
 
@@ -196,7 +197,9 @@ class SpikingIPVAE:
         progress : bool, optional
             Progress bar over runs (default: when stderr is a terminal).
         warn : bool
-            Issue a `RunawayWarning` when neurons run away.
+            Issue a `RunawayWarning` when neurons run away, and an
+            `~ipvae_snn.data.InputScaleWarning` on patches far from the
+            training scale (`~ipvae_snn.data.check_input_scale`).
         client : distributed.Client, optional
             Run the batch's runs as tasks on this Dask cluster instead of local
             processes (`ipvae_snn.executor`): the same result, bit for bit.
@@ -207,6 +210,8 @@ class SpikingIPVAE:
         """
         p = self.params
         x = check_patches(patches, p.n_pixels, name="patches")
+        if warn:                                # learning's batches pass warn=False
+            check_input_scale(p, x)
         n_windows = check_int(n_windows, "n_windows")
         seed = check_seed(seed)
         n = x.shape[0]

@@ -50,19 +50,17 @@ import time
 import numpy as np
 
 from .._signals import ChildProcesses
+from ..defaults import CACHE_ENV
 from ..io import atomic_save_json
 from ..validation import InvalidValueError, UnavailableCacheError
 from ._failures import CacheFullError, ProgramOutOfMemory, _no_space, _out_of_memory
 
-__all__ = ["ProgramCache", "Program", "ProgramCrashed", "ProgramOutOfMemory",
-           "CacheFullError", "default_cache_dir", "SEED_ENV",
-           "CACHE_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT_S", "LOCK_NOTICE_S",
-           "STALE_AGE_S"]
+__all__ = ["ProgramCache", "Program", "ProgramCrashed", "ProgramOutOfMemory", "CacheFullError",
+           "default_cache_dir", "SEED_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT_S",
+           "LOCK_NOTICE_S", "STALE_AGE_S"]
 
 #: Environment variable read by the compiled program to seed its generators.
 SEED_ENV = "IPVAE_SNN_SEED"
-#: Environment variable naming the cache folder.
-CACHE_ENV = "IPVAE_SNN_CACHE"
 #: Environment variable: seconds to wait for another process's build.
 LOCK_TIMEOUT_ENV = "IPVAE_SNN_LOCK_TIMEOUT"
 #: Default of `LOCK_TIMEOUT_ENV`: longer than any build takes.
@@ -73,8 +71,7 @@ LOCK_NOTICE_S = 2.0
 STALE_AGE_S = 3600.0
 
 # Signals of a program that crashed (rather than one that was stopped).
-_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
-                  signal.SIGABRT}
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 # Brian2's standalone programs report unreadable inputs on stdout or stderr and
 # still exit with status 0: these lines mean the run did not get its inputs.
 _IO_ERROR = re.compile(r"^(Error (reading|opening|writing) |Could not read )", re.M)

@@ -79,54 +79,14 @@ import numpy as np
 
 from .._version import __version__
 from ..io import atomic_path, json_dumps
-from ..validation import InvalidTypeError, InvalidValueError, MissingDependencyError
-from ._tables import (_column, _columns, _compressed, _flat_table, _info, _json_object,
-                      _key_value_table, _key_values, _ragged, _table, _value)
+from ..validation import InvalidTypeError, InvalidValueError
+from ._tables import (_column, _compressed, _flat_table, _json_object, _key_value_table,
+                      _ragged, _table)
+from ._base import _READOUTS, MODULE, NWB_EXTRA, PAPER, SPECIES, require_pynwb
+from ._read import read_nwb
 
 __all__ = ["write_nwb", "read_nwb", "require_pynwb", "NWB_EXTRA", "MODULE", "PAPER",
            "SPECIES"]
-
-#: How to install what this module needs.
-NWB_EXTRA = 'pip install "ipvae-snn[nwb]"'
-#: Name of the processing module with the package's own tables.
-MODULE = "ipvae_snn"
-#: The paper of the iP-VAE (``related_publications``): Vafaii, Galor & Yates,
-#: "Brain-like variational inference", arXiv:2410.19315.
-PAPER = "doi:10.48550/arXiv.2410.19315"
-#: The default subject species: NCBI Taxonomy's "synthetic construct"
-#: (taxon 32630). A simulated network belongs to no animal species; DANDI
-#: requires a species as a Latin binomial or an NCBI Taxonomy term, and this
-#: is the term for something made, not sampled from an organism.
-SPECIES = "http://purl.obolibrary.org/obo/NCBITaxon_32630"
-
-_READOUTS = (("r2", "R² of the reconstruction from the counts of each window"),
-             ("mse", "squared error of that reconstruction, summed over pixels, "
-                     "per window"),
-             ("zero_fraction", "fraction of silent neurons in each window"),
-             ("mean_count", "mean spike count per neuron in each window"))
-
-
-def require_pynwb():
-    """
-    Import pynwb.
-
-    Raises
-    ------
-    MissingDependencyError
-        (an `ImportError`) When pynwb is not installed, naming the extra.
-
-    Examples
-    --------
-    >>> require_pynwb().__name__                          # doctest: +SKIP
-    'pynwb'
-    """
-    try:
-        import pynwb
-    except ImportError as exc:
-        raise MissingDependencyError(f"NWB files need pynwb ({exc}); install it with: "
-                                     f"{NWB_EXTRA}") from None
-    return pynwb
-
 
 def _versions():
     import importlib.metadata
@@ -511,110 +471,3 @@ def write_nwb(result, path, session_start_time=None, identifier=None,
     with atomic_path(path, suffix=".nwb") as tmp, pynwb.NWBHDF5IO(tmp, "w") as io:
         io.write(nwbfile)
     return path
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _trace(nwbfile, n_patches):
-    """The membrane traces back as (patch, neuron, step), or None."""
-    if "membrane_potential" not in nwbfile.acquisition:
-        return None
-    data = np.asarray(nwbfile.acquisition["membrane_potential"].data[:])
-    return data.reshape(n_patches, -1, data.shape[1]).transpose(0, 2, 1)
-
-
-def read_nwb(path):
-    """
-    Read a file written by `write_nwb` back into a `SpikingResult`.
-
-    The arrays, the model and the spike lists are restored exactly; ``info``
-    as after `SpikingResult.save` and `~SpikingResult.load` (through JSON).
-
-    Raises
-    ------
-    MissingFileError, InvalidValueError
-        When ``path`` is missing, or is not a file of this package (not HDF5,
-        truncated, damaged, another NWB or HDF5 file), naming the path.
-
-    Examples
-    --------
-    >>> result = read_nwb("run.nwb")                      # doctest: +SKIP
-    >>> result.counts.shape                               # doctest: +SKIP
-    (500, 6, 512)
-    """
-    pynwb = require_pynwb()
-    from ..params import IPVAEParams
-    from ..results import SpikingResult
-    from ..validation import check_file
-    path = check_file(path, "NWB file")
-    try:
-        return _read(pynwb, path, IPVAEParams, SpikingResult)
-    except InvalidValueError:
-        raise
-    except (OSError, KeyError, TypeError, ValueError, IndexError, AttributeError,
-            RuntimeError) as exc:       # h5py's and pynwb's errors on foreign files
-        raise InvalidValueError(f"NWB file '{path}' cannot be read as a result of "
-                                f"ipvae-snn: {_unreadable(exc)}") from None
-
-
-def _unreadable(exc):
-    """What is wrong with a file h5py or pynwb failed on, in a few words."""
-    text = " ".join(str(exc).split())
-    if "file signature not found" in text:
-        return "it is not an HDF5 file (empty, text or another format)"
-    if "truncated file" in text:
-        return "it is truncated"
-    if isinstance(exc, OSError):
-        return f"it is damaged or not an HDF5 file ({text[:200]})"
-    what = type(exc).__name__
-    return f"it is not an NWB file of this package, or is damaged ({what}: {text[:200]})"
-
-
-def _read(pynwb, path, IPVAEParams, SpikingResult):
-    with pynwb.NWBHDF5IO(path, "r") as io:
-        nwbfile = io.read()
-        if MODULE not in nwbfile.processing:
-            raise InvalidValueError(f"NWB file '{path}' was not written by ipvae-snn "
-                                    f"(no processing module {MODULE!r})")
-        module = nwbfile.processing[MODULE]
-        run, model, inputs = module["run"], module["model"], module["inputs"]
-        dtypes = _key_values(module["model_dtypes"])
-        arrays = {name: np.asarray(col.data[:][0], dtype=dtypes[name])
-                  for name, col in _columns(model).items()}
-        for name in set(dtypes) - set(arrays):
-            arrays[name] = np.asarray(json.dumps(_info(module[f"model_{name}"])),
-                                      dtype=dtypes[name])
-        params = IPVAEParams.from_arrays(arrays, source=f"NWB file '{path}'")
-        fingerprint = str(_value(run, "fingerprint"))
-        if params.fingerprint() != fingerprint:
-            raise InvalidValueError(f"NWB file '{path}': the model does not match its "
-                                    f"fingerprint {fingerprint}")
-        shape = _value(run, "patch_shape")
-        template = nwbfile.stimulus_template["input_patches"]
-        images = np.stack([template.images[f"patch{j}"].data[:]
-                           for j in range(len(template.images))])
-        index = np.asarray(nwbfile.trials["input_image"].data[:], dtype=np.int64)
-        x = images.reshape(len(images), int(np.prod(shape)))[index]
-        cols = _columns(inputs)
-        data = {name: col.data[:] for name, col in cols.items()
-                if not name.endswith("_index") and name not in ("spike_neuron",
-                                                                 "spike_time")}
-        spikes = None
-        if "spike_time_index" in cols:
-            ends = cols["spike_time_index"].data[:]
-            starts = np.concatenate([[0], ends[:-1]])
-            neuron, t = cols["spike_neuron"].data[:], cols["spike_time"].data[:]
-            spikes = [(neuron[a:b], t[a:b]) for a, b in zip(starts, ends)]
-        extra = {name: (None if _value(run, name) is None else np.asarray(_value(run, name)))
-                 for name in ("u_neurons", "u_trace_neurons", "u_trace_t")}
-        return SpikingResult(
-            params=params, x=x, n_windows=int(_value(run, "n_windows")),
-            windows=np.asarray(_value(run, "windows")), counts=data["counts"],
-            u=data.get("u"), u_neurons=extra["u_neurons"], u_final=data["u_final"],
-            r2=data["r2"], mse=data["mse"], zero_fraction=data["zero_fraction"],
-            mean_count=data["mean_count"], runaway_onset=data["runaway_onset"],
-            info=_info(module["provenance"]), spikes=spikes,
-            u_trace=_trace(nwbfile, len(index)), u_trace_t=extra["u_trace_t"],
-            u_trace_neurons=extra["u_trace_neurons"])
-
