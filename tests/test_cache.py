@@ -281,15 +281,17 @@ def test_an_out_of_memory_run_keeps_the_build(cache, fake_compile, capfd):
     assert not glob.glob(os.path.join(_project(cache), "call-*"))
 
 
-def test_an_edited_manifest_is_rebuilt_with_a_notice(built, cache, fake_compile, capfd):
+def test_an_edited_manifest_is_rebuilt_with_a_notice(built, cache, fake_compile, caplog):
     """One character of a result file's name changed, still valid JSON: every
     run ended in an IndexError."""
     _edit_manifest(_project(cache), _rename_a_result_file)
     net = SpikingIPVAE(TINY, cache_dir=cache, n_jobs=1)
-    result = net.run(_x(), 6, seed=3)
-    err = capfd.readouterr().err
+    with caplog.at_level(logging.INFO, logger="ipvae_snn"):
+        result = net.run(_x(), 6, seed=3)
     assert fake_compile["builds"] == 1
-    assert "does not match its own checksum (edited or damaged)); rebuilding it" in err
+    notices = [r.getMessage() for r in caplog.records]
+    assert any("does not match its own checksum (edited or damaged)); rebuilding it" in m
+               for m in notices), notices
     np.testing.assert_array_equal(result.counts, built[1].counts)
 
 
