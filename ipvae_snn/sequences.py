@@ -31,9 +31,9 @@ Examples
 >>> import numpy as np
 >>> seq = StimulusSequence(np.ones((2, 4)), stimulus_windows=3, blank_windows=2)
 >>> seq.n_windows, seq.onsets.tolist()
-(10, [2, 7])
+(12, [2, 7])
 >>> seq.stimulus_index.tolist()
-[-1, -1, 0, 0, 0, -1, -1, 1, 1, 1]
+[-1, -1, 0, 0, 0, -1, -1, 1, 1, 1, -1, -1]
 """
 
 import json
