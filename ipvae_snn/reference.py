@@ -565,7 +565,7 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
     >>> seq = StimulusSequence(natural_patches(n_patches=2, seed=0), 17, 8, trials=4)
     >>> result = infer_sequence(ipvae_snn.default_params(), seq, seed=0)
     >>> result.counts.shape, [row["T"] for row in result.stimulus_metrics(16)]
-    ((4, 50, 512), [16, 16])
+    ((4, 58, 512), [16, 16])
     """
     params, seed, dtype = check_params(params), check_seed(seed), check_float_dtype(dtype)
     sequence, n_windows = check_sequence(sequence, params), sequence.n_windows
