@@ -192,12 +192,18 @@ class StimulusSequence:
     def drives(self, params, trials=slice(None), dtype=np.float64):
         """
         The feed-forward drive ``Φᵀ Σ⁻¹ x`` of every window of the trials
-        ``trials``, shape (n, n_windows, n_latents); zero in blanks.
+        ``trials``, shape (n, n_windows, n_latents); zero in blanks. Trials that
+        share their stimuli share one array (a read-only broadcast view).
         """
-        per_stimulus = params.feedforward(self.trial_stimuli(trials), dtype=dtype)
+        shared = self.stimuli.ndim == 2
+        x = self.stimuli[None] if shared else self.stimuli[trials]
+        per_stimulus = params.feedforward(x, dtype=dtype)
         out = np.zeros(per_stimulus.shape[:1] + (self.n_windows, params.n_latents), dtype)
         on = self.stimulus_on
         out[:, on] = per_stimulus[:, self.stimulus_index[on]]
+        if shared:
+            n = len(range(self.n_trials)[trials])
+            return np.broadcast_to(out, (n,) + out.shape[1:])
         return out
 
     def to_arrays(self):
@@ -267,10 +273,13 @@ class SequenceResult:
     u_final : ndarray, shape (n_trials, n_latents) or None
     info : dict
         Provenance (realization, seed, ...).
+    spikes : list of (neuron, t) per trial, or None
+        Spike times from the trial's start (the network's continuous
+        realization; not saved).
     """
 
     def __init__(self, params, sequence, counts, window_s=DEFAULT_WINDOW_S, u=None,
-                 u_neurons=None, u_final=None, info=None):
+                 u_neurons=None, u_final=None, info=None, spikes=None):
         self.params, self.sequence = params, sequence
         self.counts = counts
         self.window_s = float(window_s)
@@ -278,6 +287,7 @@ class SequenceResult:
         self.u_neurons = (np.zeros(0, np.int64) if u_neurons is None
                           else np.asarray(u_neurons, np.int64))
         self.info = dict(info or {})
+        self.spikes = spikes
 
     stimulus_on = property(lambda self: self.sequence.stimulus_on)
     stimulus_index = property(lambda self: self.sequence.stimulus_index)
