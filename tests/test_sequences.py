@@ -35,6 +35,11 @@ def _metrics_of_run(r2, zero_fraction):
 
 
 def _assert_close(seq_rows, separate, what):
+    # the numbers of docs/brian2-embedding.md (pytest -s shows them)
+    print(f"\n{what}, T = {T}: stimulus, R² and zero fraction in the sequence | separate")
+    for row, ref in zip(seq_rows, separate):
+        print(f"  {row['stimulus']}  {row['r2']:.3f} {row['zero_fraction']:.3f} | "
+              f"{ref['r2']:.3f} {ref['zero_fraction']:.3f}")
     for row, ref in zip(seq_rows, separate):
         for key in ("r2", "zero_fraction"):
             assert abs(row[key] - ref[key]) <= TOLERANCE, (
