@@ -336,8 +336,10 @@ def build_objects(spec, values, drive, replay, blank=None):
                                            name="draw"))
     objects.append(group.run_regularly(update, dt=dt, when="end",
                                        name="update"))
+    # sequence mode's on_pre reads the target's blank flag (a TimedArray): its
+    # namespace goes with it into a user's network
     lateral = Synapses(group, group, model=eqs["synapse"], on_pre=on_pre,
-                       dt=dt, name=SYNAPSES)
+                       dt=dt, name=SYNAPSES, namespace=namespace if spec.sequence else None)
     # all-to-all, pre-major, generated in the program rather than loaded from
     # two K*K index arrays on every run
     lateral.connect()
