@@ -546,12 +546,11 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
 
 
 def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=False,
-                   max_count=None, block_size=256, n_jobs=None, client=None):
+                   max_count=None, block_size=256, n_jobs=None, client=None, warn=True):
     """
     The reference algorithm on a `~ipvae_snn.sequences.StimulusSequence`.
 
-    Stimulus windows update with their stimulus, blanks relax to the prior
-    (`window_update`); trials run in blocks with a random stream each, as `infer`.
+    Blanks relax to the prior (`window_update`); trials run in blocks with a random stream each.
 
     Returns
     -------
@@ -568,10 +567,9 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
     ((4, 58, 512), [16, 16])
     """
     params, seed, dtype = check_params(params), check_seed(seed), check_float_dtype(dtype)
-    sequence, n_windows = check_sequence(sequence, params), sequence.n_windows
+    sequence, n_windows, n = check_sequence(sequence, params), sequence.n_windows, sequence.n_trials
     if max_count is not None:
         max_count = check_number(max_count, "max_count", low=0, low_open=True)
-    n = sequence.n_trials
     u_neurons, k = check_neurons(record_u, params.n_latents), params.n_latents
     check_memory(n * n_windows * (4 * k + dtype.itemsize * len(u_neurons or ())) + memory_estimate(
         n, n_windows, k, params.n_pixels, dtype, block_size, n_jobs),
@@ -581,17 +579,19 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
     blocks = [slice(s, min(s + check_int(block_size, "block_size"), n))
               for s in range(0, n, block_size)]
     seeds = np.random.SeedSequence(seed).spawn(len(blocks))
-    parts = [None] * len(blocks)
-    start = time.perf_counter()
+    parts, start = [None] * len(blocks), time.perf_counter()
     make_executor(client, n_jobs).map(
         infer_chunk, consts, [(sequence.trial_stimuli(sl), ss) for sl, ss in zip(blocks, seeds)],
         lambda i, arrays: parts.__setitem__(i, arrays), name="reference-sequence")
     joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    return SequenceResult(params, sequence, joined["counts"], u=joined.get("u"),
-                          u_neurons=u_neurons, u_final=joined["u_final"],
-                          info=dict(realization="reference", seed=_seed_repr(seed),
-                                    dtype=dtype.name, max_count=max_count,
-                                    seconds=time.perf_counter() - start))
+    result = SequenceResult(params, sequence, joined["counts"], u=joined.get("u"),
+                            u_neurons=u_neurons, u_final=joined["u_final"],
+                            runaway_onset=joined["runaway_onset"], info=dict(
+                                realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
+                                max_count=max_count, seconds=time.perf_counter() - start))
+    if warn:                                    # neurons at the upper clamp
+        result.warn_runaway(stacklevel=2)
+    return result
 
 
 def _seed_repr(seed):

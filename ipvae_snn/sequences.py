@@ -44,6 +44,7 @@ import numpy as np
 from . import metrics
 from .defaults import DEFAULT_WINDOW_S, SUMMARY_WINDOWS
 from .io import atomic_savez, json_dumps
+from .results import RunawayWarning
 from .validation import (InvalidTypeError, InvalidValueError, check_choice, check_int,
                          check_number)
 
@@ -276,10 +277,13 @@ class SequenceResult:
     spikes : list of (neuron, t) per trial, or None
         Spike times from the trial's start (the network's continuous
         realization; not saved).
+    runaway_onset : ndarray of int, shape (n_trials, n_latents) or None
+        The first window whose potential came near the upper clamp (-1: never).
     """
 
     def __init__(self, params, sequence, counts, window_s=DEFAULT_WINDOW_S, u=None,
-                 u_neurons=None, u_final=None, info=None, spikes=None):
+                 u_neurons=None, u_final=None, info=None, spikes=None,
+                 runaway_onset=None):
         self.params, self.sequence = params, sequence
         self.counts = counts
         self.window_s = float(window_s)
@@ -288,6 +292,7 @@ class SequenceResult:
                           else np.asarray(u_neurons, np.int64))
         self.info = dict(info or {})
         self.spikes = spikes
+        self.runaway_onset = runaway_onset
 
     stimulus_on = property(lambda self: self.sequence.stimulus_on)
     stimulus_index = property(lambda self: self.sequence.stimulus_index)
@@ -297,6 +302,19 @@ class SequenceResult:
     def n_trials(self):
         """Trials (independent repeats)."""
         return self.counts.shape[0]
+
+    def warn_runaway(self, stacklevel=2):
+        """Issue a `RunawayWarning` when neurons of some trial ran away."""
+        if self.runaway_onset is None or not (self.runaway_onset >= 0).any():
+            return
+        hit = self.runaway_onset >= 0
+        first = int(self.runaway_onset[hit].min())
+        stim = int(self.stimulus_index[min(max(first - 1, 0), len(self.stimulus_index) - 1)])
+        warnings.warn(f"{int(hit.any(axis=1).sum())} of {self.n_trials} trials drove "
+                      f"{int(hit.any(axis=0).sum())} neurons to the upper clamp of u, first "
+                      f"in window {first} ({'a blank' if stim < 0 else f'stimulus {stim}'}); "
+                      f"check the stimuli's scale or bound activity with max_count",
+                      RunawayWarning, stacklevel=stacklevel + 1)
 
     def stimulus_metrics(self, T):
         """
@@ -391,7 +409,8 @@ class SequenceResult:
         out = dict(self.sequence.to_arrays(), counts=self.counts,
                    window_s=np.float64(self.window_s), u_neurons=self.u_neurons,
                    info_json=np.array(json_dumps(self.info)))
-        out.update({k: v for k, v in dict(u=self.u, u_final=self.u_final).items()
+        out.update({k: v for k, v in dict(u=self.u, u_final=self.u_final,
+                                          runaway_onset=self.runaway_onset).items()
                     if v is not None})
         for k, v in self.params.to_arrays().items():
             out["params__" + k] = v
@@ -408,7 +427,8 @@ class SequenceResult:
             source=f"result file '{path}'")
         return cls(params, StimulusSequence.from_arrays(a), a["counts"],
                    float(a["window_s"]), u=a.get("u"), u_neurons=a["u_neurons"],
-                   u_final=a.get("u_final"), info=json.loads(str(a["info_json"])))
+                   u_final=a.get("u_final"), info=json.loads(str(a["info_json"])),
+                   runaway_onset=a.get("runaway_onset"))
 
     def __repr__(self):
         return (f"SequenceResult({self.n_trials} trials x {self.counts.shape[1]} windows, "

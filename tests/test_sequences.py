@@ -273,3 +273,13 @@ def test_embedded_sequence_gives_a_sequence_result():
             ipvae_network(params, np.zeros((1, 16)), 3, sequence=seq)
     finally:
         prefs.codegen.target = saved
+
+
+def test_runaway_in_a_sequence_is_reported(params, stimuli):
+    """Stimuli far above the training scale drive neurons to the clamp: a warning names it."""
+    from ipvae_snn.results import RunawayWarning
+    seq = StimulusSequence(30 * stimuli[:4, :1], 10, 4)
+    with pytest.warns(RunawayWarning, match="stimulus 0"):
+        res = infer_sequence(params, seq, seed=0)
+    hit = res.runaway_onset[res.runaway_onset >= 0]
+    assert hit.size and (seq.stimulus_index[hit - 1] == 0).all()

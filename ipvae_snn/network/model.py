@@ -272,9 +272,13 @@ class SpikingIPVAE:
         if collector.u_trace is not None:     # u at the start of each window, as infer's
             u = collector.u_trace[:, :, ::collector.spec.steps_per_window].transpose(0, 2, 1)
         info.update(blank=sequence.blank, tau_blank=sequence.tau_blank)
-        return SequenceResult(p, sequence, collector.counts, self.window_s, u=u,
-                              u_neurons=self.record_u, u_final=collector.u_final,
-                              info=info, spikes=collector.spikes)
+        result = SequenceResult(p, sequence, collector.counts, self.window_s, u=u,
+                                u_neurons=self.record_u, u_final=collector.u_final,
+                                info=info, spikes=collector.spikes,
+                                runaway_onset=collector.onset)
+        if warn:
+            result.warn_runaway(stacklevel=2)
+        return result
 
     def _run_batch(self, x, drive, n_windows, windows, seed, replay_counts, progress,
                    client):
