@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 from . import metrics
-from .defaults import DEFAULT_WINDOW_S, SUMMARY_WINDOWS
+from .defaults import DEFAULT_WINDOW_S, MAX_ABS_VALUE, SUMMARY_WINDOWS
 from .io import atomic_savez, json_dumps
 from .results import RunawayWarning
 from .validation import (InvalidTypeError, InvalidValueError, check_choice, check_int,
@@ -123,6 +123,9 @@ class StimulusSequence:
                                     f"(n_trials, n_stimuli, n_pixels), got {x.shape}")
         if not np.isfinite(x).all():
             raise InvalidValueError("stimuli contain NaN or infinite values")
+        if np.abs(x).max() > MAX_ABS_VALUE:      # as data.check_patches: overflows the model
+            raise InvalidValueError(f"stimuli: values up to {np.abs(x).max():.3g} exceed "
+                                    f"{MAX_ABS_VALUE:g}; the model expects whitened patches")
         if x.ndim == 3:
             if trials is not None and check_int(trials, "trials") != x.shape[0]:
                 raise InvalidValueError(f"trials={trials} but stimuli hold {x.shape[0]} "

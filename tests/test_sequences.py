@@ -74,6 +74,7 @@ def test_drives_are_the_stimuli_in_their_windows_and_zero_in_blanks(params):
 @pytest.mark.parametrize("args, kwargs, match", [
     ((np.ones(4), 2, 2), {}, "stimuli must have shape"),
     ((np.full((2, 4), np.nan), 2, 2), {}, "NaN"),
+    ((np.full((2, 4), 1e9), 2, 2), {}, "exceed"),
     ((np.ones((2, 4)), [2, 2, 2], 2), {}, "one value per stimulus"),
     ((np.ones((2, 4)), 0, 2), {}, "stimulus_windows must be a positive integer"),
     ((np.ones((2, 4)), 2, -1), {}, "blank_windows must be an integer >= 0"),
