@@ -65,6 +65,12 @@ from .allen import (ALLEN_THRESHOLDS, NaturalScenesMetrics, allen_lifetime_spars
 from .correlations import (SIGNAL_BINS, BinnedMean, PairCorrelations, binned_mean,
                            pair_correlations, rf_overlap, signal_correlation)
 from .fano import MeanMatchedFano, mean_matched_fano, variance_mean_slope
+from .protocols import (DEFAULT_CONTRASTS, ContrastProtocol, NaturalScenesProtocol,
+                        NoiseCorrelationProtocol, confirmed_ranges, contrast_protocol,
+                        load_protocol_reference, natural_scenes_protocol,
+                        noise_correlation_protocol, protocol_stimuli)
+from .timescale import (DOCUMENTED_WINDOW_S, TIMESCALE_SOURCES, WINDOW_LENGTHS_S,
+                        rates_by_window)
 from .cortex import cortex_table, format_cortex_table, load_cortex_reference
 from .counts import (LognormalFit, fano_factor, firing_rates, lifetime_sparseness,
                      lognormal_fit, noise_correlation, pair_values,
@@ -100,6 +106,12 @@ __all__ = [
     "pair_correlations", "PairCorrelations", "SIGNAL_BINS",
     "image_selectivity", "reliability", "allen_lifetime_sparseness",
     "natural_scenes_metrics", "NaturalScenesMetrics", "ALLEN_THRESHOLDS",
+    # protocols and the time scale
+    "contrast_protocol", "ContrastProtocol", "noise_correlation_protocol",
+    "NoiseCorrelationProtocol", "natural_scenes_protocol", "NaturalScenesProtocol",
+    "protocol_stimuli", "load_protocol_reference", "confirmed_ranges",
+    "DEFAULT_CONTRASTS", "rates_by_window", "DOCUMENTED_WINDOW_S", "WINDOW_LENGTHS_S",
+    "TIMESCALE_SOURCES",
     # experiments and the cortex comparison
     "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
     "CortexExperiment",
