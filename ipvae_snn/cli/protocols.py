@@ -1,5 +1,6 @@
 """``ipvae-snn stats --protocol ...``: the experimenters' protocols on a model."""
 
+import argparse
 import functools
 import time
 
@@ -19,8 +20,8 @@ def _floats(text):
     except ValueError:
         values = []
     if len(values) < 2 or any(not np.isfinite(v) or v <= 0 for v in values):
-        raise CLIError(f"expected at least 2 positive numbers separated by commas, got "
-                       f"'{text}'")
+        raise argparse.ArgumentTypeError(f"expected at least 2 positive numbers "
+                                         f"separated by commas, got '{text}'")
     return values
 
 

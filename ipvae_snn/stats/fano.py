@@ -150,6 +150,8 @@ def mean_matched_fano(counts, bin_width=0.25, n_repeats=10, epsilon=0.1,
     Returns
     -------
     MeanMatchedFano
+        ``fano`` is NaN where no point survives the matching (the time bins
+        share no mean count: widen ``bin_width`` or compare fewer bins).
 
     References
     ----------
