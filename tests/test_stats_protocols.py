@@ -9,6 +9,7 @@ small, for the direction of the contrast effect.
 
 import json
 import types
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -121,12 +122,19 @@ def test_literature_values_and_confirmed_flags_are_readable():
     ref = stats.load_protocol_reference()
     for key in ("fano_onset_drop", "noise_correlation_by_signal"):
         assert key in ref and "confirmed" in ref[key] and ref[key]["sources"]
-    known = stats.load_cortex_reference()["references"]
+    data = json.loads(resources.files("ipvae_snn").joinpath("cortex_v1.json").read_text(
+        encoding="utf-8"))
+    known = {**data["references"], **data["protocol_references"]}
     for m in ref.values():
         for s in m["sources"]:
             assert s["reference"] in known
     flags = stats.confirmed_ranges()
     assert set(flags) == set(stats.load_cortex_reference()["measures"])
+    # a range marked confirmed says where it was seen
+    for key, m in data["measures"].items():
+        assert m["confirmed_note"]
+        if flags[key]:
+            assert m["confirmed_where"] and m["confirmed_url"].startswith("http")
 
 
 def _cli(capsys, *argv):

@@ -359,7 +359,9 @@ def load_protocol_reference():
     """
     The literature values of the protocols' measures (``protocol_measures``
     of ``cortex_v1.json``): key -> {label, definition, units, range (or
-    None), confirmed, sources, note}.
+    None), expected (the confirmed direction of an effect, or None),
+    confirmed, note, sources}; the sources cite ``references`` or
+    ``protocol_references`` of the same file.
 
     Examples
     --------
