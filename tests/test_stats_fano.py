@@ -10,7 +10,7 @@ points of means m_i is mean_i(1 + m_i/k) = 1 + mean(m)/k.
 import numpy as np
 import pytest
 
-from ipvae_snn.stats import mean_matched_fano, variance_mean_slope
+from ipvae_snn.stats import mean_matched_fano, onset_aligned_counts, variance_mean_slope
 from ipvae_snn.validation import InputError
 
 
@@ -82,3 +82,33 @@ def test_weighted_slope_by_hand():
 def test_bad_counts_are_input_errors(counts):
     with pytest.raises(InputError):
         mean_matched_fano(counts)
+
+
+def test_onset_drop_of_a_gain_that_stops_fluctuating_at_onset():
+    # Before each onset every window's count is Poisson with a gamma gain of
+    # shape k drawn per trial and window (mean r, variance r + r²/k), from the
+    # onset on plain Poisson with the same means. A count of two windows has
+    # mean 2r and variance 2r + 2r²/k: Fano 1 + r/k before, 1 after; with the
+    # weights n/m² the population slope is 1 + mean(r)/k before the onset.
+    rng = np.random.default_rng(7)
+    n_trials, n_windows, k, lam = 400, 40, 2.0, 0.5
+    rates = rng.uniform(0.5, 1.5, size=30) * lam
+    onsets = [10, 30]
+    gain = rng.gamma(k, 1 / k, size=(n_trials, n_windows, 1))
+    gain[:, 10:20] = 1.0
+    gain[:, 30:] = 1.0
+    counts = rng.poisson(rates * gain)
+    width = 2
+    aligned, offsets = onset_aligned_counts(counts, onsets, before=4, after=4, width=width)
+    assert aligned.shape == (n_trials, 8, 30, 2)
+    r = mean_matched_fano(aligned, epsilon=0.0, seed=0)
+    np.testing.assert_allclose(r.fano[offsets < 0], 1 + rates.mean() / k, atol=0.06)
+    # from the onset on the gain is gone from both windows of a count (offset >= 1)
+    np.testing.assert_allclose(r.fano[offsets >= width - 1], 1.0, atol=0.06)
+
+
+def test_onset_alignment_refuses_windows_outside_the_run():
+    with pytest.raises(InputError):
+        onset_aligned_counts(np.ones((2, 10, 3)), [1], before=2, after=2)
+    with pytest.raises(InputError):
+        onset_aligned_counts(np.ones((2, 10, 3)), [9], before=2, after=2)

@@ -64,7 +64,8 @@ from .allen import (ALLEN_THRESHOLDS, NaturalScenesMetrics, allen_lifetime_spars
                     image_selectivity, natural_scenes_metrics, reliability)
 from .correlations import (SIGNAL_BINS, BinnedMean, PairCorrelations, binned_mean,
                            pair_correlations, rf_overlap, signal_correlation)
-from .fano import MeanMatchedFano, mean_matched_fano, variance_mean_slope
+from .fano import (MeanMatchedFano, mean_matched_fano, onset_aligned_counts,
+                   variance_mean_slope)
 from .protocols import (DEFAULT_CONTRASTS, ContrastProtocol, NaturalScenesProtocol,
                         NoiseCorrelationProtocol, confirmed_ranges, contrast_protocol,
                         load_protocol_reference, natural_scenes_protocol,
@@ -101,7 +102,7 @@ __all__ = [
     "OrientationTuning", "receptive_field_tuning", "orientation_summary",
     "RINGACH_LEVEL", "RINGACH_SMOOTHING",
     # mean-matched Fano factor, correlations, Allen natural-scenes metrics
-    "mean_matched_fano", "MeanMatchedFano", "variance_mean_slope",
+    "mean_matched_fano", "MeanMatchedFano", "variance_mean_slope", "onset_aligned_counts",
     "signal_correlation", "rf_overlap", "binned_mean", "BinnedMean",
     "pair_correlations", "PairCorrelations", "SIGNAL_BINS",
     "image_selectivity", "reliability", "allen_lifetime_sparseness",

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..validation import InvalidValueError, check_int, check_number
 
-__all__ = ["MeanMatchedFano", "mean_matched_fano", "variance_mean_slope"]
+__all__ = ["MeanMatchedFano", "mean_matched_fano", "variance_mean_slope",
+           "onset_aligned_counts"]
 
 
 class MeanMatchedFano(NamedTuple):
@@ -206,3 +207,56 @@ def mean_matched_fano(counts, bin_width=0.25, n_repeats=10, epsilon=0.1,
     kept = float(target.sum() / n_points) if n_points else 0.0
     return MeanMatchedFano(fano, ci, kept_mean, fano_all, ci_all, mean.mean(axis=1),
                            kept, int(n_points))
+
+
+def onset_aligned_counts(counts, onsets, before, after, width=1):
+    """
+    Counts in a sliding counting window, aligned to stimulus onsets: the
+    layout `mean_matched_fano` takes, each onset a condition.
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_trials, n_windows, n_neurons)
+        Counts per window of a sequence of blanks and stimuli (e.g.
+        ``SequenceResult.counts``).
+    onsets : sequence of int
+        Window index of each stimulus onset.
+    before, after : int
+        Time bins before the onset and from it on: offsets ``-before …
+        after - 1``.
+    width : int
+        Windows per count; the bin at offset ``d`` counts windows
+        ``onset + d - width + 1 … onset + d`` (it ends at its time, so no bin
+        at or before the onset sees the stimulus).
+
+    Returns
+    -------
+    counts : ndarray, shape (n_trials, before + after, n_neurons, n_onsets)
+    offsets : ndarray, shape (before + after,)
+
+    Examples
+    --------
+    >>> c = np.arange(10).reshape(1, 10, 1)             # one trial, one neuron
+    >>> a, d = onset_aligned_counts(c, [5], before=2, after=2, width=2)
+    >>> d.tolist(), a[0, :, 0, 0].tolist()               # windows 2+3, 3+4, 4+5, 5+6
+    ([-2, -1, 0, 1], [5, 7, 9, 11])
+    """
+    c = np.asarray(counts)
+    if c.ndim != 3 or c.dtype.kind not in "iuf":
+        raise InvalidValueError(f"counts: expected a numeric array (n_trials, n_windows, "
+                                f"n_neurons), got shape {c.shape}")
+    before = check_int(before, "before", 0)
+    after = check_int(after, "after", 1)
+    width = check_int(width, "width", 1)
+    onsets = np.asarray(onsets, dtype=np.int64).ravel()
+    n_windows = c.shape[1]
+    if onsets.size == 0 or np.any(onsets - before - width + 1 < 0) or \
+            np.any(onsets + after - 1 >= n_windows):
+        raise InvalidValueError(f"onsets: each onset needs {before + width - 1} windows "
+                                f"before it and {after} from it within the "
+                                f"{n_windows} windows, got {onsets.tolist()}")
+    csum = np.concatenate([np.zeros_like(c[:, :1]), np.cumsum(c, axis=1)], axis=1)
+    offsets = np.arange(-before, after)
+    end = onsets[None, :] + offsets[:, None] + 1             # (bins, onsets), exclusive
+    summed = csum[:, end] - csum[:, end - width]             # (trials, bins, onsets, K)
+    return np.moveaxis(summed, 3, 2), offsets
