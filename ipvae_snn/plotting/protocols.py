@@ -98,6 +98,9 @@ def plot_contrast_protocol(protocol, path=None, title=None):
     # no band: the V1 range (in the label) would hide the model's scale
     b.plot(c, protocol.noise_correlation, "o-", color="tab:red")
     b.axhline(0.0, color="0.6", ls=":", lw=0.8)
+    # at least ±0.02, so that values indistinguishable from 0 read as 0
+    top = max(0.02, 1.2 * float(np.nanmax(np.abs(protocol.noise_correlation), initial=0.0)))
+    b.set_ylim(-top, top)
     b.set_ylabel(_label_with_range("mean noise correlation r_sc", "noise_correlation"))
     _band(r, _v1_range("median_rate_hz"))
     r.plot(c, protocol.mean_rate_hz, "o-", color="tab:red", label="mean")
