@@ -172,7 +172,9 @@ def test_cli_allen_and_contrast(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv", [("--protocol", "contrast", "--contrasts", "1"),
                                   ("--protocol", "contrast", "--contrasts", "a,b"),
-                                  ("--protocol", "allen", "--from-nwb", "x.nwb")])
+                                  ("--protocol", "allen", "--from-nwb", "x.nwb"),
+                                  ("--protocol", "timescale", "--windows", "20"),
+                                  ("--protocol", "allen", "--presentation-windows", "0")])
 def test_cli_protocol_errors_are_one_line(capsys, argv):
     try:
         rc = main(["stats", *argv])
@@ -180,4 +182,27 @@ def test_cli_protocol_errors_are_one_line(capsys, argv):
         rc = exc.code
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err and ("--contrasts" in err[-1] or "--from-nwb" in err[-1]), err
+    assert err and any(o in err[-1] for o in ("--contrasts", "--from-nwb", "--windows",
+                                               "--presentation-windows")), err
+
+
+@pytest.mark.standalone
+@pytest.mark.usefixtures("cxx_compiler")
+def test_cli_protocol_on_the_network(capsys, monkeypatch, snn_cache):
+    # --engine network runs the spiking network (its draws seeded): the command
+    # gives what the library gives with SpikingIPVAE(params).run on the same input
+    from ipvae_snn.data import natural_patches
+    from ipvae_snn.network import SpikingIPVAE
+    monkeypatch.setenv("IPVAE_SNN_CACHE", snn_cache)
+    rc, out, err = _cli(capsys, "--protocol", "allen", "--engine", "network",
+                        "--n-patches", "3", "--trials", "3", "--presentation-windows", "4",
+                        "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    params = ipvae_snn.default_params()
+    lib = stats.natural_scenes_protocol(
+        params, SpikingIPVAE(params).run, patches=natural_patches(n_patches=3, seed=0),
+        n_images=3, n_trials=3, n_windows=4)
+    assert doc["engine"] == "network"
+    for key in ("lifetime_sparseness", "reliability", "image_selectivity"):
+        assert doc["values"][key] == pytest.approx(lib.summary[key], nan_ok=True), key

@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 
-from .common import PROG, CLIError, load_input_patches, load_model, model_label, print_json
+from ..defaults import ANALYSIS_START, min_analysis_windows
+from .common import (PROG, CLIError, load_input_patches, load_model, model_label,
+                     positive_int, print_json)
 
 __all__ = ["PROTOCOLS", "add_protocol_arguments", "run_protocol"]
 
@@ -43,7 +45,7 @@ def add_protocol_arguments(p):
     g.add_argument("--stimulus", choices=("gratings", "natural"), default=None,
                    help="with --protocol contrast or noise-correlation: the stimuli "
                         "(default gratings for contrast, natural for noise-correlation)")
-    g.add_argument("--presentation-windows", type=int, default=12, metavar="N",
+    g.add_argument("--presentation-windows", type=positive_int, default=12, metavar="N",
                    help="with --protocol allen: windows per image presentation, from "
                         "the model's start (default %(default)s)")
     g.add_argument("--window-lengths", type=_floats, default=None, metavar="MS,...",
@@ -74,8 +76,13 @@ def run_protocol(args):
     from .common import pyplot
     if args.from_nwb:
         raise CLIError("--protocol runs a model; --from-nwb runs nothing")
+    if getattr(args, "nwb", None):
+        raise CLIError("--nwb writes the spikes of the cortex-table run, not of --protocol")
     if args.trials < 2:
         raise CLIError(f"--trials must be at least 2, got {args.trials}")
+    if args.protocol != "allen" and args.windows < min_analysis_windows():
+        raise CLIError(f"--windows must be at least {min_analysis_windows()} (windows "
+                       f"{ANALYSIS_START} on are analysed), got {args.windows}")
     params = load_model(args.model)
     run = _run_callable(args, params)
     start = time.perf_counter()
@@ -139,7 +146,7 @@ def run_protocol(args):
         n = args.n_patches or 30
         x, source = _patches(args, params, n)
         x = natural_patches(n_patches=n, seed=args.seed) if x is None else x
-        windows = np.arange(16, args.windows)
+        windows = np.arange(ANALYSIS_START, args.windows)
         res = run(repeat_trials(x, args.trials), args.windows, seed=args.seed,
                   record_windows=windows)
         lengths = [w / 1e3 for w in (args.window_lengths or
