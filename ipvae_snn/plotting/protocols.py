@@ -67,6 +67,7 @@ def plot_mean_matched_fano(fano, times=None, onset=None, path=None, title=None):
     b.plot(t, fano.mean, "k-", lw=1.2, label="kept points")
     b.plot(t, fano.mean_all, "-", color="0.55", lw=1, label="all points")
     b.set_ylabel("mean count")
+    b.legend(fontsize=7, frameon=False)
     b.set_xlabel("time bin" if times is None else "time")
     for ax in (a, b):
         if onset is not None:
