@@ -206,3 +206,34 @@ def test_cli_protocol_on_the_network(capsys, monkeypatch, snn_cache):
     assert doc["engine"] == "network"
     for key in ("lifetime_sparseness", "reliability", "image_selectivity"):
         assert doc["values"][key] == pytest.approx(lib.summary[key], nan_ok=True), key
+
+
+def test_protocol_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from ipvae_snn import plotting
+    rng = np.random.default_rng(0)
+
+    def counts(rng, x, w):
+        return rng.poisson(2.0 * x.std(axis=1)[:, None, None], size=(len(x), w, 4))
+    run = _stand_in(counts)
+    params = types.SimpleNamespace(phi=rng.normal(size=(256, 4)))
+    c = stats.contrast_protocol(None, run, contrasts=(0.5, 1.0), n_stimuli=3, n_trials=5,
+                                n_windows=36)
+    n = stats.noise_correlation_protocol(params, run, stimulus="gratings", n_stimuli=3,
+                                         n_trials=5, n_windows=36)
+    a = stats.natural_scenes_protocol(None, run, patches=rng.normal(size=(3, 256)),
+                                      n_images=3, n_trials=4, n_windows=3)
+    rows = stats.rates_by_window(np.ones((3, 4)), [0.01, 0.1])
+    f = stats.mean_matched_fano(rng.poisson(2.0, size=(10, 4, 8)))
+    for name, fig in (("c", plotting.plot_contrast_protocol(c, path=tmp_path / "c.png")),
+                      ("n", plotting.plot_noise_correlation_protocol(
+                          n, path=tmp_path / "n.png")),
+                      ("a", plotting.plot_natural_scenes_protocol(a, path=tmp_path / "a.png")),
+                      ("t", plotting.plot_rates_by_window(rows, documented=0.02,
+                                                          path=tmp_path / "t.png")),
+                      ("f", plotting.plot_mean_matched_fano(f, onset=1,
+                                                            path=tmp_path / "f.png"))):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert len(fig.axes) == {"c": 3, "n": 2, "a": 3, "t": 1, "f": 2}[name]
+        plt.close(fig)
