@@ -34,7 +34,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     counts of each window, with that window's R² of the patch; below, the
     time course of R² and activity over the whole batch. Each row
     shares one symmetric gray scale (set by the input), so contrast is
-    comparable along the row.
+    comparable along the row; a colourbar at the row's end gives it in the
+    units of the whitened input (pixel values, the model's data scale).
 
     Parameters
     ----------
@@ -43,8 +44,9 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     patches : sequence of int, optional
         Patch indices (default: ``n_patches`` evenly spaced through the batch).
     windows : sequence of int, optional
-        Recorded windows to show (default: up to ``max_windows`` of the
-        recorded ones, always including the last).
+        Recorded windows to show (default `ipvae_snn.results.figure_windows`,
+        the rule the command line uses too: the recorded summary windows 1,
+        4, 16, 64, 256, 1000 and the last, at most ``max_windows``).
     n_patches, max_windows : int
         Limits for the defaults.
     curves : bool
@@ -69,11 +71,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
         raise InvalidValueError(f"patches must be indices in [0, {result.n_patches - 1}], "
                          f"got {patches.tolist()[:10]}")
     if windows is None:
-        recorded = result.windows
-        if recorded.size > max_windows:
-            pick = np.linspace(0, recorded.size - 1, max_windows).round().astype(int)
-            recorded = recorded[np.unique(pick)]
-        windows = recorded
+        from ..results import figure_windows
+        windows = figure_windows(result.windows, result.n_windows, max_windows)
     windows = check_recorded(windows, result.windows, name="windows").tolist()
     side = int(round(np.sqrt(result.x.shape[1])))
     if side * side != result.x.shape[1]:
@@ -92,6 +91,7 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     else:
         top, bottom = fig, None
     axes = top.subplots(n_rows, n_cols, squeeze=False)
+    fig.set_figwidth(fig.get_figwidth() + 0.9)        # room for the colourbars
     recon = {w: result.reconstruction(w)[patches] for w in windows}
     for i, p in enumerate(patches):
         x = result.x[p]
@@ -102,8 +102,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
             panels.append((recon[w][i], label, float(result.r2[p, w])))
         for j, (img, label, r2) in enumerate(panels):
             ax = axes[i, j]
-            ax.imshow(img.reshape(side, side), cmap="gray", vmin=-vmax, vmax=vmax,
-                      interpolation="nearest")
+            im = ax.imshow(img.reshape(side, side), cmap="gray", vmin=-vmax, vmax=vmax,
+                           interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if label:
@@ -121,6 +121,10 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
                 for spine in ax.spines.values():
                     spine.set_edgecolor("tab:blue")
                     spine.set_linewidth(1.5)
+        cb = top.colorbar(im, ax=axes[i, :], pad=0.01, aspect=12, fraction=0.04)
+        cb.set_ticks([-vmax, 0, vmax], labels=[f"{v:.2g}" for v in (-vmax, 0, vmax)])
+        cb.ax.tick_params(labelsize=6)
+        cb.set_label("whitened\npixel value", fontsize=6)
     if bottom is not None:
         _plot_curves(result, windows, *bottom.subplots(1, 2))
     if title is None:
@@ -144,7 +148,8 @@ def _plot_curves(result, windows, ax_r2, ax_act):
                 lw=1.5, label="count / neuron")
     ax_act.plot(t, 1.0 - result.zero_fraction[:, 1:].mean(axis=0), color="tab:green",
                 lw=1.5, label="fraction active")
-    for ax, ylabel in ((ax_r2, "R² of Φz"), (ax_act, "per window")):
+    for ax, ylabel in ((ax_r2, "R² of Φz"),
+                       (ax_act, "spikes per neuron per window;\nfraction of neurons")):
         for w in windows:
             if w >= 1:
                 ax.axvline(w, color="0.6", lw=0.6, ls=":", zorder=0)
