@@ -347,11 +347,12 @@ class InferenceResult:
         if cap is not None:       # the activity stayed bounded: not a runaway
             return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to "
                     f"the upper clamp of u, their activity capped at max_count={cap:g} "
-                    f"spikes per window: " + "; ".join(parts) + more + ".")
+                    f"spikes per window: " + "; ".join(parts) + more + ". (A cap "
+                    f"below the counts an input needs winds u up to the clamp.)")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
-                "same): " + "; ".join(parts) + more + ". Pass max_count (spikes per "
-                "window) for bounded activity.")
+                "same): " + "; ".join(parts) + more + ". max_count (spikes per "
+                "window) bounds the counts of such a run.")
 
     def warn_runaway(self, stacklevel=3):
         """Issue a `RunawayWarning` if any neuron ran away."""
