@@ -348,7 +348,7 @@ class InferenceResult:
             return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to "
                     f"the upper clamp of u, their activity capped at max_count={cap:g} "
                     f"spikes per window: " + "; ".join(parts) + more + ". (A cap "
-                    f"below the counts an input needs winds u up to the clamp.)")
+                    "below the counts an input needs winds u up to the clamp.)")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
                 "same): " + "; ".join(parts) + more + ". max_count (spikes per "

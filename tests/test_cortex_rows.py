@@ -44,7 +44,10 @@ def _von_mises(orientations, preferred, kappa):
     return np.exp(kappa * (np.cos(np.deg2rad(2 * (o - preferred))) - 1.0))
 
 
-def _half_width(kappa, level=1 / np.sqrt(2)):
+RINGACH = 1 / np.sqrt(2)
+
+
+def _half_width(kappa, level=RINGACH):
     # exp(κ(cos 2Δ − 1)) = level  ⇔  Δ = ½ arccos(1 + ln(level)/κ)
     return 0.5 * np.rad2deg(np.arccos(1 + np.log(level) / kappa))
 

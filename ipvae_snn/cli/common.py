@@ -279,7 +279,10 @@ def print_json(doc):
 
 
 def format_summary_table(rows):
-    """The rows of `InferenceResult.summary` as an aligned text table (`ipvae_snn.results.format_summary_table`)."""
+    """
+    The rows of `InferenceResult.summary` as an aligned text table
+    (`ipvae_snn.results.format_summary_table`).
+    """
     from ..results import format_summary_table as table
     return table(rows)
 

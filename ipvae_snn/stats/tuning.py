@@ -298,8 +298,9 @@ class OrientationTuning(NamedTuple):
     Orientation tuning of a population (`orientation_tuning`).
 
     Arrays have one entry per neuron; ``curves`` has shape
-    (n_orientations, n_neurons); ``sampling_deg`` is the orientation step. ``half_width`` is taken at ``level`` of the
-    peak (`RINGACH_LEVEL` by default, Ringach's bandwidth), ``hwhh`` at 0.5.
+    (n_orientations, n_neurons); ``sampling_deg`` is the orientation step.
+    ``half_width`` is taken at ``level`` of the peak (`RINGACH_LEVEL` by
+    default, Ringach's bandwidth), ``hwhh`` at 0.5.
     ``osi`` is ``(R_pref - R_orth) / (R_pref + R_orth)``; ``1 -
     circular_variance`` is the vector index.
     """
