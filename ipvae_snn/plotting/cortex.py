@@ -89,7 +89,7 @@ def plot_cortex_comparison(table, path=None, title=None):
     notes = list(dict.fromkeys(r["note"] for r in rows if r.get("note")))
     if notes:
         import textwrap
-        fig.supxlabel("\n".join(textwrap.fill(n if n.startswith("†") else "* " + n, 150)
+        fig.supxlabel("\n".join(textwrap.fill(n if n.startswith(("†", "‡")) else "* " + n, 150)
                                 for n in notes),
                       fontsize=6, color="0.35", ha="left", x=0.01)
     return finish(fig, title, path)

@@ -182,20 +182,16 @@ def cortex_table(network, reference=None, placed_spike_times=False):
 
 
 def _note_sampling(row, sampling, bandwidth):
-    """Say how finely the tuning was sampled; a bandwidth it cannot resolve is not compared."""
-    text = f"tuning sampled every {sampling:g}°"
+    """A bandwidth the orientation sampling cannot resolve: not compared, and said why."""
     if bandwidth is not None and bandwidth < 2.0 * sampling:
         # fewer than two samples across the half-width: the spline between
         # samples, not the neuron, sets the number
         row["inside"] = None
         row["label"] = row["label"].rstrip("*") + "‡"
-        text = (f"‡ {row['label'][:-1]}: {text}, more than half the half-width "
-                f"({bandwidth:.3g}°): not resolved, not compared; sample orientations "
-                f"at most half the bandwidth apart.")
+        text = (f"‡ tuning sampled every {sampling:g}°, more than half the "
+                f"half-width ({bandwidth:.3g}°): not resolved, not compared; sample "
+                f"orientations at most half the bandwidth apart.")
         row["note"] = text if row["note"] is None else row["note"] + " " + text
-    else:
-        row["note"] = (f"{text}." if row["note"] is None
-                       else row["note"] + f" Tuning sampled every {sampling:g}°.")
 
 
 def _finite_or_none(value):
@@ -231,7 +227,7 @@ def format_cortex_table(rows):
     out += [fmt.format(*line) for line in lines]
     out = [line.rstrip() for line in out]
     out.append("~ approximate summary of the literature range (see cortex_v1.json)")
-    notes = [(r["note"] if r["note"].startswith("†") else f"* {r['note']}")
+    notes = [(r["note"] if r["note"].startswith(("†", "‡")) else f"* {r['note']}")
              for r in rows if r.get("note")]                   # the labels' '*' and '†'
     out += list(dict.fromkeys(notes))
     return "\n".join(out)
