@@ -85,7 +85,7 @@ def test_the_api_and_the_command_line_show_the_same_windows(result):
 
 def test_reconstructions_have_an_intensity_scale_in_the_input_units(result):
     fig = plot_reconstructions(result, patches=[0, 3], curves=False)
-    bars = [ax for ax in fig.axes if ax.get_ylabel().startswith("whitened")]
+    bars = [ax for ax in fig.axes if ax.get_ylabel().startswith("pixel value")]
     assert len(bars) == 2                                           # one per row
     for bar, p in zip(bars, (0, 3)):
         vmax = np.abs(result.x[p]).max()

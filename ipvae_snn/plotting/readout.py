@@ -35,7 +35,7 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     time course of R² and activity over the whole batch. Each row
     shares one symmetric gray scale (set by the input), so contrast is
     comparable along the row; a colourbar at the row's end gives it in the
-    units of the whitened input (pixel values, the model's data scale).
+    units of the model's input (whitened pixel values for the natural-image models).
 
     Parameters
     ----------
@@ -124,7 +124,7 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
         cb = top.colorbar(im, ax=axes[i, :], pad=0.01, aspect=12, fraction=0.04)
         cb.set_ticks([-vmax, 0, vmax], labels=[f"{v:.2g}" for v in (-vmax, 0, vmax)])
         cb.ax.tick_params(labelsize=6)
-        cb.set_label("whitened\npixel value", fontsize=6)
+        cb.set_label("pixel value\n(model input)", fontsize=6)
     if bottom is not None:
         _plot_curves(result, windows, *bottom.subplots(1, 2))
     if title is None:
