@@ -7,8 +7,8 @@ Examples
 >>> import ipvae_snn
 >>> from ipvae_snn.plotting import plot_dictionary
 >>> fig = plot_dictionary(ipvae_snn.default_params(), neurons=range(8))
->>> len(fig.axes)
-1
+>>> len(fig.axes)                     # the mosaic and its colourbar
+2
 """
 
 import numpy as np
@@ -230,8 +230,13 @@ def plot_dictionary(phi, order=None, neurons=None, n_cols=None, path=None, title
                            layout="constrained")
     # Separators in a colour unlike any pixel value.
     cmap = plt.get_cmap("gray").with_extremes(bad="steelblue")
-    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    im = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
+    cb = fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.03, pad=0.01,
+                      aspect=60, shrink=0.5)
+    cb.set_ticks([-1, 0, 1])
+    cb.ax.tick_params(labelsize=7)
+    cb.set_label("weight / the field's largest |weight| (no unit)", fontsize=7)
     if title is None:
         key = order if isinstance(order, str) or order is None else ""
         how = {None: "by index", "orientation": "sorted by orientation",
