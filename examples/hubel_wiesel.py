@@ -94,9 +94,12 @@ def plot_stimuli(gratings, grating_cond, bars, bar_cond, n_show=8):
             if j >= len(idx):
                 ax.set_visible(False)
                 continue
-            ax.imshow(stim[idx[j]].reshape(side, side), cmap="gray", vmin=-2.5,
-                      vmax=2.5)
+            im = ax.imshow(stim[idx[j]].reshape(side, side), cmap="gray", vmin=-2.5,
+                           vmax=2.5)
         axes[r, 0].set_ylabel(name, fontsize=8)
+    cb = fig.colorbar(im, ax=axes, pad=0.01, aspect=30, fraction=0.03)
+    cb.ax.tick_params(labelsize=7)
+    cb.set_label("pixel value (model input)", fontsize=7)
     fig.suptitle("Stimuli (16×16 px, RMS contrast 1): gratings over orientation, "
                  "bars over orientation, and one bar swept across the patch",
                  fontsize=9)

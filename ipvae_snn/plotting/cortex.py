@@ -161,7 +161,11 @@ def plot_tuning_curves(tuning, neurons=None, n_neurons=12, units="spikes/s", pat
     hw = tuning.half_width[keep]
     ax_bw.hist(hw[np.isfinite(hw)], bins=np.linspace(0, 90, 19), color="tab:orange",
                alpha=0.8)
-    ax_bw.set_xlabel(f"half-width at {tuning.level:.3g} of peak (deg)", fontsize=7)
+    smoothing = getattr(tuning, "smoothing", None)
+    ax_bw.set_xlabel(f"half-width at {tuning.level:.3g} of peak (deg)"
+                     + ("" if smoothing is None else
+                        f", after Hanning smoothing of {smoothing:g}° half-width"),
+                     fontsize=7)
     for ax in (ax_cv, ax_bw):
         ax.set_ylabel("neurons", fontsize=7)
         ax.tick_params(labelsize=6)
