@@ -159,7 +159,9 @@ def _plot_curves(result, windows, ax_r2, ax_act):
         ax.set_xlabel("window T (inference steps)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, frameon=False, loc="upper left")
+        # R² rises: its legend below the curve; activity: wherever it is free
+        ax.legend(fontsize=7, frameon=False,
+                  loc="lower right" if ax is ax_r2 else "best")
         ax.spines[["top", "right"]].set_visible(False)
 
 
