@@ -64,11 +64,13 @@ def plot_cortex_comparison(table, path=None, title=None):
                 ax.annotate(f"raw {raw:.3g}", (raw, 0), xytext=(6, -11),
                             textcoords="offset points", fontsize=6.5, color=color)
         elif r.get("meaningful", True) is False:
+            # computed, but not a property of the model (see the row's note)
             raw = r.get("raw")
-            ax.text(0.5, 0.0, "† not compared: spike times placed inside windows"
-                    + ("" if raw is None else f" (value {raw:.3g})"),
-                    transform=ax.transAxes, ha="center", va="center", fontsize=7,
-                    color="0.4")
+            if raw is not None:
+                ax.plot(raw, 0, "o", mfc="none", mec="0.4", ms=7, mew=1.0, zorder=3)
+                ax.annotate(f"{raw:.3g} († not compared)", (raw, 0), xytext=(-6, 6),
+                            textcoords="offset points", fontsize=7, color="0.4",
+                            ha="right")
         else:
             ax.text(0.5, 0.0, "network value not computed", transform=ax.transAxes,
                     ha="center", va="center", fontsize=7, color="0.4")
