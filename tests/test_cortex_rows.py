@@ -4,6 +4,8 @@ ISI measures of spike times placed inside windows, a bandwidth the
 orientation sampling cannot resolve.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -79,5 +81,8 @@ def test_coarse_sampling_is_not_compared():
     assert np.ptp(widths) > 1.0 or np.max(np.abs(widths - _half_width(kappa))) > 1.0
     summary = orientation_summary(orientation_tuning(_von_mises(ori, prefs, kappa), ori))
     row = _row(cortex_table(summary), "orientation_bandwidth_deg")
-    assert row["inside"] is None and "not resolved" in row["note"]
-    assert row["label"].endswith("‡")
+    assert row["inside"] is None and row["resolved"] is False
+    assert "not resolved" in row["note"] and row["note"].startswith("‡")
+    line = next(line for line in format_cortex_table(cortex_table(summary)).splitlines()
+                if line.startswith("orientation bandwidth"))
+    assert re.search(r"\d ‡\s+10 - 45 degrees ~\s+-\s", line), line  # marked, not compared

@@ -78,7 +78,8 @@ def plot_cortex_comparison(table, path=None, title=None):
             ax.text(0.99, 0.5, "no cortical range", transform=ax.transAxes, ha="right",
                     va="center", fontsize=7, color="0.4")
         units = "" if r.get("units") in (None, "dimensionless") else f" ({r['units']})"
-        ax.set_yticks([0], [r["label"] + units], fontsize=7)
+        mark = "‡" if r.get("resolved", True) is False else ""   # sampling too coarse
+        ax.set_yticks([0], [r["label"] + mark + units], fontsize=7)
         ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.text(1.0, 1.0, r.get("sources", ""), transform=ax.transAxes, ha="right",

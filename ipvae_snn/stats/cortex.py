@@ -133,7 +133,9 @@ def cortex_table(network, reference=None, placed_spike_times=False):
         then Ringach's smoothed bandwidth, ``raw`` the unsmoothed one, and
         the label and note say so; and for the spike-timing rows of placed
         spike times, see ``placed_spike_times``), ``meaningful`` (False for
-        those rows).
+        those rows); the bandwidth row gets ``resolved`` False (and ``inside``
+        None) where ``orientation_sampling_deg`` is more than half its
+        unsmoothed value: the sampling, not the neurons, then sets it.
 
     Examples
     --------
@@ -187,7 +189,7 @@ def _note_sampling(row, sampling, bandwidth):
         # fewer than two samples across the half-width: the spline between
         # samples, not the neuron, sets the number
         row["inside"] = None
-        row["label"] = row["label"].rstrip("*") + "‡"
+        row["resolved"] = False                  # the table and figure add a ‡
         text = (f"‡ tuning sampled every {sampling:g}°, more than half the "
                 f"half-width ({bandwidth:.3g}°): not resolved, not compared; sample "
                 f"orientations at most half the bandwidth apart.")
@@ -213,6 +215,8 @@ def format_cortex_table(rows):
         if r.get("raw") is not None:
             value += (f" (raw {r['raw']:.3g})" if r.get("meaningful", True)
                       else f" (placed: {r['raw']:.3g})")
+        if r.get("resolved", True) is False:
+            value += " ‡"
         if r["low"] is None:
             rng = "(no range)"
         else:
