@@ -68,6 +68,9 @@ def plot_active_fields(result, patches, labels, n_fields=8):
     fig.suptitle(f"Receptive fields of the {n_fields} most active neurons per digit "
                  f"(mean rate over windows 16-{int(result.windows[late][-1])})",
                  fontsize=9)
+    fig.supxlabel("each image on its own symmetric grey scale: white positive, black "
+                  "negative, mid-grey zero (input: pixel value; fields: weight)",
+                  fontsize=7, color="0.3")
     return fig
 
 

@@ -55,15 +55,6 @@ def representative_patch(result):
     return int(np.nanargmin(np.abs(r2 - np.nanmedian(r2))))
 
 
-def spread_of_activity(counts, n=5):
-    """``n`` neurons from the most active down to rarely active ones."""
-    total = counts.sum(axis=0)
-    active = np.flatnonzero(total > 0)
-    ranked = active[np.argsort(-total[active], kind="stable")]
-    ranks = np.unique(np.geomspace(1, max(ranked.size, 1), n).round().astype(int) - 1)
-    return ranked[ranks]
-
-
 def main(argv=None):
     args = parse_args(argv)
     import ipvae_snn
@@ -123,9 +114,8 @@ def main(argv=None):
               f"{min(traced_windows, 60)} windows, neurons sorted by their "
               f"receptive field's orientation"),
         "natural_raster_window.png")
-    neurons = spread_of_activity(traced.counts[0])
     outputs.save(plot_membrane_traces(
-        traced, patch=0, neurons=neurons,
+        traced, patch=0, max_neurons=5,
         title=f"Window realization, patch {patch}: membrane potential u of five "
               f"neurons from the most to a rarely active one (u is held inside each "
               f"window and updated at its end)"),
@@ -140,16 +130,15 @@ def main(argv=None):
         title=f"Continuous realization (dt = 1 ms), patch {patch}: simulated spike "
               f"times of the first {min(continuous_windows, 60)} windows"),
         "natural_raster_continuous.png")
-    c_neurons = spread_of_activity(cont.counts[0])
     outputs.save(plot_membrane_traces(
-        cont, patch=0, neurons=c_neurons,
+        cont, patch=0, max_neurons=5,
         title=f"Continuous realization, patch {patch}: u drifts up with the "
               f"feed-forward drive and jumps down at every lateral spike "
               f"(own spikes: the reset)"),
         "natural_membrane_continuous.png")
     zoom = (continuous_windows - 3) * 0.1, continuous_windows * 0.1
     outputs.save(plot_membrane_traces(
-        cont, patch=0, neurons=c_neurons[:3], t_range=zoom,
+        cont, patch=0, max_neurons=3, t_range=zoom,
         title=f"Continuous realization, patch {patch}: the last 300 ms at 1 ms "
               f"resolution"),
         "natural_membrane_continuous_zoom.png")

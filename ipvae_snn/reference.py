@@ -439,6 +439,10 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     max_count : float, optional
         Opt-in bound on activity: rates saturate as ``λ / (1 + λ/max_count)``,
         the rate of a Poisson neuron with a dead time of 1/max_count windows.
+        It bounds the counts, not ``u``: set it above the largest count the
+        inputs need (``counts.max()`` of a run without it); a lower cap keeps
+        neurons below what their input calls for, their ``u`` winds up to the
+        clamp (reported as runaway events) and R² drops.
     runaway_margin : float
         A neuron whose potential exceeds ``clamp_u - runaway_margin`` is
         reported as runaway (rate ≥ e^9 ≈ 8,100 per window for the reference

@@ -30,7 +30,8 @@ from .io import atomic_savez, json_dumps
 from .validation import InvalidValueError, check_recorded
 
 __all__ = ["InferenceResult", "SpikingResult", "RunawayWarning", "window_metrics",
-           "summary_windows", "spike_times_from_counts"]
+           "summary_windows", "figure_windows", "spike_times_from_counts", "SummaryTable",
+           "format_summary_table"]
 
 
 class RunawayWarning(UserWarning):
@@ -48,6 +49,105 @@ def summary_windows(n_windows, windows=SUMMARY_WINDOWS):
     """
     out = sorted({int(w) for w in windows if 0 <= w < n_windows} | {n_windows - 1})
     return np.array(out, dtype=np.int64)
+
+
+def figure_windows(recorded, n_windows=None, max_windows=6):
+    """
+    The windows a figure of a run shows: one rule for the API and the command line.
+
+    The summary windows (`summary_windows`: 1, 4, 16, 64, 256, 1000 and the
+    last) that were recorded; where fewer than two of them were, up to
+    ``max_windows`` recorded windows spaced evenly on a log axis from the first
+    recorded window after window 0. Always the last recorded window, at most
+    ``max_windows`` (the latest ones kept).
+
+    Parameters
+    ----------
+    recorded : array_like of int
+        The recorded windows (``result.windows``), ascending.
+    n_windows : int, optional
+        Windows of the run (default: the last recorded + 1).
+    max_windows : int
+
+    Examples
+    --------
+    >>> figure_windows(range(65)).tolist()                 # every window recorded
+    [1, 4, 16, 64]
+    >>> figure_windows([1, 4, 16, 64, 256, 1000], 1001).tolist()
+    [1, 4, 16, 64, 256, 1000]
+    >>> figure_windows(range(16, 101)).tolist()            # those recorded, and the last
+    [16, 64, 100]
+    >>> figure_windows([0, 10, 20, 30]).tolist()           # none recorded: log-spaced
+    [10, 20, 30]
+    """
+    rec = np.unique(np.asarray(recorded, dtype=np.int64).ravel())
+    if rec.size == 0:
+        raise InvalidValueError("recorded: no windows")
+    n_windows = int(rec[-1]) + 1 if n_windows is None else int(n_windows)
+    max_windows = max(int(max_windows), 1)
+    pick = np.intersect1d(summary_windows(n_windows), rec)
+    pick = np.union1d(pick, rec[-1:])
+    if pick.size < 2 and rec.size > 1:
+        later = rec[rec >= 1] if (rec >= 1).sum() > 1 else rec
+        goal = np.geomspace(max(later[0], 1), later[-1], min(max_windows, later.size))
+        pick = np.unique(later[np.abs(later[None, :] - goal[:, None]).argmin(axis=1)])
+    return pick[-max_windows:]
+
+
+#: Columns of `format_summary_table`: key, header, number format.
+SUMMARY_COLUMNS = (
+    ("T", "T", "d"),
+    ("r2", "R² mean", ".4f"),
+    ("r2_median", "R² median", ".4f"),
+    ("zero_fraction", "zero frac", ".4f"),
+    ("mean_count", "count/neuron", ".4f"),
+    ("mean_count_1_to_T", "mean 1..T", ".4f"),
+    ("mse", "MSE/patch", ".2f"),
+    ("lifetime_sparseness", "lifetime S", ".3f"),
+    ("population_sparseness", "population S", ".3f"),
+)
+
+
+def _cell(value, spec):
+    if value is None:
+        return "-"
+    if spec != "d" and np.isfinite(value) and abs(value) >= 1e5:
+        return f"{value:.3e}"          # a runaway's R² of -1e7: still a column
+    return format(value, spec)
+
+
+def format_summary_table(rows):
+    """
+    Summary rows (`InferenceResult.summary`) as an aligned text table: mean
+    and median R², zero-count fraction, mean count per neuron per window at T
+    and averaged over windows 1..T, squared error per patch and, where
+    recorded, the lifetime and population sparseness.
+
+    Examples
+    --------
+    >>> print(format_summary_table([dict(T=1, r2=0.5, r2_median=0.25, zero_fraction=0.75,
+    ...                                  mean_count=1.0, mean_count_1_to_T=1.0, mse=12.0)]))
+    T  R² mean  R² median  zero frac  count/neuron  mean 1..T  MSE/patch
+    1   0.5000     0.2500     0.7500        1.0000     1.0000      12.00
+    """
+    columns = [c for c in SUMMARY_COLUMNS if any(c[0] in row for row in rows)]
+    cells = [[h for _, h, _ in columns]]
+    cells += [[_cell(row.get(key), spec) for key, _, spec in columns] for row in rows]
+    widths = [max(len(line[j]) for line in cells) for j in range(len(columns))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in cells)
+
+
+class SummaryTable(list):
+    """
+    The rows of `InferenceResult.summary`: a list of dict (one per window T)
+    that prints as an aligned table (`format_summary_table`).
+    """
+
+    def __str__(self):
+        return format_summary_table(self)
+
+    __repr__ = __str__
 
 
 def window_metrics(x, counts, phi_t):
@@ -247,11 +347,12 @@ class InferenceResult:
         if cap is not None:       # the activity stayed bounded: not a runaway
             return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to "
                     f"the upper clamp of u, their activity capped at max_count={cap:g} "
-                    f"spikes per window: " + "; ".join(parts) + more + ".")
+                    f"spikes per window: " + "; ".join(parts) + more + ". (A cap "
+                    "below the counts an input needs winds u up to the clamp.)")
         return (f"{len(by_patch)} of {self.n_patches} patch(es) drove neurons to the "
                 f"upper clamp of u (runaway activity, the official code does the "
-                "same): " + "; ".join(parts) + more + ". Pass max_count (spikes per "
-                "window) for bounded activity.")
+                "same): " + "; ".join(parts) + more + ". max_count (spikes per "
+                "window) bounds the counts of such a run.")
 
     def warn_runaway(self, stacklevel=3):
         """Issue a `RunawayWarning` if any neuron ran away."""
@@ -266,14 +367,15 @@ class InferenceResult:
 
         Returns
         -------
-        list of dict
-            One row per window T: ``T``, ``r2`` (mean), ``r2_median``,
+        SummaryTable
+            A list of dict that prints as an aligned table (``print(result.summary())``);
+            one row per window T: ``T``, ``r2`` (mean), ``r2_median``,
             ``mse`` (per patch, summed over pixels), ``zero_fraction``,
             ``mean_count`` (per neuron per window at T), ``mean_count_1_to_T``
             and, where counts were recorded at T, ``lifetime_sparseness`` and
             ``population_sparseness``.
         """
-        rows = []
+        rows = SummaryTable()
         with warnings.catch_warnings():
             # NaN where R² is undefined (constant patches): reported as NaN
             warnings.simplefilter("ignore", RuntimeWarning)

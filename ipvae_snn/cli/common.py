@@ -224,7 +224,10 @@ def check_patch_scale(args, params, x, name):
 
 
 def record_windows_for(n_windows, extra=FIGURE_WINDOWS):
-    """Windows to record: the summary windows plus those the figure shows."""
+    """
+    Windows to record: the summary windows plus those the figure shows
+    (`ipvae_snn.results.figure_windows` picks among them, as for the API).
+    """
     from ..results import summary_windows
     windows = set(summary_windows(n_windows).tolist())
     windows.update(w for w in extra if 0 <= w < n_windows)
@@ -275,28 +278,13 @@ def print_json(doc):
     sys.stdout.write(json_dumps(doc) + "\n")
 
 
-_COLUMNS = (  # key, header, format spec
-    ("T", "T", "d"),
-    ("r2", "R² mean", ".4f"),
-    ("r2_median", "R² median", ".4f"),
-    ("zero_fraction", "zero frac", ".4f"),
-    ("mean_count", "count/neuron", ".4f"),
-    ("mean_count_1_to_T", "mean 1..T", ".4f"),
-    ("mse", "MSE/patch", ".2f"),
-)
-
-
 def format_summary_table(rows):
     """
-    The rows of `InferenceResult.summary` as an aligned text table: mean and
-    median R², zero-count fraction, mean count per neuron per window at T and
-    averaged over windows 1..T, squared error per patch.
+    The rows of `InferenceResult.summary` as an aligned text table
+    (`ipvae_snn.results.format_summary_table`).
     """
-    cells = [[h for _, h, _ in _COLUMNS]]
-    cells += [[format(row[key], spec) for key, _, spec in _COLUMNS] for row in rows]
-    widths = [max(len(line[j]) for line in cells) for j in range(len(_COLUMNS))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths))
-                     for line in cells)
+    from ..results import format_summary_table as table
+    return table(rows)
 
 
 def runaway_patches(result):

@@ -39,7 +39,8 @@ def add_parser(subparsers):
                    help="time step of the continuous realization (default T_w/100)")
     p.add_argument("--max-count", type=positive_float, default=None, metavar="N",
                    help="opt-in refractory-like bound on activity, in expected "
-                        "spikes per window")
+                        "spikes per window; set it above the counts the input needs "
+                        "(a lower cap winds neurons up to the clamp of u)")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
                    help="precision of the compiled network (default %(default)s)")
     p.add_argument("--jobs", type=positive_int, default=None,
@@ -47,8 +48,9 @@ def add_parser(subparsers):
     p.add_argument("--raster", metavar="F.png",
                    help="write a spike raster of the first patch")
     p.add_argument("--traces", metavar="F.png",
-                   help="write membrane-potential traces of the first patch's most "
-                        "driven neurons")
+                   help="write membrane-potential traces of the first patch: "
+                        "neurons from the most to a rarely active one, the last "
+                        "windows zoomed so that each spike shows")
     add_inference_arguments(p)
     add_cluster_arguments(p)
     add_nwb_arguments(p)
@@ -102,9 +104,8 @@ def run(args):
         if args.raster:
             plt.close(plot_raster(first, patch=0, path=args.raster))
         if args.traces:
-            # the neurons the first patch drives hardest: the ones worth watching
-            traced = np.sort(np.argsort(params.feedforward(x[0]) - params.bias)[-N_TRACED:])
-            plt.close(plot_membrane_traces(first, patch=0, neurons=traced,
+            # a spread of activity levels, from the most active neuron down
+            plt.close(plot_membrane_traces(first, patch=0, max_neurons=N_TRACED,
                                            path=args.traces))
     for what, path in (("raster", args.raster), ("traces", args.traces),
                        ("NWB file", args.nwb)):

@@ -132,7 +132,9 @@ def run(args):
         stimulus_index=("index of the natural patch shown in this trial",
                         trial // args.trials),
         repeat=("repeat of that patch (0 .. trials-1)", trial % args.trials)))
-    rows = stats.cortex_table(exp.values)
+    # window realization: spike times placed inside windows, ISI rows not compared
+    rows = stats.cortex_table(exp.values,
+                              placed_spike_times=getattr(exp.natural, "spikes", None) is None)
     runaway = {"natural": runaway_patches(exp.natural),
                "gratings": runaway_patches(exp.gratings)}
     if args.figure:

@@ -71,7 +71,10 @@ class SpikingIPVAE:
         Opt-in bound on activity, in spikes per window (as `ipvae_snn.infer`'s
         ``max_count``): expected counts saturate as ``λ / (1 + λ / max_count)``,
         those of a Poisson neuron with an absolute refractory period of
-        ``1 / max_count`` windows. Off by default (the official dynamics).
+        ``1 / max_count`` windows. Off by default (the official dynamics). It
+        bounds the counts, not ``u``: set it above the largest count the
+        inputs need; a lower cap keeps neurons below what their input calls
+        for, their ``u`` winds up to the clamp (runaway events) and R² drops.
     record_u : bool or array_like of int, optional
         Neurons whose membrane potential is recorded at every time step
         (``result.u_trace``) and at the start of each recorded window

@@ -63,6 +63,14 @@ def plot_cortex_comparison(table, path=None, title=None):
                 ax.plot(raw, 0, "o", mfc="none", mec=color, ms=7, mew=1.0, zorder=3)
                 ax.annotate(f"raw {raw:.3g}", (raw, 0), xytext=(6, -11),
                             textcoords="offset points", fontsize=6.5, color=color)
+        elif r.get("meaningful", True) is False:
+            # computed, but not a property of the model (see the row's note)
+            raw = r.get("raw")
+            if raw is not None:
+                ax.plot(raw, 0, "o", mfc="none", mec="0.4", ms=7, mew=1.0, zorder=3)
+                ax.annotate(f"{raw:.3g} († not compared)", (raw, 0), xytext=(-6, 6),
+                            textcoords="offset points", fontsize=7, color="0.4",
+                            ha="right")
         else:
             ax.text(0.5, 0.0, "network value not computed", transform=ax.transAxes,
                     ha="center", va="center", fontsize=7, color="0.4")
@@ -70,7 +78,8 @@ def plot_cortex_comparison(table, path=None, title=None):
             ax.text(0.99, 0.5, "no cortical range", transform=ax.transAxes, ha="right",
                     va="center", fontsize=7, color="0.4")
         units = "" if r.get("units") in (None, "dimensionless") else f" ({r['units']})"
-        ax.set_yticks([0], [r["label"] + units], fontsize=7)
+        mark = "‡" if r.get("resolved", True) is False else ""   # sampling too coarse
+        ax.set_yticks([0], [r["label"] + mark + units], fontsize=7)
         ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.text(1.0, 1.0, r.get("sources", ""), transform=ax.transAxes, ha="right",
@@ -80,15 +89,17 @@ def plot_cortex_comparison(table, path=None, title=None):
         n_cmp = sum(1 for r in rows if r.get("inside") is not None)
         title = (f"Network vs V1: {n_in} of {n_cmp} measures inside the cortical range "
                  f"(grey bars; hatched: approximate literature summary)")
-    notes = [r["note"] for r in rows if r.get("note")]
+    notes = list(dict.fromkeys(r["note"] for r in rows if r.get("note")))
     if notes:
         import textwrap
-        fig.supxlabel("\n".join(textwrap.fill("* " + n, 150) for n in notes),
+        fig.supxlabel("\n".join(textwrap.fill(n if n.startswith(("†", "‡")) else "* " + n, 150)
+                                for n in notes),
                       fontsize=6, color="0.35", ha="left", x=0.01)
     return finish(fig, title, path)
 
 
-def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None):
+def plot_tuning_curves(tuning, neurons=None, n_neurons=12, units="spikes/s", path=None,
+                       title=None):
     """
     Orientation tuning curves of a few neurons and the population's
     distributions of circular variance and bandwidth.
@@ -101,6 +112,8 @@ def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None
         Neurons to show (default: ``n_neurons`` responsive neurons spread over
         preferred orientations).
     n_neurons : int
+    units : str
+        Units of the responses (the y labels).
     path, title : str, optional
 
     Returns
@@ -126,11 +139,11 @@ def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None
     x = np.append(ori, ori[0] + 180.0)
     for ax, n in zip(axes, neurons):
         y = np.append(curves[:, n], curves[0, n])
-        ax.plot(x, y, "o-", color="tab:blue", ms=2.5, lw=1)
+        ax.plot(x, y, "o-", color="tab:blue", ms=2.0 if ori.size <= 24 else 1.0, lw=1)
         if np.isfinite(tuning.preferred[n]):
             ax.axvline(tuning.preferred[n], color="tab:red", lw=0.8, ls="--")
-        ax.set_title(f"n{n}: CV {tuning.circular_variance[n]:.2f}, "
-                     f"hw {tuning.half_width[n]:.0f}°", fontsize=6.5)
+        ax.set_title(f"neuron {n}: circ. var. {tuning.circular_variance[n]:.2f}\n"
+                     f"half-width {tuning.half_width[n]:.0f}°", fontsize=6.5)
         ax.set_xticks([0, 90, 180])
         ax.set_xlim(0, 180)
         ax.set_ylim(bottom=0)
@@ -138,18 +151,24 @@ def plot_tuning_curves(tuning, neurons=None, n_neurons=12, path=None, title=None
         ax.spines[["top", "right"]].set_visible(False)
     for ax in axes[neurons.size:]:
         ax.set_visible(False)
-    top.supxlabel("stimulus orientation (deg); dashed: preferred orientation (vector "
-                  "average)", fontsize=7)
-    top.supylabel("mean response", fontsize=7)
+    step = getattr(tuning, "sampling_deg", None)
+    top.supxlabel("stimulus orientation (deg)"
+                  + ("" if step is None else f", sampled every {step:g}°")
+                  + "; dashed: preferred orientation (vector average)", fontsize=7)
+    top.supylabel(f"mean response ({units})", fontsize=7)
     keep = tuning.peak > 0
     ax_cv, ax_bw = bottom.subplots(1, 2)
     ax_cv.hist(tuning.circular_variance[keep], bins=np.linspace(0, 1, 21),
                color="tab:blue", alpha=0.8)
-    ax_cv.set_xlabel("circular variance", fontsize=7)
+    ax_cv.set_xlabel("orientation circular variance (0 sharp – 1 untuned)", fontsize=7)
     hw = tuning.half_width[keep]
     ax_bw.hist(hw[np.isfinite(hw)], bins=np.linspace(0, 90, 19), color="tab:orange",
                alpha=0.8)
-    ax_bw.set_xlabel(f"half-width at {tuning.level:.3g} of peak (deg)", fontsize=7)
+    smoothing = getattr(tuning, "smoothing", None)
+    ax_bw.set_xlabel(f"half-width at {tuning.level:.3g} of peak (deg)"
+                     + ("" if smoothing is None else
+                        f", after Hanning smoothing of {smoothing:g}° half-width"),
+                     fontsize=7)
     for ax in (ax_cv, ax_bw):
         ax.set_ylabel("neurons", fontsize=7)
         ax.tick_params(labelsize=6)

@@ -7,8 +7,8 @@ Examples
 >>> import ipvae_snn
 >>> from ipvae_snn.plotting import plot_dictionary
 >>> fig = plot_dictionary(ipvae_snn.default_params(), neurons=range(8))
->>> len(fig.axes)
-1
+>>> len(fig.axes)                     # the mosaic and its colourbar
+2
 """
 
 import numpy as np
@@ -34,7 +34,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     counts of each window, with that window's R² of the patch; below, the
     time course of R² and activity over the whole batch. Each row
     shares one symmetric gray scale (set by the input), so contrast is
-    comparable along the row.
+    comparable along the row; a colourbar at the row's end gives it in the
+    units of the model's input (whitened pixel values for the natural-image models).
 
     Parameters
     ----------
@@ -43,8 +44,9 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     patches : sequence of int, optional
         Patch indices (default: ``n_patches`` evenly spaced through the batch).
     windows : sequence of int, optional
-        Recorded windows to show (default: up to ``max_windows`` of the
-        recorded ones, always including the last).
+        Recorded windows to show (default `ipvae_snn.results.figure_windows`,
+        the rule the command line uses too: the recorded summary windows 1,
+        4, 16, 64, 256, 1000 and the last, at most ``max_windows``).
     n_patches, max_windows : int
         Limits for the defaults.
     curves : bool
@@ -69,11 +71,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
         raise InvalidValueError(f"patches must be indices in [0, {result.n_patches - 1}], "
                          f"got {patches.tolist()[:10]}")
     if windows is None:
-        recorded = result.windows
-        if recorded.size > max_windows:
-            pick = np.linspace(0, recorded.size - 1, max_windows).round().astype(int)
-            recorded = recorded[np.unique(pick)]
-        windows = recorded
+        from ..results import figure_windows
+        windows = figure_windows(result.windows, result.n_windows, max_windows)
     windows = check_recorded(windows, result.windows, name="windows").tolist()
     side = int(round(np.sqrt(result.x.shape[1])))
     if side * side != result.x.shape[1]:
@@ -92,6 +91,7 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
     else:
         top, bottom = fig, None
     axes = top.subplots(n_rows, n_cols, squeeze=False)
+    fig.set_figwidth(fig.get_figwidth() + 0.9)        # room for the colourbars
     recon = {w: result.reconstruction(w)[patches] for w in windows}
     for i, p in enumerate(patches):
         x = result.x[p]
@@ -102,8 +102,8 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
             panels.append((recon[w][i], label, float(result.r2[p, w])))
         for j, (img, label, r2) in enumerate(panels):
             ax = axes[i, j]
-            ax.imshow(img.reshape(side, side), cmap="gray", vmin=-vmax, vmax=vmax,
-                      interpolation="nearest")
+            im = ax.imshow(img.reshape(side, side), cmap="gray", vmin=-vmax, vmax=vmax,
+                           interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if label:
@@ -121,6 +121,10 @@ def plot_reconstructions(result, patches=None, windows=None, n_patches=6,
                 for spine in ax.spines.values():
                     spine.set_edgecolor("tab:blue")
                     spine.set_linewidth(1.5)
+        cb = top.colorbar(im, ax=axes[i, :], pad=0.01, aspect=12, fraction=0.04)
+        cb.set_ticks([-vmax, 0, vmax], labels=[f"{v:.2g}" for v in (-vmax, 0, vmax)])
+        cb.ax.tick_params(labelsize=6)
+        cb.set_label("pixel value\n(model input)", fontsize=6)
     if bottom is not None:
         _plot_curves(result, windows, *bottom.subplots(1, 2))
     if title is None:
@@ -144,7 +148,8 @@ def _plot_curves(result, windows, ax_r2, ax_act):
                 lw=1.5, label="count / neuron")
     ax_act.plot(t, 1.0 - result.zero_fraction[:, 1:].mean(axis=0), color="tab:green",
                 lw=1.5, label="fraction active")
-    for ax, ylabel in ((ax_r2, "R² of Φz"), (ax_act, "per window")):
+    for ax, ylabel in ((ax_r2, "R² of Φz"),
+                       (ax_act, "spikes per neuron per window;\nfraction of neurons")):
         for w in windows:
             if w >= 1:
                 ax.axvline(w, color="0.6", lw=0.6, ls=":", zorder=0)
@@ -154,7 +159,9 @@ def _plot_curves(result, windows, ax_r2, ax_act):
         ax.set_xlabel("window T (inference steps)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, frameon=False, loc="upper left")
+        # R² rises: its legend below the curve; activity: wherever it is free
+        ax.legend(fontsize=7, frameon=False,
+                  loc="lower right" if ax is ax_r2 else "best")
         ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -225,8 +232,13 @@ def plot_dictionary(phi, order=None, neurons=None, n_cols=None, path=None, title
                            layout="constrained")
     # Separators in a colour unlike any pixel value.
     cmap = plt.get_cmap("gray").with_extremes(bad="steelblue")
-    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    im = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
+    cb = fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.03, pad=0.01,
+                      aspect=60, shrink=0.5)
+    cb.set_ticks([-1, 0, 1])
+    cb.ax.tick_params(labelsize=7)
+    cb.set_label("weight / the field's largest |weight| (no unit)", fontsize=7)
     if title is None:
         key = order if isinstance(order, str) or order is None else ""
         how = {None: "by index", "orientation": "sorted by orientation",

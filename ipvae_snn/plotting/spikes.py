@@ -8,7 +8,7 @@ from ..defaults import DEFAULT_WINDOW_S
 from ..validation import InvalidValueError, check_int, check_number, check_recorded
 from .figure import finish, pyplot
 
-__all__ = ["plot_raster", "plot_membrane_traces"]
+__all__ = ["plot_raster", "plot_membrane_traces", "TRACE_QUANTILES"]
 
 
 def _window_s(result, window_s=None):
@@ -68,7 +68,8 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
     sort_by : {'rate', 'orientation', 'index'} or array_like
         Row order: most active neuron at the top; by preferred orientation
         (``preferred``, default each receptive field's orientation from
-        `ipvae_snn.stats.receptive_field_tuning`), spikes coloured by it; by
+        `ipvae_snn.stats.receptive_field_tuning`), 0° at the bottom, spikes
+        coloured by it on a colourbar that runs the same way; by
         neuron index; or ascending by one value per neuron.
     preferred : array_like, shape (n_latents,), optional
         Preferred orientations in degrees (e.g. ``orientation_tuning(...).preferred``).
@@ -130,7 +131,12 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
         order = neurons[np.argsort(key[neurons], kind="stable")]
         how = "sorted by the given key"
     row = np.full(k, -1)
-    row[order] = np.arange(order.size)[::-1]           # first in order on top
+    if ori is not None:
+        # orientation grows upwards, as on the colourbar beside the raster
+        row[order] = np.arange(order.size)
+        how = "sorted by preferred orientation (0° at the bottom)"
+    else:
+        row[order] = np.arange(order.size)[::-1]       # first in order on top
     shown_spike = row[neuron] >= 0
     neuron, t = neuron[shown_spike], t[shown_spike]
 
@@ -162,7 +168,7 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
                   + (", alternate ones shaded" if shaded else ""), fontsize=8)
     ax.set_ylabel(f"neuron ({how.split(' (')[0]})", fontsize=8)
     if order.size <= 40:
-        ax.set_yticks(np.arange(order.size)[::-1], [str(i) for i in order], fontsize=6)
+        ax.set_yticks(row[order], [str(i) for i in order], fontsize=6)
     else:
         ax.set_yticks([])
     ax.tick_params(labelsize=7)
@@ -185,26 +191,49 @@ def plot_raster(result, patch=0, windows=None, sort_by="rate", preferred=None,
     return finish(fig, title, path)
 
 
+#: Quantiles of the mean rate at which `plot_membrane_traces` picks its
+#: default neurons: from the most active one down to a rarely active one.
+TRACE_QUANTILES = (1.0, 0.98, 0.9, 0.75, 0.5, 0.25)
+
+
+def _spread_of_rates(rates, available, n):
+    """``n`` distinct neurons of ``available`` at `TRACE_QUANTILES` of their mean rate."""
+    order = available[np.argsort(-rates, kind="stable")]          # most active first
+    quantiles = np.asarray(TRACE_QUANTILES[:max(n, 1)])
+    if n > quantiles.size:
+        quantiles = np.linspace(1.0, 0.25, n)
+    pick = np.unique(np.round((1.0 - quantiles) * (order.size - 1)).astype(int))
+    return order[pick]
+
+
 def plot_membrane_traces(result, patch=0, neurons=None, max_neurons=6, t_range=None,
-                         window_s=None, seed=0, path=None, title=None):
+                         zoom_windows=3, window_s=None, seed=0, path=None, title=None):
     """
     Membrane potentials ``u`` of a few neurons over time, spikes marked.
 
-    ``u`` is the log firing rate per window, so the right axis reads it as a
-    rate in spikes/s (``exp(u) / T_w``). A spiking network's result
-    (`SpikingResult` with ``u_trace``) gives the trace at every time step;
-    a reference result recorded with ``record_u=True`` gives one value per
-    recorded window, drawn as steps.
+    ``u`` is the natural log of the expected spike count per window, so the
+    right axis reads it as a rate in spikes/s (``exp(u) / T_w``). A spiking
+    network's result (`SpikingResult` with ``u_trace``) gives the trace at
+    every time step; a reference result recorded with ``record_u=True`` gives
+    one value per recorded window, drawn as steps.
+
+    Without ``t_range`` each neuron gets two panels: the whole run (its
+    potential only) and, on the right, the last ``zoom_windows`` windows with
+    every spike as a tick, short enough for the spikes not to merge.
 
     Parameters
     ----------
     result : InferenceResult or SpikingResult
     patch : int
     neurons : sequence of int, optional
-        Neurons to show (default: the most active of the recorded ones), at
-        most ``max_neurons``.
+        Neurons to show, at most ``max_neurons``. Default: a spread of
+        activity levels, the recorded neurons at the quantiles
+        `TRACE_QUANTILES` of their mean rate (the most active, the 98th, 90th,
+        75th, 50th and 25th percentile).
     t_range : (float, float), optional
-        Time span in seconds (default: all recorded).
+        Show only this time span, in seconds, spikes marked (one column).
+    zoom_windows : int
+        Windows of the zoomed column (default 3; 0: no zoom column).
     window_s : float, optional
     seed : int
         Placement of spikes inside windows for results without spike times.
@@ -216,6 +245,7 @@ def plot_membrane_traces(result, patch=0, neurons=None, max_neurons=6, t_range=N
     """
     patch = _check_patch(result, patch)
     window_s = _window_s(result, window_s)
+    zoom_windows = check_int(zoom_windows, "zoom_windows", 0)
     u_trace = getattr(result, "u_trace", None)
     if u_trace is not None:
         t = np.asarray(result.u_trace_t, dtype=np.float64)
@@ -233,64 +263,88 @@ def plot_membrane_traces(result, patch=0, neurons=None, max_neurons=6, t_range=N
         raise InvalidValueError("result: no membrane potentials were recorded; run the "
                                 "network or the reference with record_u=True or "
                                 "record_u=[neurons]")
+    rows_of = {int(n): i for i, n in enumerate(available)}
+    if result.counts is not None:
+        rates = result.counts[patch][:, available].mean(axis=0) / window_s
+    else:                                   # no counts: the potential's mean rate
+        rates = np.exp(traces).mean(axis=1) / window_s
     if neurons is None:
-        # The most active of the recorded neurons.
-        if result.counts is not None:
-            activity = result.counts[patch].sum(axis=0)[available]
-        else:
-            activity = traces.mean(axis=1)
-        neurons = available[np.argsort(-activity, kind="stable")[:max_neurons]]
+        neurons = _spread_of_rates(rates, available, max_neurons)
     neurons = check_recorded(neurons, available, name="neurons",
                              what="neuron")[:max_neurons]
-    rows = np.array([np.flatnonzero(available == n)[0] for n in neurons])
+    if neurons.size and result.counts is not None and neurons.size > 1:
+        # most active at the top
+        neurons = neurons[np.argsort([-rates[rows_of[int(n)]] for n in neurons],
+                                     kind="stable")]
+    t_end = t[-1] + (window_s if steps else (t[1] - t[0] if t.size > 1 else window_s))
     if t_range is None:
-        t_lo = t[0]
-        t_hi = t[-1] + (window_s if steps else (t[1] - t[0] if t.size > 1 else window_s))
+        spans = [(t[0], t_end)]
+        if zoom_windows and t_end - t[0] > 1.5 * zoom_windows * window_s:
+            spans.append((t_end - zoom_windows * window_s, t_end))
     else:
         t_lo, t_hi = (float(v) for v in t_range)
         if not t_hi > t_lo:
             raise InvalidValueError(f"t_range must be (start, stop) with stop > start, got "
                              f"{t_range!r}")
+        spans = [(t_lo, t_hi)]
     spike_n, spike_t = (np.zeros(0, int), np.zeros(0))
     if result.counts is not None:
         spike_n, spike_t = result.spike_trains(patch, window_s=window_s, seed=seed)
         spike_n, spike_t = np.asarray(spike_n), np.asarray(spike_t)
 
     plt = pyplot()
-    fig, axes = plt.subplots(neurons.size, 1, figsize=(9.0, 1.25 * neurons.size + 0.9),
-                             sharex=True, squeeze=False, layout="constrained")
-    axes = axes[:, 0]
-    sel = (t >= t_lo) & (t < t_hi)
-    for ax, n, r in zip(axes, neurons, rows):
-        shaded = _mark_windows(ax, np.floor(t_lo / window_s), np.ceil(t_hi / window_s),
-                               window_s)
+    n_cols = len(spans)
+    fig, axes = plt.subplots(neurons.size, n_cols, figsize=(10.0, 1.3 * neurons.size + 1.0),
+                             sharex="col", squeeze=False, layout="constrained",
+                             gridspec_kw=dict(width_ratios=[2.2, 1.0][:n_cols]))
+    ticks_in = [i == n_cols - 1 for i in range(n_cols)]      # spikes: the last column
+    for row, n in zip(axes, neurons):
+        r = rows_of[int(n)]
         u = traces[r]
-        if steps:
-            edges = np.append(t, t[-1] + window_s)
-            ax.stairs(u, edges, color="tab:blue", lw=1.0, baseline=None)
-        else:
-            ax.plot(t[sel], u[sel], color="tab:blue", lw=0.7)
-        mine = spike_t[(spike_n == n) & (spike_t >= t_lo) & (spike_t < t_hi)]
-        ax.plot(mine, np.full(mine.size, 1.0), "|", color="k", ms=7, mew=0.8,
-                transform=ax.get_xaxis_transform(), clip_on=False)
-        ax.set_ylabel(f"neuron {n}\nu", fontsize=7)
-        ax.tick_params(labelsize=7)
-        sec = ax.secondary_yaxis(
+        for col, (ax, (t_lo, t_hi)) in enumerate(zip(row, spans)):
+            shaded = _mark_windows(ax, np.floor(t_lo / window_s),
+                                   np.ceil(t_hi / window_s - 1e-9), window_s)
+            if steps:
+                edges = np.append(t, t[-1] + window_s)
+                ax.stairs(u, edges, color="tab:blue", lw=1.0, baseline=None)
+            else:
+                sel = (t >= t_lo - (t[1] - t[0] if t.size > 1 else 0)) & (t <= t_hi)
+                ax.plot(t[sel], u[sel], color="tab:blue", lw=0.8)
+            if ticks_in[col]:
+                mine = spike_t[(spike_n == n) & (spike_t >= t_lo) & (spike_t < t_hi)]
+                ax.plot(mine, np.full(mine.size, 0.92), "|", color="k", ms=6, mew=0.8,
+                        transform=ax.get_xaxis_transform(), clip_on=True)
+            if len(spans) > 1 and col == 0:
+                ax.axvspan(*spans[1], color="tab:orange", alpha=0.12, lw=0, zorder=0)
+            ax.tick_params(labelsize=7)
+            ax.spines[["top"]].set_visible(False)
+        for ax, (t_lo, t_hi) in zip(row, spans):
+            # each panel's own range of u (the zoom shows the jumps), room for the ticks
+            inside = u[(t >= t_lo - window_s) & (t < t_hi)] if t.size else u
+            inside = inside if inside.size else u
+            lo, hi = float(np.min(inside)), float(np.max(inside))
+            pad = 0.08 * (hi - lo) if hi - lo > 0.5 else 0.1
+            ax.set_ylim(lo - pad, hi + 3 * pad)
+        row[0].set_ylabel(f"neuron {n}\n{rates[r]:.3g} sp/s\nu", fontsize=7)
+        sec = row[-1].secondary_yaxis(
             "right", functions=(lambda v: np.exp(v) / window_s,
-                                lambda r: np.log(np.maximum(r, 1e-300) * window_s)))
+                                lambda x: np.log(np.maximum(x, 1e-300) * window_s)))
         sec.set_yscale("log")
         sec.tick_params(which="both", labelsize=6)
-        sec.set_ylabel("sp/s", fontsize=6)
-        ax.text(0.995, 0.04, f"{mine.size} spikes", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=6, color="0.3")
-        ax.spines[["top"]].set_visible(False)
-    axes[-1].set_xlim(t_lo, t_hi)
-    axes[-1].set_xlabel(f"time (s); ticks above each trace: spikes; windows of "
-                        f"{window_s * 1e3:g} ms" + (", alternate ones shaded" if shaded
-                                                   else ""), fontsize=8)
+        sec.set_ylabel("rate exp(u)/T_w\n(spikes/s)", fontsize=6)
+    for col, (t_lo, t_hi) in enumerate(spans):
+        axes[-1, col].set_xlim(t_lo, t_hi)
+        axes[-1, col].set_xlabel("time (s)", fontsize=8)
+    if len(spans) > 1:
+        axes[0, 0].set_title("whole run (orange: the stretch on the right)", fontsize=8)
+        axes[0, 1].set_title(f"last {zoom_windows} windows: spikes (ticks)", fontsize=8)
+    kind = result.info.get("realization", "")
+    how = "one value per window" if steps else "every time step"
+    fig.supxlabel(f"u: natural log of the expected spike count per window (no unit), "
+                  f"{how}; mean rate beside each neuron; windows of "
+                  f"{window_s * 1e3:g} ms" + (", alternate ones shaded" if shaded else ""),
+                  fontsize=7, color="0.3")
     if title is None:
-        kind = result.info.get("realization", "")
-        how = "per window" if steps else "every time step"
-        title = (f"Membrane potential u (log rate per window) of patch {patch} "
-                 f"({kind}, {how})")
+        title = (f"Membrane potential and spikes of {neurons.size} neurons, from the "
+                 f"most to a rarely active one (patch {patch}, {kind} realization)")
     return finish(fig, title, path)

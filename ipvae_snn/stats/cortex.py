@@ -25,7 +25,13 @@ import numpy as np
 
 from ..validation import InvalidValueError, MissingFileError
 
-__all__ = ["load_cortex_reference", "cortex_table", "format_cortex_table"]
+__all__ = ["load_cortex_reference", "cortex_table", "format_cortex_table",
+           "SPIKE_TIMING_MEASURES"]
+
+#: Measures of spike timing inside a window (the intervals between spikes):
+#: not meaningful where spike times were placed uniformly inside each window
+#: from its count (the window realization), where they are ≈ 1 by construction.
+SPIKE_TIMING_MEASURES = ("isi_cv", "isi_lv")
 
 
 def load_cortex_reference(path=None):
@@ -88,7 +94,15 @@ def load_cortex_reference(path=None):
     return data
 
 
-def cortex_table(network, reference=None):
+#: The note of the rows `cortex_table` does not compare for placed spike times.
+PLACED_NOTE = ("† not meaningful here: the window realization's spike times are "
+               "placed uniformly inside each window from its count, so the intervals "
+               "are those of a Poisson process (ISI CV and LV ≈ 1) by construction, "
+               "not a property of the model; the continuous realization simulates "
+               "spike times.")
+
+
+def cortex_table(network, reference=None, placed_spike_times=False):
     """
     The network's statistics beside the cortical V1 ranges.
 
@@ -100,6 +114,12 @@ def cortex_table(network, reference=None):
         ignored, reference measures missing here get ``network = None``.
     reference : dict, optional
         From `load_cortex_reference` (default: the shipped file).
+    placed_spike_times : bool
+        The spike times were placed uniformly inside each window from its
+        count (the window realization; ``result.spikes is None``), not
+        simulated: the rows of `SPIKE_TIMING_MEASURES` (ISI CV, LV) are then
+        not compared (``network`` None, ``inside`` None, the computed value
+        as ``raw``, a note saying why).
 
     Returns
     -------
@@ -111,7 +131,18 @@ def cortex_table(network, reference=None):
         ``sources`` (short citations), ``raw`` and ``note`` (None except for
         the orientation bandwidth of smoothed tuning curves: ``network`` is
         then Ringach's smoothed bandwidth, ``raw`` the unsmoothed one, and
-        the label and note say so).
+        the label and note say so; and for the spike-timing rows of placed
+        spike times, see ``placed_spike_times``), ``meaningful`` (False for
+        those rows); the bandwidth row gets ``resolved`` False (and ``inside``
+        None) where ``orientation_sampling_deg`` is more than half its
+        unsmoothed value: the sampling, not the neurons, then sets it.
+
+    Examples
+    --------
+    >>> row = cortex_table({"isi_cv": 1.0}, placed_spike_times=True)
+    >>> row = next(r for r in row if r["measure"] == "isi_cv")
+    >>> row["network"], row["raw"], row["inside"], row["meaningful"]
+    (None, 1.0, None, False)
     """
     reference = load_cortex_reference() if reference is None else reference
     refs = reference.get("references", {})
@@ -125,7 +156,13 @@ def cortex_table(network, reference=None):
             low=low, high=high, inside=inside, typical=m.get("typical"),
             approximate=bool(m.get("approximate", True)),
             sources="; ".join(refs[s["reference"]]["short"] for s in m["sources"]),
-            raw=None, note=None)
+            raw=None, note=None, meaningful=True)
+        if placed_spike_times and key in SPIKE_TIMING_MEASURES:
+            row.update(label=f"{m['label']}†", network=None, raw=value, inside=None,
+                       meaningful=False,
+                       note=PLACED_NOTE)
+            rows.append(row)
+            continue
         smoothing = _finite_or_none(network.get("orientation_smoothing_deg"))
         if key == "orientation_bandwidth_deg" and smoothing is not None:
             # The cortical range was read from smoothed curves, so the network's
@@ -138,8 +175,25 @@ def cortex_table(network, reference=None):
                            f"half-width at half-height before the half-width at "
                            f"1/√2 of its peak is read, as Ringach et al. 2002 "
                            f"describe; 'raw' is the same measure without smoothing.")
+        sampling = _finite_or_none(network.get("orientation_sampling_deg"))
+        if key == "orientation_bandwidth_deg" and sampling is not None:
+            _note_sampling(row, sampling, _finite_or_none(
+                network.get("orientation_bandwidth_raw_deg")) or value)
         rows.append(row)
     return rows
+
+
+def _note_sampling(row, sampling, bandwidth):
+    """A bandwidth the orientation sampling cannot resolve: not compared, and said why."""
+    if bandwidth is not None and bandwidth < 2.0 * sampling:
+        # fewer than two samples across the half-width: the spline between
+        # samples, not the neuron, sets the number
+        row["inside"] = None
+        row["resolved"] = False                  # the table and figure add a ‡
+        text = (f"‡ tuning sampled every {sampling:g}°, more than half the "
+                f"half-width ({bandwidth:.3g}°): not resolved, not compared; sample "
+                f"orientations at most half the bandwidth apart.")
+        row["note"] = text if row["note"] is None else row["note"] + " " + text
 
 
 def _finite_or_none(value):
@@ -159,7 +213,10 @@ def format_cortex_table(rows):
     for r in rows:
         value = "n/a" if r["network"] is None else f"{r['network']:.3g}"
         if r.get("raw") is not None:
-            value += f" (raw {r['raw']:.3g})"
+            value += (f" (raw {r['raw']:.3g})" if r.get("meaningful", True)
+                      else f" (placed: {r['raw']:.3g})")
+        if r.get("resolved", True) is False:
+            value += " ‡"
         if r["low"] is None:
             rng = "(no range)"
         else:
@@ -174,5 +231,7 @@ def format_cortex_table(rows):
     out += [fmt.format(*line) for line in lines]
     out = [line.rstrip() for line in out]
     out.append("~ approximate summary of the literature range (see cortex_v1.json)")
-    out += [f"* {r['note']}" for r in rows if r.get("note")]   # the labels' '*'
+    notes = [(r["note"] if r["note"].startswith(("†", "‡")) else f"* {r['note']}")
+             for r in rows if r.get("note")]                   # the labels' '*' and '†'
+    out += list(dict.fromkeys(notes))
     return "\n".join(out)

@@ -15,6 +15,8 @@ Examples
 >>> tuning = orientation_tuning(responses, ori)
 >>> round(float(tuning.preferred[0]), 6), round(float(tuning.circular_variance[0]), 2)
 (45.0, 0.55)
+>>> tuning.sampling_deg                 # the orientation step the curves resolve
+11.25
 """
 
 import math
@@ -28,7 +30,7 @@ from ._common import nanmedian as _nanmedian
 __all__ = ["tuning_curves", "preferred_orientation", "circular_variance",
            "orientation_selectivity_index", "tuning_half_width", "orientation_tuning",
            "OrientationTuning", "receptive_field_tuning", "orientation_summary",
-           "RINGACH_LEVEL", "RINGACH_SMOOTHING"]
+           "RINGACH_LEVEL", "RINGACH_SMOOTHING", "sampling_step"]
 
 #: The response level, relative to the peak, at which Ringach, Shapley &
 #: Hawken (2002) measured the orientation bandwidth (half-width at 1/√2 height).
@@ -139,11 +141,13 @@ def circular_variance(curves, orientations):
     Circular variance of orientation tuning (Ringach, Shapley & Hawken 2002).
 
     .. math::
-        CV = 1 - \frac{\left|\sum_k r_k e^{2 i \theta_k}\right|}{\sum_k r_k}
+        V_\mathrm{circ} = 1 - \frac{\left|\sum_k r_k e^{2 i \theta_k}\right|}{\sum_k r_k}
 
     0 for a neuron that responds at one orientation only, 1 for a flat
-    curve. Needs orientations sampled evenly over [0°, 180°). ``1 - CV`` is
-    the vector ("global") orientation selectivity index.
+    curve. Needs orientations sampled evenly over [0°, 180°). ``1 -
+    circular variance`` is the vector ("global") orientation selectivity
+    index. (Not the ISI CV, the coefficient of variation of inter-spike
+    intervals, `ipvae_snn.stats.isi_cv`.)
 
     Returns
     -------
@@ -294,8 +298,9 @@ class OrientationTuning(NamedTuple):
     Orientation tuning of a population (`orientation_tuning`).
 
     Arrays have one entry per neuron; ``curves`` has shape
-    (n_orientations, n_neurons). ``half_width`` is taken at ``level`` of the
-    peak (`RINGACH_LEVEL` by default, Ringach's bandwidth), ``hwhh`` at 0.5.
+    (n_orientations, n_neurons); ``sampling_deg`` is the orientation step.
+    ``half_width`` is taken at ``level`` of the peak (`RINGACH_LEVEL` by
+    default, Ringach's bandwidth), ``hwhh`` at 0.5.
     ``osi`` is ``(R_pref - R_orth) / (R_pref + R_orth)``; ``1 -
     circular_variance`` is the vector index.
     """
@@ -311,6 +316,9 @@ class OrientationTuning(NamedTuple):
     level: float
     #: Hanning smoothing (HWHH, degrees) applied before the widths were read.
     smoothing: float = None
+    #: The largest step between neighbouring sampled orientations (degrees):
+    #: a half-width below about twice this is not resolved by the sampling.
+    sampling_deg: float = None
 
 
 def orientation_tuning(responses, orientations, level=RINGACH_LEVEL, smoothing=None):
@@ -355,7 +363,21 @@ def orientation_tuning(responses, orientations, level=RINGACH_LEVEL, smoothing=N
         half_width=tuning_half_width(curves, uniq, level=level, smoothing=smoothing),
         hwhh=tuning_half_width(curves, uniq, level=0.5, smoothing=smoothing),
         peak=curves.max(axis=0), level=float(level),
-        smoothing=None if smoothing is None else float(smoothing))
+        smoothing=None if smoothing is None else float(smoothing),
+        sampling_deg=sampling_step(uniq))
+
+
+def sampling_step(orientations):
+    """
+    The largest step between neighbouring orientations on the 180° circle, in degrees.
+
+    Examples
+    --------
+    >>> sampling_step(np.arange(16) * 11.25), sampling_step([0, 10, 90])
+    (11.25, 90.0)
+    """
+    o = np.sort(np.mod(np.asarray(orientations, dtype=np.float64), 180.0))
+    return float(np.max(np.diff(np.append(o, o[0] + 180.0))))
 
 
 def orientation_summary(tuning, min_peak=0.0):
@@ -377,7 +399,9 @@ def orientation_summary(tuning, min_peak=0.0):
         ``tuning.level``, after ``tuning.smoothing``),
         ``orientation_bandwidth_raw_deg`` (the same without smoothing),
         ``orientation_smoothing_deg`` (None when unsmoothed),
-        ``orientation_hwhh_deg``, ``osi``, ``n_tuning_neurons``.
+        ``orientation_hwhh_deg``, ``osi``, ``n_tuning_neurons``,
+        ``orientation_sampling_deg`` (the step between sampled orientations:
+        a bandwidth below about twice it is limited by the sampling).
     """
     keep = tuning.peak > min_peak
     smoothing = getattr(tuning, "smoothing", None)
@@ -393,7 +417,8 @@ def orientation_summary(tuning, min_peak=0.0):
         orientation_smoothing_deg=smoothing,
         orientation_hwhh_deg=_nanmedian(tuning.hwhh[keep]),
         osi=_nanmedian(tuning.osi[keep]),
-        n_tuning_neurons=int(keep.sum()))
+        n_tuning_neurons=int(keep.sum()),
+        orientation_sampling_deg=getattr(tuning, "sampling_deg", None))
 
 
 def receptive_field_tuning(phi, size=None, pad=64):
