@@ -76,8 +76,8 @@ from .cortex import cortex_table, format_cortex_table, load_cortex_reference
 from .counts import (LognormalFit, fano_factor, firing_rates, lifetime_sparseness,
                      lognormal_fit, noise_correlation, pair_values,
                      population_sparseness, sparseness)
-from .experiments import (CortexExperiment, cortex_experiment, network_statistics,
-                          repeat_trials, trial_counts)
+from .experiments import (TUNING_ORIENTATIONS, CortexExperiment, cortex_experiment,
+                          network_statistics, repeat_trials, trial_counts)
 from .spiketrains import (from_neo, isi, isi_cv, isi_lv, pooled_isi_cv, pooled_isi_lv,
                           result_to_neo, split_spike_trains, to_neo)
 from .recordings import STIMULUS_COLUMNS, NWBTrials, read_trials, trial_statistics
@@ -115,6 +115,7 @@ __all__ = [
     "TIMESCALE_SOURCES",
     # experiments and the cortex comparison
     "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
+    "TUNING_ORIENTATIONS",
     "CortexExperiment",
     "load_cortex_reference", "cortex_table", "format_cortex_table",
 ]

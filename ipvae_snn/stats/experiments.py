@@ -24,7 +24,12 @@ from .tuning import (RINGACH_SMOOTHING, OrientationTuning, orientation_summary,
                      orientation_tuning)
 
 __all__ = ["repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
-           "CortexExperiment"]
+           "CortexExperiment", "TUNING_ORIENTATIONS"]
+
+#: Orientations of the tuning experiment's gratings (degrees): 3° apart, so
+#: that bandwidths from 6° up are resolved (`orientation_summary` marks a
+#: bandwidth below twice the step as unresolved).
+TUNING_ORIENTATIONS = np.arange(60) * 3.0
 
 
 def repeat_trials(patches, n_trials):
@@ -304,8 +309,10 @@ def cortex_experiment(run, patches, n_trials=20, n_windows=101, gratings=None,
         Windows per trial (≥ 33). Windows 16 onwards are analysed, after the
         transient from ``u_init``; only they are recorded.
     gratings : (patches, conditions), optional
-        Default `ipvae_snn.stimuli.grating_set()`: 16 orientations × 8 phases
-        at 0.25 cycles/pixel, RMS contrast 1; one trial each.
+        Default `ipvae_snn.stimuli.grating_set` at `TUNING_ORIENTATIONS`
+        (60 orientations, 3° apart: fine enough for bandwidths of 6° and
+        more, `orientation_summary`) × 8 phases at 0.25 cycles/pixel, RMS
+        contrast 1; one trial each.
     count_windows : int
         Windows per spike count of the Fano factor and noise correlations
         (`network_statistics`).
@@ -334,7 +341,7 @@ def cortex_experiment(run, patches, n_trials=20, n_windows=101, gratings=None,
     >>> exp = cortex_experiment(run, natural_patches(n_patches=3, seed=0), n_trials=4,
     ...                         n_windows=41)
     >>> exp.values["n_stimuli"], exp.gratings.n_patches, "fano_factor" in exp.values
-    (3, 128, True)
+    (3, 480, True)
     """
     from ..stimuli import grating_set
     n_windows = check_int(n_windows, "n_windows", min_analysis_windows(),
@@ -346,7 +353,8 @@ def cortex_experiment(run, patches, n_trials=20, n_windows=101, gratings=None,
     natural = run(repeat_trials(x, n_trials), n_windows, seed=seed,
                   record_windows=windows)
     values = network_statistics(natural, n_trials, count_windows=count_windows)
-    stim, conditions = grating_set() if gratings is None else gratings
+    stim, conditions = (grating_set(orientations=TUNING_ORIENTATIONS) if gratings is None
+                        else gratings)
     grating_result = run(np.asarray(stim), n_windows, seed=seed + 1,
                          record_windows=windows)
     response = grating_result.counts.mean(axis=1)
