@@ -57,7 +57,7 @@ MAX_CLAMP_U = 20.0
 
 #: The largest magnitude of an input pixel and of a model's dictionary entry,
 #: decoder std (and its inverse), spike cost and step size. The model works on
-#: whitened patches of unit scale (the bundled model has |Φ| < 1, σ ≈ 1);
+#: whitened patches of unit scale (the bundled model has ``|Φ| < 1``, σ ≈ 1);
 #: within these bounds every intermediate of the dynamics stays finite in
 #: float32, beyond them squares and products overflow to inf and NaN.
 MAX_ABS_VALUE = 1e6
