@@ -156,3 +156,108 @@ def test_index_shows_the_readme_commands():
     index_lines = {line for b in index_blocks for line in b.splitlines()}
     for command in block.strip().splitlines():
         assert command in index_lines, command
+
+
+# ------------------------------------------------------------ code snippets
+def _python_blocks(page):
+    path = os.path.join(ROOT, page)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return [b.split("\n```", 1)[0] for b in text.split("\n```python\n")[1:]]
+
+
+#: Python blocks of the pages that are fragments (they continue the page's
+#: earlier code, or need a cluster, a GPU or the user's files), by page and
+#: position; every other block is run by the tests below.
+FRAGMENTS = {
+    ("docs/gpu.md", 0): "needs brian2cuda and the user's own group and synapses",
+    ("docs/hubel-wiesel.md", 0): "continues the page's network `net`",
+    ("docs/learning.md", 1): "a 25-minute fit",
+    ("docs/learning.md", 2): "needs an official checkpoint folder",
+    ("docs/natural-images.md", 0): "continues the page's `params` and `x`",
+    ("docs/out-of-distribution.md", 0): "continues the page's `params` and `x`",
+    ("docs/own-images.md", 1): "continues the page's `x_train` and the user's model",
+    ("docs/scaling.md", 0): "needs a Dask scheduler",
+    ("docs/scaling.md", 1): "needs a SLURM cluster",
+    ("docs/scaling.md", 2): "needs an NWB file",
+    ("docs/scaling.md", 3): "needs an NWB file",
+    ("docs/statistics.md", 1): "continues the page's `net` and `x`",
+}
+#: The blocks the tests run, by page and position, with their tier.
+RUN = {
+    ("docs/learning.md", 0): "fast",
+    ("docs/own-images.md", 0): "fast",
+    ("docs/brian2-embedding.md", 0): "slow",
+    ("docs/statistics.md", 0): "standalone",
+    ("docs/index.md", 0): "standalone",
+    ("README.md", 0): "standalone",
+}
+
+
+def _all_blocks():
+    pages = ["README.md"] + [f"docs/{p}" for p in _pages()]
+    return {(page, i) for page in pages for i in range(len(_python_blocks(page)))}
+
+
+def test_every_python_block_is_run_or_named_a_fragment():
+    blocks = _all_blocks()
+    assert set(RUN) | set(FRAGMENTS) == blocks, \
+        sorted(blocks ^ (set(RUN) | set(FRAGMENTS)))
+    assert not set(RUN) & set(FRAGMENTS)
+
+
+def _run_block(page, index, folder, monkeypatch):
+    """Run one block in a fresh namespace, in ``folder`` (files it writes go there)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    monkeypatch.chdir(folder)
+    code = _python_blocks(page)[index]
+    namespace = {"__name__": "__main__"}
+    exec(compile(code, f"{page}[python block {index}]", "exec"), namespace)
+    return namespace
+
+
+def _photographs(folder):
+    """Two photographs, as a user has them: PNG and JPEG files of sample images."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+    china, flower = load_sample_images().images
+    Image.fromarray(china).save(folder / "photo.png")
+    Image.fromarray(flower).save(folder / "holiday.jpg")
+
+
+def _params(tier):
+    marks = {"fast": [], "slow": [pytest.mark.slow, pytest.mark.runtime],
+             "standalone": [pytest.mark.standalone, pytest.mark.slow]}[tier]
+    return marks
+
+
+@pytest.mark.parametrize("page,index", [
+    pytest.param(page, index, marks=_params(tier), id=f"{page}[{index}]")
+    for (page, index), tier in sorted(RUN.items())])
+def test_python_block_runs(page, index, tmp_path, monkeypatch, request):
+    if RUN[(page, index)] == "standalone":
+        request.getfixturevalue("cxx_compiler")     # skips where no compiler is found
+        monkeypatch.setenv("IPVAE_SNN_CACHE", request.getfixturevalue("snn_cache"))
+    if page == "docs/own-images.md":
+        _photographs(tmp_path)
+    namespace = _run_block(page, index, tmp_path, monkeypatch)
+    # each block's own outcome, checked against what the page says it gives
+    if page == "docs/learning.md":
+        import json
+
+        import ipvae_snn
+        prov = json.loads(str(namespace["params"].metadata["provenance"]))
+        assert prov["command"].startswith("ipvae-snn fit ")
+        assert namespace["official"].n_latents == 512
+        assert "natural" in ipvae_snn.BUNDLED_MODELS
+    elif page == "docs/own-images.md":
+        row = namespace["result"].summary()[-1]
+        assert row["T"] == 64 and row["r2"] > 0.5
+    elif page == "docs/brian2-embedding.md":
+        assert namespace["result"].counts.shape[0] == 4
+    elif page == "docs/statistics.md":
+        assert "Fano" in namespace["stats"].format_cortex_table(namespace["rows"])
+    else:   # README.md and the index: the demo from Python, a raster written
+        assert namespace["result"].counts.shape[-1] == 512
+        assert (tmp_path / "raster.png").stat().st_size > 10_000
