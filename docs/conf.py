@@ -55,10 +55,13 @@ html_theme_options = {"description": "The iterative Poisson VAE as a spiking "
 myst_enable_extensions = ["substitution", "dollarmath"]
 myst_heading_anchors = 3
 
-# API reference: one page per public module, generated from the docstrings.
-autosummary_generate = True
-autosummary_ignore_module_all = False
-autodoc_default_options = {"members": True, "show-inheritance": True}
+# API reference: one page per public module, written by ipvae_docs and filled
+# by autodoc from the docstrings; autosummary only makes the summary tables.
+autosummary_generate = False
+# undoc-members: names of __all__ without a docstring of their own (constants
+# re-exported by a package) are listed too
+autodoc_default_options = {"members": True, "undoc-members": True,
+                           "show-inheritance": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -343,8 +343,10 @@ class SpikingResult(InferenceResult):
     """
     `InferenceResult` of the spiking network, with its spike times and traces.
 
-    Additional attributes
-    ---------------------
+    Its attributes are those of `InferenceResult` and the following.
+
+    Attributes
+    ----------
     u_trace : ndarray, shape (n_patches, n_recorded_neurons, n_steps) or None
         Membrane potential of the neurons ``u_trace_neurons`` at every time
         step (at the start of the step: the potential the draws use).

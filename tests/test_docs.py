@@ -68,8 +68,19 @@ def test_build_writes_the_equations_page_and_the_api_page(tmp_path):
     assert (tmp_path / "equations.md").read_text(encoding="utf-8") == render.render()
     # the API page lists every public module for autosummary
     api = (tmp_path / "api.rst").read_text(encoding="utf-8")
-    listed = re.findall(r"^   (ipvae_snn[\w.]*)$", api, re.MULTILINE)
+    listed = re.findall(r"^   generated/(ipvae_snn[\w.]*)$", api, re.MULTILINE)
     assert listed == ext.public_modules()
+    # each module's page has an entry for every name of its __all__
+    import importlib
+    for name in listed:
+        page = (tmp_path / "generated" / f"{name}.rst").read_text(encoding="utf-8")
+        for member in getattr(importlib.import_module(name), "__all__", []):
+            if not member.startswith("__"):
+                entry = re.search(rf"^\.\. auto(class|function|data):: "
+                                  rf"{re.escape(name)}\.{member}$", page, re.MULTILINE)
+                lazy = re.search(rf"^\.\. py:(class|function):: {member}$", page,
+                                 re.MULTILINE)
+                assert entry or lazy, (name, member)
 
 
 def test_equations_page_shows_every_line_of_brian2_code():

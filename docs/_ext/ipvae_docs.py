@@ -96,9 +96,13 @@ the package (names without a leading underscore) with every name in its
 ``__all__``.
 
 .. autosummary::
-   :toctree: generated
 
 {modules}
+
+.. toctree::
+   :hidden:
+
+{pages}
 """
 
 
@@ -114,10 +118,59 @@ def _write_if_changed(path, text):
         f.write(text)
 
 
+def _home(name, obj, besides):
+    """The public module other than ``besides`` whose ``__all__`` has ``obj`` (or None)."""
+    for other in public_modules():
+        if other != besides:
+            module = importlib.import_module(other)
+            if name in getattr(module, "__all__", []) and getattr(module, name) is obj:
+                return other
+    return None
+
+
+def module_page(mod_name):
+    """
+    The reST page of one module: its docstring, a summary table and an entry
+    for every name of its ``__all__`` (functions, classes with their public
+    members, constants; names a package re-exports or imports lazily too).
+    """
+    module = importlib.import_module(mod_name)
+    names = [n for n in getattr(module, "__all__", []) if not n.startswith("__")]
+    # names the module imports on first use (its __getattr__: ipvae_snn's
+    # SpikingIPVAE) are documented on the page of the public module that has them
+    lazy = {n: _home(n, getattr(module, n), mod_name) for n in names
+            if n not in vars(module)}
+    lazy = {n: home for n, home in lazy.items() if home is not None}
+    names = [n for n in names if n not in lazy]
+    out = [mod_name, "=" * len(mod_name), "", f".. automodule:: {mod_name}",
+           "   :no-members:", ""]
+    if names:
+        out += [".. autosummary::", ""] + [f"   {n}" for n in names] + [""]
+    for name, home in lazy.items():
+        kind = "class" if isinstance(getattr(module, name), type) else "function"
+        out += [f".. py:{kind}:: {name}", "",
+                f"   :py:obj:`{home}.{name}`, imported on first use.", ""]
+    for name in names:
+        obj = getattr(module, name)
+        full = f"{mod_name}.{name}"
+        if isinstance(obj, type):
+            out += [f".. autoclass:: {full}", "   :members:", "   :show-inheritance:", ""]
+        elif callable(obj):
+            out += [f".. autofunction:: {full}", ""]
+        else:
+            out += [f".. autodata:: {full}", ""]
+    return "\n".join(out)
+
+
 def _write_api(app):
-    modules = "\n".join(f"   {name}" for name in public_modules())
-    _write_if_changed(os.path.join(app.srcdir, "api.rst"),
-                      API_PAGE.format(modules=modules))
+    modules = public_modules()
+    folder = os.path.join(app.srcdir, "generated")
+    os.makedirs(folder, exist_ok=True)
+    for name in modules:
+        _write_if_changed(os.path.join(folder, f"{name}.rst"), module_page(name))
+    _write_if_changed(os.path.join(app.srcdir, "api.rst"), API_PAGE.format(
+        modules="\n".join(f"   {name}" for name in modules),
+        pages="\n".join(f"   generated/{name}" for name in modules)))
 
 
 def _write_equations(app):
