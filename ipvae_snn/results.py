@@ -3,7 +3,7 @@ The result of an inference run (reference algorithm or spiking network).
 
 Window t of a run holds the counts ``z_t ~ Poisson(exp(u_t))`` drawn from the
 potential after t FOND updates (window 0 is drawn from ``u_init``). The paper's
-metric "after T steps" is therefore the read-out of window T (design note §2).
+metric "after T steps" is therefore the read-out of window T (the documentation's model page).
 
 Examples
 --------

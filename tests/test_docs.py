@@ -272,3 +272,24 @@ def test_python_block_runs(page, index, tmp_path, monkeypatch, request):
     else:   # README.md and the index: the demo from Python, a raster written
         assert namespace["result"].counts.shape[-1] == 512
         assert (tmp_path / "raster.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------ README numbers
+@pytest.mark.slow
+def test_readme_scores_match_a_run(shared_patches, params, official_params):
+    """
+    The README's scores of the default model (R², zero fraction and the
+    rate–distortion distance at T = 1000 on the 2,000 shared held-out patches)
+    and the official-code model's distance, as a run of the reference gives them.
+    """
+    from ipvae_snn.ratedistortion import ipvae_points
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = " ".join(f.read().split())
+    x = shared_patches["shared"]
+    default = ipvae_points(params, x, windows=(1000,), seed=0)[1000]
+    official = ipvae_points(official_params, x, windows=(1000,), seed=0)[1000]
+    quoted = (f"R² {default['r2']:.3f} with {100 * default['zero_fraction']:.1f} % zero "
+              f"counts at T = 1000, a rate–distortion distance of "
+              f"{default['distance']:.3f}")
+    assert quoted in readme, quoted
+    assert f"{official['distance']:.3f} for the official-code model" in readme
