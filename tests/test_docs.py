@@ -275,21 +275,43 @@ def test_python_block_runs(page, index, tmp_path, monkeypatch, request):
 
 
 # ------------------------------------------------------------ README numbers
-@pytest.mark.slow
-def test_readme_scores_match_a_run(shared_patches, params, official_params):
-    """
-    The README's scores of the default model (R², zero fraction and the
-    rate–distortion distance at T = 1000 on the 2,000 shared held-out patches)
-    and the official-code model's distance, as a run of the reference gives them.
-    """
+@pytest.fixture(scope="module")
+def scores(shared_patches, params, official_params):
+    """Read-outs of the two bundled models on the 2,000 shared held-out patches."""
     from ipvae_snn.ratedistortion import ipvae_points
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = " ".join(f.read().split())
     x = shared_patches["shared"]
-    default = ipvae_points(params, x, windows=(1000,), seed=0)[1000]
-    official = ipvae_points(official_params, x, windows=(1000,), seed=0)[1000]
-    quoted = (f"R² {default['r2']:.3f} with {100 * default['zero_fraction']:.1f} % zero "
-              f"counts at T = 1000, a rate–distortion distance of "
-              f"{default['distance']:.3f}")
+    return {name: {point["T"]: point
+                   for point in ipvae_points(p, x, windows=(16, 64, 1000), seed=0)}
+            for name, p in (("natural", params), ("official", official_params))}
+
+
+def _text(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return " ".join(f.read().split())
+
+
+@pytest.mark.slow
+def test_quoted_scores_match_a_run(scores):
+    """
+    The scores the README and the learning page quote for the bundled models
+    (R², zero fraction, the rate–distortion distance at T = 16, 64, 1000 on the
+    2,000 shared held-out patches) are what a run of the reference gives.
+    """
+    nat, off = scores["natural"], scores["official"]
+    readme = _text("README.md")
+    quoted = (f"R² {nat[1000]['r2']:.3f} with {100 * nat[1000]['zero_fraction']:.1f} % "
+              f"zero counts at T = 1000, a rate–distortion distance of "
+              f"{nat[1000]['distance']:.3f}")
     assert quoted in readme, quoted
-    assert f"{official['distance']:.3f} for the official-code model" in readme
+    assert f"{off[1000]['distance']:.3f} for the official-code model" in readme
+    learning = _text("docs/learning.md")
+    shipped = (f"| shipped | {nat[16]['r2']:.4f} | {nat[64]['r2']:.4f} | "
+               f"{nat[1000]['r2']:.4f} | {nat[16]['zero_fraction']:.4f} | "
+               f"{nat[1000]['zero_fraction']:.4f} | {nat[1000]['distance']:.4f} |")
+    assert shipped in learning, shipped
+    default = (f"| {nat[16]['r2']:.3f} | {nat[64]['r2']:.3f} | **{nat[1000]['r2']:.3f}** | "
+               f"{nat[1000]['zero_fraction']:.3f} | **{nat[1000]['distance']:.3f}** |")
+    assert "| `natural` (the default) " + default in learning, default
+    official = (f"| {off[16]['r2']:.3f} | {off[64]['r2']:.3f} | {off[1000]['r2']:.3f} | "
+                f"{off[1000]['zero_fraction']:.3f} | {off[1000]['distance']:.3f} |")
+    assert official in learning, official
