@@ -87,6 +87,7 @@ def _run():
     # rates: counts per window over the default window length
     from ipvae_snn.defaults import DEFAULT_WINDOW_S
     numbers["window_ms"] = f"{DEFAULT_WINDOW_S * 1000:g}"
+    numbers["window_hz"] = f"{1 / DEFAULT_WINDOW_S:g}"
     counts = [float(numbers[f"default_count_t{t}"]) for t in (0, 16, 1000)]
     numbers["default_rate_t0"] = f"{counts[0] / DEFAULT_WINDOW_S:.1f}"
     numbers["default_rate_t1000"] = f"{counts[2] / DEFAULT_WINDOW_S:.1f}"
