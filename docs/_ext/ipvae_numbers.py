@@ -12,6 +12,9 @@ this build's run gave. Nothing here is copied from an earlier run:
   (`ipvae_snn.infer`, equal step for step to the network's window
   realization) on the demo's inputs, `N_PATCHES` held-out patches
   (`ipvae_snn.data.natural_patches`, seed 0), for `N_WINDOWS` windows, seed 0;
+- the numpy reference's run of ``examples/natural_images.py`` (its 64
+  patches, seed 0, the same call the example makes), for the page that shows
+  that example's figures;
 - the training record of the default model from the provenance its file
   carries (the command that made it recorded those when it ran).
 
@@ -76,6 +79,17 @@ def _run():
         numbers[f"{name}_lr"] = _fmt(float(np.mean(params.lr)), 2)
         numbers[f"{name}_k"] = str(params.n_latents)
     params = ipvae_snn.default_params()
+    # examples/natural_images.py's batch (64 patches, seed 0, 1,001 windows):
+    # the reference run it draws beside the network, as the example makes it
+    ex = ipvae_snn.infer(params, natural_patches(n_patches=64, seed=0), N_WINDOWS,
+                         seed=0, record_counts=False, progress=False, warn=False)
+    ex_rows = {row["T"]: row for row in ex.summary(windows=(1, 4, 16, 64, 1000))}
+    for t, row in ex_rows.items():
+        numbers[f"natural_example_r2_t{t}"] = _fmt(row["r2"])
+        numbers[f"natural_example_r2_t{t}_rounded"] = _fmt(row["r2"], 2)
+        numbers[f"natural_example_zeros_t{t}"] = _fmt(row["zero_fraction"], 2)
+        numbers[f"natural_example_active_t{t}"] = f"{100 * (1 - row['zero_fraction']):.0f} %"
+        numbers[f"natural_example_count_t{t}"] = _fmt(row["mean_count"], 1)
     side = int(round(np.sqrt(params.n_pixels)))
     numbers["patch_side"] = str(side)
     numbers["n_pixels"] = str(params.n_pixels)
