@@ -12,6 +12,8 @@ this build's run gave. Nothing here is copied from an earlier run:
   (`ipvae_snn.infer`, equal step for step to the network's window
   realization) on the demo's inputs, `N_PATCHES` held-out patches
   (`ipvae_snn.data.natural_patches`, seed 0), for `N_WINDOWS` windows, seed 0;
+- the digits model's read-out of the test split of scikit-learn's digits
+  (`ipvae_snn.data.digit_split`), with the same reference run;
 - the numpy reference's run of ``examples/natural_images.py`` (its 64
   patches, seed 0, the same call the example makes), for the page that shows
   that example's figures;
@@ -90,6 +92,16 @@ def _run():
         numbers[f"natural_example_zeros_t{t}"] = _fmt(row["zero_fraction"], 2)
         numbers[f"natural_example_active_t{t}"] = f"{100 * (1 - row['zero_fraction']):.0f} %"
         numbers[f"natural_example_count_t{t}"] = _fmt(row["mean_count"], 1)
+    # the digits model on the test split of scikit-learn's digits
+    from ipvae_snn.data import digit_split
+    x_train, x_test, _, _ = digit_split()
+    numbers["digits_n_all"] = _thousands(len(x_train) + len(x_test))
+    numbers["digits_n_train"] = _thousands(len(x_train))
+    numbers["digits_n_test"] = _thousands(len(x_test))
+    rows, _ = _readout(ipvae_snn.load_model("digits"), x_test)
+    for t in (16, 1000):
+        numbers[f"digits_r2_t{t}"] = _fmt(rows[t]["r2"])
+        numbers[f"digits_zeros_pct_t{t}"] = f"{100 * rows[t]['zero_fraction']:.1f}"
     side = int(round(np.sqrt(params.n_pixels)))
     numbers["patch_side"] = str(side)
     numbers["n_pixels"] = str(params.n_pixels)
@@ -125,7 +137,7 @@ def _key():
     with open(os.path.abspath(__file__), "rb") as f:
         h.update(f.read())
     h.update(ipvae_snn.__version__.encode())
-    for name in ("natural", "official"):
+    for name in ("natural", "official", "digits"):
         h.update(str(ipvae_snn.load_model(name).fingerprint).encode())
     return h.hexdigest()
 
