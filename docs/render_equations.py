@@ -3,9 +3,11 @@ Render the network equations of `ipvae_snn.equations` into ``docs/equations.md``
 
 The equations live as text files inside the package and are the single source
 of truth for every Brian2 code-generation target; this page is generated from
-them (``python docs/render_equations.py``) so the documentation cannot drift
-from the code. ``--check`` exits with status 1, writing nothing, when the page
-is out of date (the test suite runs that check).
+them when the documentation site is built (``docs/_ext/ipvae_docs.py`` calls
+`render`; the page is git-ignored, never committed), so the documentation
+cannot drift from the code. ``python docs/render_equations.py`` writes it by
+hand; ``--check`` exits with status 1, writing nothing, when a written page is
+out of date.
 """
 
 import argparse

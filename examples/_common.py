@@ -111,17 +111,21 @@ class Outputs:
         return 0
 
 
-def run(main, script):
+def run(main):
     """
-    Run ``main()`` as the script ``script`` (its ``__file__``) and exit with
-    its status; bad input ends with one line on stderr, not a traceback (as
+    Run ``main()`` as the script ``sys.argv[0]``; a non-zero status is the
+    exit status, bad input ends with one line on stderr, not a traceback (as
     the ``ipvae-snn`` command: `ipvae_snn.cli.is_user_error`), while a bug
-    shows its traceback.
+    shows its traceback. Success returns rather than calling `sys.exit`, and
+    the script's ``__file__`` is not used: the documentation's gallery
+    (sphinx-gallery) runs the examples in its own process, without one.
     """
     from ipvae_snn.cli import is_user_error
     try:
-        sys.exit(main())
+        status = main()
     except Exception as exc:
         if not is_user_error(exc):
             raise
-        sys.exit(f"{os.path.basename(script)}: error: {exc}")
+        sys.exit(f"{os.path.basename(sys.argv[0])}: error: {exc}")
+    if status:
+        sys.exit(status)

@@ -1,5 +1,6 @@
 """
-The spiking network's spike statistics beside those of primary visual cortex.
+The spiking network's spike statistics beside those of primary visual cortex
+============================================================================
 
 Two experiments on the bundled model's spiking network
 (`ipvae_snn.stats.cortex_experiment`):
@@ -189,4 +190,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

@@ -1,5 +1,6 @@
 """
-Handwritten digits through the digits model.
+Handwritten digits through the digits model
+===========================================
 
 scikit-learn's 8×8 digits, upsampled to 16×16 and z-scored
 (`ipvae_snn.data.digit_patches`), are inferred by the bundled digits model
@@ -140,4 +141,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

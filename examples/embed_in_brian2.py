@@ -1,5 +1,6 @@
 """
-The iP-VAE as a model V1 inside your own Brian2 model, shown a stimulus sequence.
+The iP-VAE as a model V1 inside your own Brian2 model, shown a stimulus sequence
+================================================================================
 
 `ipvae_snn.network.ipvae_network` hands over the iP-VAE's neuron group,
 lateral synapses, input and monitors as one Brian2 object. Here it is shown a
@@ -31,7 +32,6 @@ Run ``python examples/embed_in_brian2.py [--quick] [--target numpy|cython|cpp_st
 """
 
 import argparse
-import os
 import tempfile
 
 import numpy as np
@@ -192,8 +192,8 @@ def main(argv=None):
     if project is not None:
         device.reinit()
         project.cleanup()
-    return outputs.finish(os.path.basename(__file__))
+    return outputs.finish("embed_in_brian2")
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

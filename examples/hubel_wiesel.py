@@ -1,6 +1,6 @@
 """
-A Hubel–Wiesel experiment on the spiking network: orientation tuning from
-gratings and bars.
+A Hubel–Wiesel experiment on the spiking network: orientation tuning from gratings and bars
+===========================================================================================
 
 Static sinusoidal gratings (60 orientations 3° apart × 8 spatial phases,
 0.25 cycles per pixel, close to the default dictionary's median preferred
@@ -276,4 +276,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

@@ -1,5 +1,6 @@
 """
-Inference on natural-image patches with the spiking network.
+Inference on natural-image patches with the spiking network
+===========================================================
 
 The bundled iP-VAE (K = 512 neurons, 16×16 whitened patches) infers held-out
 patches of two photographs it never saw (scikit-image's *chelsea* and
@@ -18,11 +19,12 @@ posterior sample. The script writes
     spike raster (neurons sorted by the orientation of their receptive
     field) and the membrane potential ``u`` (the log rate per window) of a
     few neurons, for one patch;
-``natural_raster_continuous.png``, ``natural_membrane_continuous.png``,
-``natural_membrane_continuous_zoom.png``
-    the same patch through the **continuous** realization (escape-noise
-    neurons, dt = 1 ms, every spike kicking the potentials through the
-    lateral synapses at once): the biologically literal membrane traces.
+``natural_*_continuous*.png``
+    ``natural_raster_continuous.png``, ``natural_membrane_continuous.png``
+    and ``natural_membrane_continuous_zoom.png``: the same patch through the
+    **continuous** realization (escape-noise neurons, dt = 1 ms, every spike
+    kicking the potentials through the lateral synapses at once): the
+    biologically literal membrane traces.
 
 Why two devices: the batch run uses ``cpp_standalone`` (compiled once per
 network shape and cached, then ~0.5 ms per patch-window); the two one-patch
@@ -151,4 +153,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

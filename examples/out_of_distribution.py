@@ -1,5 +1,6 @@
 """
-Out-of-distribution inputs through the natural-image model.
+Out-of-distribution inputs through the natural-image model
+==========================================================
 
 The bundled iP-VAE was trained on whitened patches of eight photographs. This
 script sends other inputs through its spiking network (window realization,
@@ -188,4 +189,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

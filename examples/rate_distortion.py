@@ -1,5 +1,6 @@
 """
-Rate–distortion: the paper's Figs. 3 and 4 on this package's models.
+Rate–distortion: the paper's Figs. 3 and 4 on this package's models
+===================================================================
 
 The bundled default model (trained by this package), the official-code
 model and scikit-learn's non-negative sparse coding read the same held-out
@@ -174,4 +175,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main, __file__)
+    run(main)

@@ -27,11 +27,10 @@ __all__ = ["DEFAULT_WINDOW_S", "PATCH_SIZE", "FLOAT32_EPS", "SIGMA_SOFTCLAMP",
            "SCHEDULER_ENV", "SCHEDULER_TIMEOUT_S", "WAIT_WORKERS_S", "CACHE_ENV"]
 
 #: Default window length T_w in seconds: one inference step. 100 ms makes the
-#: bundled model's mean counts per window (0.01 in the first windows, 0.3 at
-#: window 16, 0.9 at steady state) read as 0.1-9 spikes/s, the range of mean
-#: rates of V1 neurons (Buzsáki & Mizuseki 2014), and a window one cycle of
-#: the ~10 Hz alpha rhythm proposed as a perceptual sampling cycle
-#: (VanRullen 2016).
+#: bundled model's mean counts per window read as rates within the range of
+#: mean rates of V1 neurons (Buzsáki & Mizuseki 2014; the documentation's model
+#: page gives the counts of a run), and a window one cycle of the ~10 Hz alpha
+#: rhythm proposed as a perceptual sampling cycle (VanRullen 2016).
 DEFAULT_WINDOW_S = 0.1
 
 #: Side of the bundled model's square input patches (16×16 = 256 pixels).
@@ -57,7 +56,7 @@ MAX_CLAMP_U = 20.0
 
 #: The largest magnitude of an input pixel and of a model's dictionary entry,
 #: decoder std (and its inverse), spike cost and step size. The model works on
-#: whitened patches of unit scale (the bundled model has |Φ| < 1, σ ≈ 1);
+#: whitened patches of unit scale (the bundled model has ``|Φ| < 1``, σ ≈ 1);
 #: within these bounds every intermediate of the dynamics stays finite in
 #: float32, beyond them squares and products overflow to inf and NaN.
 MAX_ABS_VALUE = 1e6

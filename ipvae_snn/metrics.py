@@ -1,5 +1,5 @@
 """
-Read-out metrics, as the paper's code and the design note (§5) define them.
+Read-out metrics, as the paper and its official code define them.
 
 One function per measure (Elephant's convention). Reconstruction quality is
 per patch; sparsity measures take counts with neurons on the last axis. R² is

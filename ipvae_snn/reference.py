@@ -1,5 +1,6 @@
 """
-The reference algorithm: batched numpy FOND inference (design note §2).
+The reference algorithm: batched numpy FOND inference (the paper's
+iterative inference; the documentation's model page).
 
 For window t = 0, 1, 2, …::
 

@@ -3,7 +3,7 @@ The result of an inference run (reference algorithm or spiking network).
 
 Window t of a run holds the counts ``z_t ~ Poisson(exp(u_t))`` drawn from the
 potential after t FOND updates (window 0 is drawn from ``u_init``). The paper's
-metric "after T steps" is therefore the read-out of window T (design note §2).
+metric "after T steps" is therefore the read-out of window T (the documentation's model page).
 
 Examples
 --------
@@ -445,8 +445,10 @@ class SpikingResult(InferenceResult):
     """
     `InferenceResult` of the spiking network, with its spike times and traces.
 
-    Additional attributes
-    ---------------------
+    Its attributes are those of `InferenceResult` and the following.
+
+    Attributes
+    ----------
     u_trace : ndarray, shape (n_patches, n_recorded_neurons, n_steps) or None
         Membrane potential of the neurons ``u_trace_neurons`` at every time
         step (at the start of the step: the potential the draws use).

@@ -1,13 +1,17 @@
 """
-The documentation cannot drift from the code: the equations page is what
-``docs/render_equations.py`` makes of the package's equation files, the API
-reference builder documents every public name, and every link and figure of
-the pages exists.
+The documentation cannot drift from the code: the equations page and the API
+reference are generated when the site is built (``docs/_ext/ipvae_docs.py``,
+never committed), the equations page shows every line of the equation files,
+and every link and figure of the pages exists. ``tests/test_docs_site.py``
+checks the built site in a browser.
 """
 
 import importlib.util
 import os
 import re
+import subprocess
+import sys
+import types
 
 import pytest
 
@@ -23,16 +27,60 @@ def _load(script):
     return module
 
 
+def _extension():
+    sys.path.insert(0, os.path.join(DOCS, "_ext"))
+    try:
+        import ipvae_docs
+    finally:
+        sys.path.remove(os.path.join(DOCS, "_ext"))
+    return ipvae_docs
+
+
+#: Pages the build writes into docs/ (git-ignored), by the function writing them.
+GENERATED = {"equations.md": "_write_equations", "api.rst": "_write_api"}
+
+
 def _pages():
-    return sorted(f for f in os.listdir(DOCS) if f.endswith(".md"))
+    return sorted(f for f in os.listdir(DOCS)
+                  if f.endswith(".md") and f not in GENERATED)
 
 
-def test_equations_page_is_up_to_date():
+def _tracked(path):
+    proc = subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT,
+                          capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(ROOT, ".git")),
+                    reason="not a git checkout")
+def test_no_generated_page_is_committed():
+    for name in [*GENERATED, "api.md", "build_api.py", "generated", "gallery"]:
+        assert not _tracked(os.path.join("docs", name)), f"docs/{name} is committed"
+
+
+def test_build_writes_the_equations_page_and_the_api_page(tmp_path):
+    ext = _extension()
+    app = types.SimpleNamespace(srcdir=str(tmp_path))
+    for name, writer in GENERATED.items():
+        getattr(ext, writer)(app)
+        assert (tmp_path / name).is_file(), name
     render = _load("render_equations.py")
-    with open(os.path.join(DOCS, "equations.md"), encoding="utf-8") as f:
-        assert f.read() == render.render(), \
-            "docs/equations.md is stale: run python docs/render_equations.py"
-    assert render.main(["--check"]) == 0
+    assert (tmp_path / "equations.md").read_text(encoding="utf-8") == render.render()
+    # the API page lists every public module for autosummary
+    api = (tmp_path / "api.rst").read_text(encoding="utf-8")
+    listed = re.findall(r"^   generated/(ipvae_snn[\w.]*)$", api, re.MULTILINE)
+    assert listed == ext.public_modules()
+    # each module's page has an entry for every name of its __all__
+    import importlib
+    for name in listed:
+        page = (tmp_path / "generated" / f"{name}.rst").read_text(encoding="utf-8")
+        for member in getattr(importlib.import_module(name), "__all__", []):
+            if not member.startswith("__"):
+                entry = re.search(rf"^\.\. auto(class|function|data):: "
+                                  rf"{re.escape(name)}\.{member}$", page, re.MULTILINE)
+                lazy = re.search(rf"^\.\. py:(class|function):: {member}$", page,
+                                 re.MULTILINE)
+                assert entry or lazy, (name, member)
 
 
 def test_equations_page_shows_every_line_of_brian2_code():
@@ -55,29 +103,18 @@ def test_equations_check_detects_a_stale_page(tmp_path):
     assert render.main(["--check", "--out", str(stale)]) == 0
 
 
-def test_api_reference_builder_documents_every_public_name(tmp_path):
-    import importlib
-    build = _load("build_api.py")
-    out = tmp_path / "api.md"
-    assert build.main(["--out", str(out)]) == 0
-    text = out.read_text(encoding="utf-8")
-    modules = build.public_modules()
+def test_api_reference_covers_every_public_module():
+    import pkgutil
+
+    import ipvae_snn
+    modules = _extension().public_modules()
+    assert modules[0] == "ipvae_snn"
     assert "ipvae_snn.network" in modules and "ipvae_snn.stats" in modules
+    assert "ipvae_snn.equations" in modules
     assert not any(m.split(".")[-1].startswith("_") for m in modules)
-    for mod_name in modules:
-        assert f"## `{mod_name}`" in text
-        module = importlib.import_module(mod_name)
-        for name in getattr(module, "__all__", []):
-            obj = getattr(module, name)
-            if hasattr(obj, "__module__") and mod_name == "ipvae_snn" \
-                    and obj.__module__ != mod_name:
-                assert f"`ipvae_snn.{name}`: see" in text
-            else:
-                assert re.search(rf"^#+ (class )?`{re.escape(name)}[(`]", text,
-                                 re.MULTILINE), (mod_name, name)
-    # Docstrings arrive verbatim (a numpy section of a known function).
-    from ipvae_snn.network import SpikingIPVAE
-    assert SpikingIPVAE.run.__doc__.split("\n")[1].strip() in text
+    top = {f"ipvae_snn.{m.name}" for m in pkgutil.iter_modules(ipvae_snn.__path__)
+           if not m.name.startswith("_")}
+    assert top <= set(modules)
 
 
 @pytest.mark.parametrize("page", _pages())
@@ -85,7 +122,8 @@ def test_links_and_figures_of_each_page_exist(page):
     with open(os.path.join(DOCS, page), encoding="utf-8") as f:
         text = f.read()
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
-        if re.match(r"[a-z]+://", target):
+        if re.match(r"[a-z]+://", target) or target in GENERATED \
+                or target == "gallery/index.rst":     # written by the build
             continue
         assert os.path.exists(os.path.join(DOCS, target)), f"{page}: {target} missing"
     # no paths of the machine the docs were written on
@@ -129,3 +167,151 @@ def test_index_shows_the_readme_commands():
     index_lines = {line for b in index_blocks for line in b.splitlines()}
     for command in block.strip().splitlines():
         assert command in index_lines, command
+
+
+# ------------------------------------------------------------ code snippets
+def _python_blocks(page):
+    path = os.path.join(ROOT, page)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return [b.split("\n```", 1)[0] for b in text.split("\n```python\n")[1:]]
+
+
+#: Python blocks of the pages that are fragments (they continue the page's
+#: earlier code, or need a cluster, a GPU or the user's files), by page and
+#: position; every other block is run by the tests below.
+FRAGMENTS = {
+    ("docs/gpu.md", 0): "needs brian2cuda and the user's own group and synapses",
+    ("docs/hubel-wiesel.md", 0): "continues the page's network `net`",
+    ("docs/learning.md", 1): "a 25-minute fit",
+    ("docs/learning.md", 2): "needs an official checkpoint folder",
+    ("docs/natural-images.md", 0): "continues the page's `params` and `x`",
+    ("docs/out-of-distribution.md", 0): "continues the page's `params` and `x`",
+    ("docs/own-images.md", 1): "continues the page's `x_train` and the user's model",
+    ("docs/scaling.md", 0): "needs a Dask scheduler",
+    ("docs/scaling.md", 1): "needs a SLURM cluster",
+    ("docs/scaling.md", 2): "needs an NWB file",
+    ("docs/scaling.md", 3): "needs an NWB file",
+    ("docs/statistics.md", 1): "continues the page's `net` and `x`",
+}
+#: The blocks the tests run, by page and position, with their tier.
+RUN = {
+    ("docs/learning.md", 0): "fast",
+    ("docs/own-images.md", 0): "fast",
+    ("docs/brian2-embedding.md", 0): "slow",
+    ("docs/statistics.md", 0): "standalone",
+    ("docs/index.md", 0): "standalone",
+    ("README.md", 0): "standalone",
+}
+
+
+def _all_blocks():
+    pages = ["README.md"] + [f"docs/{p}" for p in _pages()]
+    return {(page, i) for page in pages for i in range(len(_python_blocks(page)))}
+
+
+def test_every_python_block_is_run_or_named_a_fragment():
+    blocks = _all_blocks()
+    assert set(RUN) | set(FRAGMENTS) == blocks, \
+        sorted(blocks ^ (set(RUN) | set(FRAGMENTS)))
+    assert not set(RUN) & set(FRAGMENTS)
+
+
+def _run_block(page, index, folder, monkeypatch):
+    """Run one block in a fresh namespace, in ``folder`` (files it writes go there)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    monkeypatch.chdir(folder)
+    code = _python_blocks(page)[index]
+    namespace = {"__name__": "__main__"}
+    exec(compile(code, f"{page}[python block {index}]", "exec"), namespace)
+    return namespace
+
+
+def _photographs(folder):
+    """Two photographs, as a user has them: PNG and JPEG files of sample images."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+    china, flower = load_sample_images().images
+    Image.fromarray(china).save(folder / "photo.png")
+    Image.fromarray(flower).save(folder / "holiday.jpg")
+
+
+def _params(tier):
+    marks = {"fast": [], "slow": [pytest.mark.slow, pytest.mark.runtime],
+             "standalone": [pytest.mark.standalone, pytest.mark.slow]}[tier]
+    return marks
+
+
+@pytest.mark.parametrize("page,index", [
+    pytest.param(page, index, marks=_params(tier), id=f"{page}[{index}]")
+    for (page, index), tier in sorted(RUN.items())])
+def test_python_block_runs(page, index, tmp_path, monkeypatch, request):
+    if RUN[(page, index)] == "standalone":
+        request.getfixturevalue("cxx_compiler")     # skips where no compiler is found
+        monkeypatch.setenv("IPVAE_SNN_CACHE", request.getfixturevalue("snn_cache"))
+    if page == "docs/own-images.md":
+        _photographs(tmp_path)
+    namespace = _run_block(page, index, tmp_path, monkeypatch)
+    # each block's own outcome, checked against what the page says it gives
+    if page == "docs/learning.md":
+        import json
+
+        import ipvae_snn
+        prov = json.loads(str(namespace["params"].metadata["provenance"]))
+        assert prov["command"].startswith("ipvae-snn fit ")
+        assert namespace["official"].n_latents == 512
+        assert "natural" in ipvae_snn.BUNDLED_MODELS
+    elif page == "docs/own-images.md":
+        row = namespace["result"].summary()[-1]
+        assert row["T"] == 64 and row["r2"] > 0.5
+    elif page == "docs/brian2-embedding.md":
+        assert namespace["result"].counts.shape[0] == 4
+    elif page == "docs/statistics.md":
+        assert "Fano" in namespace["stats"].format_cortex_table(namespace["rows"])
+    else:   # README.md and the index: the demo from Python, a raster written
+        assert namespace["result"].counts.shape[-1] == 512
+        assert (tmp_path / "raster.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------ README numbers
+@pytest.fixture(scope="module")
+def scores(shared_patches, params, official_params):
+    """Read-outs of the two bundled models on the 2,000 shared held-out patches."""
+    from ipvae_snn.ratedistortion import ipvae_points
+    x = shared_patches["shared"]
+    return {name: {point["T"]: point
+                   for point in ipvae_points(p, x, windows=(16, 64, 1000), seed=0)}
+            for name, p in (("natural", params), ("official", official_params))}
+
+
+def _text(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return " ".join(f.read().split())
+
+
+@pytest.mark.slow
+def test_quoted_scores_match_a_run(scores):
+    """
+    The scores the README and the learning page quote for the bundled models
+    (R², zero fraction, the rate–distortion distance at T = 16, 64, 1000 on the
+    2,000 shared held-out patches) are what a run of the reference gives.
+    """
+    nat, off = scores["natural"], scores["official"]
+    readme = _text("README.md")
+    quoted = (f"R² {nat[1000]['r2']:.3f} with {100 * nat[1000]['zero_fraction']:.1f} % "
+              f"zero counts at T = 1000, a rate–distortion distance of "
+              f"{nat[1000]['distance']:.3f}")
+    assert quoted in readme, quoted
+    assert f"{off[1000]['distance']:.3f} for the official-code model" in readme
+    learning = _text("docs/learning.md")
+    shipped = (f"| shipped | {nat[16]['r2']:.4f} | {nat[64]['r2']:.4f} | "
+               f"{nat[1000]['r2']:.4f} | {nat[16]['zero_fraction']:.4f} | "
+               f"{nat[1000]['zero_fraction']:.4f} | {nat[1000]['distance']:.4f} |")
+    assert shipped in learning, shipped
+    default = (f"| {nat[16]['r2']:.3f} | {nat[64]['r2']:.3f} | **{nat[1000]['r2']:.3f}** | "
+               f"{nat[1000]['zero_fraction']:.3f} | **{nat[1000]['distance']:.3f}** |")
+    assert "| `natural` (the default) " + default in learning, default
+    official = (f"| {off[16]['r2']:.3f} | {off[64]['r2']:.3f} | {off[1000]['r2']:.3f} | "
+                f"{off[1000]['zero_fraction']:.3f} | {off[1000]['distance']:.3f} |")
+    assert official in learning, official

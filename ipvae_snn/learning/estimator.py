@@ -184,7 +184,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
     ----------
     params_ : IPVAEParams
         The learnt model (save it with ``params_.save(path)``).
-    components_ : ndarray, shape (n_components, n_features_in_)
+    components_ : ndarray, shape (n_components, n_features)
         Φᵀ: each row is one neuron's receptive field (scikit-learn's layout).
     n_features_in_ : int
         Pixels per patch seen in `fit`.

@@ -88,7 +88,7 @@ class SpikeCodeMixin:
         """
         Mean R² of the count reconstructions in window ``transform_window``.
 
-        R² per patch is ``1 - Σ(x - Φz)² / Σ(x - mean x)²`` (design note §5);
+        R² per patch is ``1 - Σ(x - Φz)² / Σ(x - mean x)²`` (the paper's R²);
         constant patches are left out of the mean.
         """
         result, T, _, _ = self._encode(X)

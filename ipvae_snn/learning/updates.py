@@ -108,8 +108,8 @@ def kl_step_gradient(params, u, z, err):
     For window t with potential ``u_t`` and counts ``z_t``, the update
     ``d = lr (Φᵀ Σ⁻¹ (x - Φ z_t) - b)``, clamped to ``d̃ = C_du(d)``, moves the
     posterior from rate ``λ_t`` to ``λ_t e^d̃``; its KL divergence from the
-    previous posterior (the rolling prior; the true Poisson KL of design note
-    §1) is ``KL = λ_t (1 + e^d̃ (d̃ - 1))``. With ``u_t`` and ``z_t`` held fixed
+    previous posterior (the rolling prior; the true Poisson KL of the paper)
+    is ``KL = λ_t (1 + e^d̃ (d̃ - 1))``. With ``u_t`` and ``z_t`` held fixed
     (the counts are given, the gradient is truncated to one step),
     ``∂KL/∂d = λ_t e^d̃ d̃ · C_du'(d) =: g`` and
 

@@ -1,5 +1,6 @@
 """
-The iP-VAE as a Brian2 spiking network (design note §4).
+The iP-VAE as a Brian2 spiking network (the documentation's model and
+equations pages).
 
 Each latent is a neuron whose membrane potential ``u`` is its log expected
 spike count per window; the competition between neurons runs through lateral

@@ -93,8 +93,7 @@ def noise_correlation(counts, method="zscore"):
 
     Parameters
     ----------
-    counts : array_like, shape (n_trials, n_neurons) or
-             (n_stimuli, n_trials, n_neurons)
+    counts : array_like, shape (n_trials, n_neurons) or (n_stimuli, n_trials, n_neurons)
         Counts per trial (e.g. summed over a counting window). With several
         stimuli, the stimulus-driven (signal) part is removed first.
     method : {'zscore', 'mean'}
