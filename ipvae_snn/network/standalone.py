@@ -130,7 +130,7 @@ class CppStandaloneBackend(Backend):
                 seed_code = self._seed_code()
                 if seed_code:
                     device.insert_code("after_start", seed_code)
-                net.run(builder.run_duration(spec, p), namespace=net.namespace,
+                net.run(builder.run_duration(spec, spec.slots), namespace=net.namespace,
                         profile=spec.profile)
                 shutil.rmtree(tmp_dir, ignore_errors=True)
                 try:
@@ -247,7 +247,7 @@ class CppStandaloneBackend(Backend):
     def _run_program(program, job, drive, replay, seed):
         """One run of ``program`` in a folder of its own; its arrays and seconds."""
         t0 = time.perf_counter()
-        values = job.values
+        values = builder.batched_values(job.values, job.spec.batch)
         with program.call_folder() as folder, call_processes(job.call) as children:
             run_dir = os.path.join(folder, "run")
             os.makedirs(run_dir)
@@ -261,16 +261,13 @@ class CppStandaloneBackend(Backend):
 
 # Held while this process looks for (or builds) a program.
 _BUILD_LOCK = threading.Lock()
+
+
 def _chunk_inputs(spec, drive, replay):
     """Run-argument arrays of one run: its drives (and replayed counts), padded."""
-    padded = np.zeros((spec.inputs_per_run, spec.n_latents))
-    padded[:len(drive)] = drive
-    arrays = {"drive": padded}
+    arrays = {"drive": builder.drive_layout(spec, drive)}
     if spec.replay:
-        rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
-        rep[:replay.shape[0] * spec.n_windows] = np.asarray(replay).reshape(
-            -1, spec.n_latents)
-        arrays["replay"] = rep
+        arrays["replay"] = builder.replay_layout(spec, replay)
     return arrays
 
 
