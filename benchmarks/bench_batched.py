@@ -23,6 +23,7 @@ Usage (from the repository root)::
 
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -63,6 +64,14 @@ def _int_list(text):
 
 
 def benchmark(args):
+    cache = tempfile.mkdtemp(prefix="bench-batched-")
+    try:
+        return _benchmark(args, cache)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _benchmark(args, cache):
     batches = _int_list(args.batches)
     if 1 not in batches:
         batches = [1] + batches
@@ -74,7 +83,6 @@ def benchmark(args):
     params = load_reference_params(ref)
     k = params.n_latents
     n_windows = args.steps + 1          # R² and zero fraction at window T
-    cache = tempfile.mkdtemp(prefix="bench-batched-")
     realizations = [r for r in ("window", "continuous") if r not in args.skip]
     nets, builds = {}, {}
     for real in realizations:
