@@ -89,8 +89,9 @@ class SpikingIPVAE:
         ``inputs_per_run / batch`` patches one after another (rounded up to a
         multiple of ``batch``). Default: the device's
         (`~ipvae_snn.network.backends.Backend.default_batch`: 1 on the CPU
-        devices, where it measured no faster, docs/scaling.md). Part of the
-        build's identity; results are the same in distribution.
+        devices, where it measured slower, docs/scaling.md; 64 on
+        ``cuda_standalone``). Part of the build's identity; results are the
+        same in distribution.
     cache_dir : str, optional
         Where compiled programs live (default `default_cache_dir`).
     runaway_margin : float
