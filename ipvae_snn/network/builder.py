@@ -382,6 +382,12 @@ def replay_layout(spec, replay):
     The replayed counts' `TimedArray` values, shape (slots * n_windows,
     batch * n_latents), from counts of shape (n_inputs, n_windows, n_latents)
     laid out as `drive_layout` lays out the drive.
+
+    Examples
+    --------
+    >>> spec = NetworkSpec("window", 1, 2, 2, 0.1, 1, (), True, "float64", batch=2)
+    >>> replay_layout(spec, np.array([[[1], [2]], [[3], [4]]])).tolist()
+    [[1.0, 3.0], [2.0, 4.0]]
     """
     k, nw = spec.n_latents, spec.n_windows
     replay = np.asarray(replay).reshape(-1, nw, k)
