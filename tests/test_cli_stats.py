@@ -37,7 +37,8 @@ def test_stats_json_equals_the_library_on_the_same_inputs(capsys, tmp_path, para
     assert rc == 0, err
     doc = json.loads(out)                          # the whole of stdout
     assert (doc["n_patches"], doc["trials"], doc["n_windows"]) == (4, 3, 65)
-    assert doc["realization"] == "window" and doc["n_gratings"] == len(stats.TUNING_ORIENTATIONS) * 8
+    assert doc["realization"] == "window"
+    assert doc["n_gratings"] == len(stats.TUNING_ORIENTATIONS) * 8
     # The command computes what the library computes from the same patches
     # and seed (the network's draws are seeded).
     from ipvae_snn.data import natural_patches

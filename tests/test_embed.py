@@ -305,13 +305,18 @@ from ipvae_snn.network import ipvae_network
 from ipvae_snn.network.cuda import configure_cuda_build
 realization, out = sys.argv[1], sys.argv[2]
 params = default_params()
-if realization == "pipeline":     # the package's own cuda_standalone device
+if realization in ("pipeline", "batched"):    # the package's own cuda_standalone device
     from ipvae_snn.network import builder
     from ipvae_snn.network.standalone import CudaStandaloneBackend
-    spec = builder.NetworkSpec("window", params.n_latents, 5, 2, 0.1, 1, (), False,
-                               "float64")
+    if realization == "pipeline":   # window realization, patches one after another
+        spec = builder.NetworkSpec("window", params.n_latents, 5, 2, 0.1, 1, (), False,
+                                   "float64")
+    else:                           # continuous, 4 patches side by side (2 each)
+        spec = builder.NetworkSpec("continuous", params.n_latents, 5, 8, 0.1, 10, (0,),
+                                   False, "float64", batch=4)
     t0 = time.perf_counter()
-    CudaStandaloneBackend().compile(spec, out, builder.run_values(params, "window", 0.1))
+    CudaStandaloneBackend().compile(spec, out, builder.run_values(params, spec.realization,
+                                                                  0.1))
     print(f"built {realization} in {time.perf_counter() - t0:.0f} s")
     sys.exit(0)
 set_device("cuda_standalone", directory=out, build_on_run=False)
@@ -346,13 +351,26 @@ def _cuda_python():
                 f"in Python >= 3.12 and set {CUDA_PYTHON_ENV} to its python)")
 
 
+# Each nvcc build takes 4-5 minutes on two cores: the two cases between them
+# cover both realizations, the embedding (a user's group and synapses) and the
+# package's own device with patches side by side; "continuous" (embedded) and
+# "pipeline" (the package's device, one patch after another) are there to run
+# by name (-k) where time allows.
+CUDA_CASES = ["window", "batched"]
+if os.environ.get("IPVAE_SNN_CUDA_ALL"):
+    CUDA_CASES += ["continuous", "pipeline"]
+
+
 @pytest.mark.slow
 @pytest.mark.standalone
-@pytest.mark.parametrize("realization", ["window", "continuous", "pipeline"])
+@pytest.mark.parametrize("realization", CUDA_CASES)
 def test_cuda_standalone_builds(realization, tmp_path):
     """
-    The embedded network (both realizations, with a user's group and synapses)
-    and the package's own cuda_standalone device compile (no GPU needed).
+    The embedded network (window realization, with a user's group and
+    synapses) and the package's own cuda_standalone device (continuous
+    realization, patches side by side: ``batch``, block-diagonal synapses)
+    compile, with no GPU needed; ``IPVAE_SNN_CUDA_ALL=1`` adds the embedded
+    continuous realization and the package's device one patch after another.
     """
     python = _cuda_python()
     out = tmp_path / "cuda_project"

@@ -188,6 +188,9 @@ class Backend:
     supports_profile = False
     #: Whether two chunks may run at once in one process.
     thread_safe = True
+    #: Patches side by side in one run when the caller does not say
+    #: (`~ipvae_snn.network.builder.NetworkSpec`'s ``batch``).
+    default_batch = 1
 
     def __init__(self, n_jobs=1, cache_dir=None):
         from .program import default_cache_dir
@@ -259,7 +262,7 @@ class RuntimeBackend(Backend):
                                                                 rep, blank)
                 brian_seed(seed)
                 with builder.input_grids():
-                    net.run(builder.run_duration(spec, len(drive)),
+                    net.run(builder.run_duration(spec, spec.slots),
                             namespace=net.namespace)
                 # copies: Brian2 >= 2.10 returns views of memory freed with the network
                 raw = dict(spike_i=np.array(monitors["spikes"].i[:]),

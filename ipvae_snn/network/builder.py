@@ -25,6 +25,7 @@ from .functions import softplus_function
 
 __all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_duration",
            "brian_prefs", "input_grids", "code_digest", "program_code_digest",
+           "batched_values", "drive_layout", "replay_layout",
            "PROGRAM_CODE", "BRIAN_LOCK",
            "GROUP", "SYNAPSES", "DRIVE", "REPLAY", "BLANK"]
 
@@ -162,11 +163,18 @@ class NetworkSpec:
 
     def __init__(self, realization, n_latents, n_windows, inputs_per_run,
                  window_s, steps_per_window, record_u, replay, dtype, profile=False,
-                 sequence=False):
+                 sequence=False, batch=1):
         self.realization = realization
         self.n_latents = int(n_latents)
         self.n_windows = int(n_windows)
         self.inputs_per_run = int(inputs_per_run)
+        # patches side by side: `batch` copies of the network in one group
+        # (no synapses between copies), each showing inputs_per_run / batch
+        # inputs one after another
+        self.batch = int(batch)
+        if self.batch < 1 or self.inputs_per_run % self.batch:
+            raise ValueError(f"inputs_per_run ({self.inputs_per_run}) must be a multiple "
+                             f"of batch ({self.batch})")
         self.window_s = float(window_s)
         self.steps_per_window = int(steps_per_window)
         self.record_u = tuple(int(i) for i in record_u)
@@ -180,6 +188,16 @@ class NetworkSpec:
     def dt_s(self):
         """The simulation time step in seconds."""
         return self.window_s / self.steps_per_window
+
+    @property
+    def slots(self):
+        """Inputs each copy of the network shows one after another."""
+        return self.inputs_per_run // self.batch
+
+    @property
+    def n_neurons(self):
+        """Neurons of the group: ``batch`` copies of ``n_latents``."""
+        return self.batch * self.n_latents
 
     @property
     def steps_per_input(self):
@@ -276,11 +294,13 @@ def build_objects(spec, values, drive, replay, blank=None):
     ----------
     spec : NetworkSpec
     values : RunValues
-    drive : ndarray, shape (inputs_per_run, n_latents)
+    drive : ndarray, shape (n_inputs, n_latents)
         With ``spec.sequence``: one row per window, (inputs_per_run *
         n_windows, n_latents).
-    replay : ndarray, shape (inputs_per_run * n_windows, n_latents), or None
-        Both become `TimedArray`s.
+    replay : ndarray, shape (n_inputs, n_windows, n_latents), or None
+        At most ``spec.inputs_per_run`` inputs (the rest padded with zeros);
+        both become `TimedArray`s (`drive_layout`, `replay_layout`). The
+        values are one copy's (`batched_values`).
     blank : ndarray, shape (inputs_per_run * n_windows,), optional
         Sequence mode: 1 in the windows of a blank, 0 elsewhere.
 
@@ -310,16 +330,19 @@ def build_objects(spec, values, drive, replay, blank=None):
         namespace = {DRIVE: TimedArray(drive, dt=window_dt, name=DRIVE),
                      BLANK: TimedArray(blank, dt=window_dt, name=BLANK)}
     else:
-        namespace = {DRIVE: TimedArray(drive, dt=input_dt, name=DRIVE)}
+        namespace = {DRIVE: TimedArray(drive_layout(spec, drive), dt=input_dt,
+                                       name=DRIVE)}
     namespace["softplus"] = softplus_function()
     draw = eqs.get("draw")
     if spec.replay:
         if spec.realization != "window":
             raise ValueError("replaying counts needs realization='window'")
-        namespace[REPLAY] = TimedArray(replay, dt=dt * spec.steps_per_window,
+        namespace[REPLAY] = TimedArray(replay_layout(spec, replay),
+                                       dt=dt * spec.steps_per_window,
                                        name=REPLAY)
         draw = eqs["draw_replay"]
-    group = NeuronGroup(spec.n_latents, model,
+    values = batched_values(values, spec.batch)
+    group = NeuronGroup(spec.n_neurons, model,
                         threshold=eqs["threshold"], reset="", method="euler",
                         dt=dt, namespace=namespace, name=GROUP)
     for name, value in values.constants.items():
@@ -340,9 +363,13 @@ def build_objects(spec, values, drive, replay, blank=None):
     # namespace goes with it into a user's network
     lateral = Synapses(group, group, model=eqs["synapse"], on_pre=on_pre,
                        dt=dt, name=SYNAPSES, namespace=namespace if spec.sequence else None)
-    # all-to-all, pre-major, generated in the program rather than loaded from
-    # two K*K index arrays on every run
-    lateral.connect()
+    # all-to-all within each copy, pre-major, generated in the program rather
+    # than loaded from two index arrays on every run
+    k = spec.n_latents
+    if spec.batch == 1:
+        lateral.connect()
+    else:
+        lateral.connect(j=f"q for q in range({k} * (i // {k}), {k} * (i // {k}) + {k})")
     lateral.w = values.weights
     spike_vars = ["z"] if spec.realization == "window" else []
     spikes = SpikeMonitor(group, variables=spike_vars, name="spikes")
@@ -354,7 +381,9 @@ def build_objects(spec, values, drive, replay, blank=None):
     objects += [lateral, spikes, boundary]
     monitors = dict(spikes=spikes, boundary=boundary)
     if spec.record_u:
-        trace = StateMonitor(group, "u", record=list(spec.record_u), dt=dt,
+        # the recorded neurons of every copy, copy-major
+        record = [c * k + n for c in range(spec.batch) for n in spec.record_u]
+        trace = StateMonitor(group, "u", record=record, dt=dt,
                              when="start", order=0, name="u_trace")
         objects.append(trace)
         monitors["u_trace"] = trace
@@ -363,8 +392,65 @@ def build_objects(spec, values, drive, replay, blank=None):
     return net, group, lateral, monitors
 
 
+def batched_values(values, batch):
+    """
+    The `RunValues` of ``batch`` copies side by side: the per-neuron arrays
+    and the weights repeated (copy c's synapses follow copy c - 1's, in the
+    pre-major order of `build_objects`).
+
+    Examples
+    --------
+    >>> v = RunValues({"lr": 0.1}, {"bias": np.array([1.0, 2.0])}, np.arange(4.0))
+    >>> b = batched_values(v, 2)
+    >>> b.arrays["bias"].tolist(), b.weights.tolist()
+    ([1.0, 2.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0])
+    """
+    if batch == 1:
+        return values
+    return RunValues(values.constants,
+                     {name: np.tile(a, batch) for name, a in values.arrays.items()},
+                     np.tile(values.weights, batch))
+
+
+def drive_layout(spec, drive):
+    """
+    The drive `TimedArray`'s values: row s holds the inputs of slot s of every
+    copy (input ``s * batch + c`` goes to copy c, neurons ``c * K`` to
+    ``c * K + K - 1``); inputs beyond ``len(drive)`` are zeros.
+
+    Examples
+    --------
+    >>> spec = NetworkSpec("window", 2, 3, 4, 0.1, 1, (), False, "float64", batch=2)
+    >>> drive_layout(spec, np.array([[1, 1], [2, 2], [3, 3]])).tolist()
+    [[1.0, 1.0, 2.0, 2.0], [3.0, 3.0, 0.0, 0.0]]
+    """
+    padded = np.zeros((spec.inputs_per_run, spec.n_latents))
+    padded[:len(drive)] = drive
+    return padded.reshape(spec.slots, spec.n_neurons)
+
+
+def replay_layout(spec, replay):
+    """
+    The replayed counts' `TimedArray` values, shape (slots * n_windows,
+    batch * n_latents), from counts of shape (n_inputs, n_windows, n_latents)
+    laid out as `drive_layout` lays out the drive.
+
+    Examples
+    --------
+    >>> spec = NetworkSpec("window", 1, 2, 2, 0.1, 1, (), True, "float64", batch=2)
+    >>> replay_layout(spec, np.array([[[1], [2]], [[3], [4]]])).tolist()
+    [[1.0, 3.0], [2.0, 4.0]]
+    """
+    k, nw = spec.n_latents, spec.n_windows
+    replay = np.asarray(replay).reshape(-1, nw, k)
+    padded = np.zeros((spec.inputs_per_run, nw, k))
+    padded[:len(replay)] = replay
+    return padded.reshape(spec.slots, spec.batch, nw, k).transpose(0, 2, 1, 3).reshape(
+        spec.slots * nw, spec.n_neurons)
+
+
 def run_duration(spec, n_inputs):
-    """The simulated time of ``n_inputs`` inputs, as a Brian2 quantity."""
+    """The simulated time of ``n_inputs`` inputs (per copy), as a Brian2 quantity."""
     from brian2 import second
     return n_inputs * spec.n_windows * spec.window_s * second
 

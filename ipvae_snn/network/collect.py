@@ -78,7 +78,9 @@ class ResultCollector:
         per_input = t * (16 * k + 16 * n_pixels + BYTES_PER_EVENT * events) + 3 * trace
         if spec.replay:
             per_input += 16 * t * k
-        return result + n_parallel * spec.inputs_per_run * per_input
+        # each copy's K * K synapses (index, weight and Brian2's bookkeeping)
+        synapses = 24 * spec.batch * k * k if spec.batch > 1 else 0
+        return result + n_parallel * (spec.inputs_per_run * per_input + synapses)
 
     def add(self, sl, raw):
         """Add the raw arrays ``raw`` of the run that simulated the inputs ``sl``."""
@@ -86,13 +88,15 @@ class ResultCollector:
         with self._lock:
             for name, sec in raw.get("profile", {}).items():
                 self.profile[name] = self.profile.get(name, 0.0) + sec
-        k, nw = spec.n_latents, spec.n_windows
+        k, nw, b = spec.n_latents, spec.n_windows, spec.batch
         n_here = sl.stop - sl.start
+        # input s * batch + c of the run is slot s of copy c (`builder.drive_layout`)
         step = np.rint(raw["spike_t"] / spec.dt_s).astype(np.int64)
-        patch, step_in = np.divmod(step, spec.steps_per_input)
+        slot, step_in = np.divmod(step, spec.steps_per_input)
         window = step_in // spec.steps_per_window
+        copy, i = np.divmod(raw["spike_i"].astype(np.int64), k)
+        patch = slot * b + copy
         keep = patch < n_here                    # drop the padding inputs
-        i = raw["spike_i"].astype(np.int64)
         weight = raw["spike_count"] if spec.realization == "window" else None
         flat = (patch[keep] * nw + window[keep]) * k + i[keep]
         if weight is None:      # one spike per event: count them
@@ -106,29 +110,29 @@ class ResultCollector:
             self.r2[sl], self.mse[sl], self.zero_fraction[sl], self.mean_count[sl] = \
                 r2, mse, zf, mc
         self.counts[sl] = dense[:, self.windows]
-        # state after the last update of each input: inputs 0..p-2 from the
+        # state after the last update of each input: slots 0..s-2 from the
         # boundary monitor (its first row is the initial state), the last one
-        # from the final state
-        bu = raw["boundary_u"].reshape(-1, k)[1:]
-        bo = raw["boundary_onset"].reshape(-1, k)[1:]
-        u_end = np.concatenate([bu, raw["final_u"].reshape(1, k)])[:n_here]
-        onset = np.concatenate([bo, raw["final_onset"].reshape(1, k)])[:n_here]
+        # from the final state; rows (slot, copy) are inputs in order
+        n = spec.n_neurons
+        bu = raw["boundary_u"].reshape(-1, n)[1:]
+        bo = raw["boundary_onset"].reshape(-1, n)[1:]
+        u_end = np.concatenate([bu, raw["final_u"].reshape(1, n)]).reshape(-1, k)[:n_here]
+        onset = np.concatenate([bo, raw["final_onset"].reshape(1, n)]).reshape(-1, k)[:n_here]
         self.u_final[sl] = u_end
-        first = np.arange(n_here)[:, None] * spec.steps_per_input
+        first = (np.arange(n_here) // b)[:, None] * spec.steps_per_input
         in_input = onset - first                  # steps into the input
         self.onset[sl] = np.where(onset >= 0, in_input // spec.steps_per_window, -1)
         if self.u_trace is not None:
-            tr = raw["u_trace"].reshape(-1, len(spec.record_u))     # (steps, neurons)
-            tr = tr[:n_here * spec.steps_per_input]
-            self.u_trace[sl] = tr.reshape(n_here, spec.steps_per_input, -1).transpose(
-                0, 2, 1)
+            n_u, spi = len(spec.record_u), spec.steps_per_input
+            tr = raw["u_trace"].reshape(-1, b, n_u)    # (steps, copy, neuron)
+            tr = tr[:spec.slots * spi].reshape(spec.slots, spi, b, n_u)
+            self.u_trace[sl] = tr.transpose(0, 2, 3, 1).reshape(-1, n_u, spi)[:n_here]
         if self.spikes is not None:
             t_in = step_in * spec.dt_s
             rec = np.isin(window, self.windows) & keep
             for j in range(n_here):
                 mine = rec & (patch == j)
-                self.spikes[sl.start + j] = (raw["spike_i"][mine].astype(np.int32),
-                                             t_in[mine])
+                self.spikes[sl.start + j] = (i[mine].astype(np.int32), t_in[mine])
 
     def part(self):
         """

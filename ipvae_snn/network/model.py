@@ -87,6 +87,15 @@ class SpikingIPVAE:
     inputs_per_run : int, optional
         Inputs simulated one after another by one run of the standalone program
         (default: about 8,000 windows per run). Part of the build's identity.
+    batch : int, optional
+        Patches side by side in one run: ``batch`` copies of the network in
+        one neuron group, without synapses between copies, each showing
+        ``inputs_per_run / batch`` patches one after another (rounded up to a
+        multiple of ``batch``). Default: the device's
+        (`~ipvae_snn.network.backends.Backend.default_batch`: 1 on the CPU
+        devices, where it measured slower, docs/scaling.md; 64 on
+        ``cuda_standalone``). Part of the build's identity; results are the
+        same in distribution.
     cache_dir : str, optional
         Where compiled programs live (default `default_cache_dir`).
     runaway_margin : float
@@ -122,7 +131,7 @@ class SpikingIPVAE:
     def __init__(self, params, realization="window", device="cpp_standalone",
                  window=None, dt=None, max_count=None, record_u=None,
                  dtype="float64", n_jobs=None, inputs_per_run=None, cache_dir=None,
-                 runaway_margin=1.0, profile=False):
+                 runaway_margin=1.0, profile=False, batch=None):
         if not isinstance(params, IPVAEParams):
             raise InvalidTypeError(f"params must be an IPVAEParams, got "
                                    f"{type(params).__name__}")
@@ -147,6 +156,8 @@ class SpikingIPVAE:
         self.n_jobs = (os.cpu_count() or 1) if n_jobs is None else check_int(n_jobs, "n_jobs")
         self.inputs_per_run = (None if inputs_per_run is None
                                else check_int(inputs_per_run, "inputs_per_run"))
+        self.batch = (backend.default_batch if batch is None
+                      else check_int(batch, "batch"))
         self.cache_dir = cache_dir or default_cache_dir()
         self.runaway_margin = check_number(runaway_margin, "runaway_margin")
         self.profile = bool(profile)
@@ -294,11 +305,15 @@ class SpikingIPVAE:
         n = len(drive)
         backend = get_backend(self.device)(n_jobs=self.n_jobs, cache_dir=self.cache_dir)
         per_run = backend.inputs_per_run(n, n_windows, self.inputs_per_run)
+        # a sequence's trials run one after another (its drive changes every
+        # window); patches may sit side by side (`batch`)
+        batch = 1 if sequence is not None else self.batch
+        per_run = -(-per_run // batch) * batch              # whole slots of every copy
         spec = NetworkSpec(self.realization, p.n_latents, n_windows, per_run, self.window_s,
                            self.steps_per_window, self.record_u, replay_counts is not None,
                            self.dtype.name,
                            profile=self.profile and backend.supports_profile,
-                           sequence=sequence is not None)
+                           sequence=sequence is not None, batch=batch)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
         self._check_memory(spec, x if sequence is None else sequence.stimuli.reshape(
             -1, p.n_pixels), windows, min(self.n_jobs, len(chunks)), n)
@@ -354,6 +369,7 @@ class SpikingIPVAE:
             window_s=self.window_s, dt_s=spec.dt_s, dtype=self.dtype.name,
             max_count=self.max_count, max_rate_hz=self.max_rate_hz,
             runaway_margin=self.runaway_margin, inputs_per_run=per_run,
+            batch=batch,
             n_jobs=self.n_jobs, replay=spec.replay, seconds=timing["total_s"],
             timing=timing)
 

@@ -6,7 +6,8 @@ device once per `NetworkSpec` into a `ProgramCache`; every run — new inputs
 *and new parameters* — goes in through command-line run arguments, so fitting
 a dictionary never recompiles. The inputs of a call are cut into runs of about
 `WINDOWS_PER_RUN` windows, spread over processes, each with its own results
-folder. `CudaStandaloneBackend` takes the same path through brian2cuda.
+folder. `CudaStandaloneBackend` takes the same path through brian2cuda, with
+patches side by side by default (`NetworkSpec`'s ``batch``) to fill the GPU.
 """
 
 import os
@@ -133,7 +134,7 @@ class CppStandaloneBackend(Backend):
                 seed_code = self._seed_code()
                 if seed_code:
                     device.insert_code("after_start", seed_code)
-                net.run(builder.run_duration(spec, p), namespace=net.namespace,
+                net.run(builder.run_duration(spec, spec.slots), namespace=net.namespace,
                         profile=spec.profile)
                 shutil.rmtree(tmp_dir, ignore_errors=True)
                 try:
@@ -254,7 +255,7 @@ class CppStandaloneBackend(Backend):
     def _run_program(program, job, drive, replay, seed):
         """One run of ``program`` in a folder of its own; its arrays and seconds."""
         t0 = time.perf_counter()
-        values = job.values
+        values = builder.batched_values(job.values, job.spec.batch)
         with program.call_folder() as folder, call_processes(job.call) as children:
             run_dir = os.path.join(folder, "run")
             os.makedirs(run_dir)
@@ -269,6 +270,8 @@ class CppStandaloneBackend(Backend):
 
 # Held while this process looks for (or builds) a program.
 _BUILD_LOCK = threading.Lock()
+
+
 def _chunk_inputs(spec, drive, replay, blank=None):
     """
     Run-argument arrays of one run: its drives (and replayed counts), padded;
@@ -280,14 +283,9 @@ def _chunk_inputs(spec, drive, replay, blank=None):
         arrays = {"drive": padded.reshape(-1, spec.n_latents),
                   "blank": np.tile(blank, spec.inputs_per_run)}
     else:
-        padded = np.zeros((spec.inputs_per_run, spec.n_latents))
-        padded[:len(drive)] = drive
-        arrays = {"drive": padded}
+        arrays = {"drive": builder.drive_layout(spec, drive)}
     if spec.replay:
-        rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
-        rep[:replay.shape[0] * spec.n_windows] = np.asarray(replay).reshape(
-            -1, spec.n_latents)
-        arrays["replay"] = rep
+        arrays["replay"] = builder.replay_layout(spec, replay)
     return arrays
 
 
@@ -295,6 +293,11 @@ class CudaStandaloneBackend(CppStandaloneBackend):
     """brian2cuda's ``cuda_standalone`` device: the C++ path on an NVIDIA GPU."""
 
     name = "cuda_standalone"
+    #: Patches side by side (`SpikingIPVAE`'s ``batch``): one K = 512 network
+    #: per time step leaves a GPU almost idle, 64 copies give it 32,768
+    #: neurons a step. Not measured on a GPU yet; on CPUs side by side
+    #: measured slower (docs/scaling.md), so they keep 1.
+    default_batch = 64
 
     @classmethod
     def check_available(cls):
