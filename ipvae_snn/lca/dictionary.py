@@ -67,10 +67,10 @@ def lca_dictionary(dictionary):
     --------
     >>> lca_dictionary("ipvae").shape
     (256, 512)
-    >>> lca_dictionary("pca")
+    >>> lca_dictionary("pca")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ipvae_snn.validation.InvalidValueError: dictionary must be one of 'ipvae', 'learnt'; got 'pca'
+    ipvae_snn.validation.InvalidValueError: unknown dictionary 'pca'; choose one of ...
     """
     if isinstance(dictionary, str):
         name = check_choice(dictionary, "dictionary", DICTIONARIES)

@@ -149,9 +149,10 @@ def lca_codes(phi, x, lam, max_steps=20000, tol=1e-7, return_steps=False):
     drive = x @ phi
     u = np.zeros_like(drive)
     a = np.zeros_like(drive)
-    steps = 0
     scale = max(1.0, float(np.abs(drive).max()))
-    for steps in range(1, max_steps + 1):
+    steps = 0
+    while steps < max_steps:
+        steps += 1
         du = eta * (drive - u - a @ off)
         u += du
         a = np.maximum(u - lam, 0.0) / diag
