@@ -5,8 +5,9 @@ patches, dictionaries, result object, plots and statistics.
 
 Modules: `solver` (the non-spiking LCA in numpy, scikit-learn's Lasso codes,
 their scores), `dictionary` (``"ipvae"``: the iP-VAE's Φ; ``"learnt"``:
-scikit-learn's dictionary learning), `brian` (the Brian2 objects from
-``equations/lca.txt``, runtime and compiled), `model` (`SpikingLCA`).
+scikit-learn's dictionary learning), `model` (`SpikingLCA`); the Brian2
+objects from ``equations/lca.txt``, runtime and compiled, are in
+`ipvae_snn.network.lca` (Brian2 is imported only inside `ipvae_snn.network`).
 
 Examples
 --------

@@ -19,7 +19,7 @@ from ..params import IPVAEParams
 from ..results import SpikingResult, window_metrics
 from ..validation import (InvalidValueError, check_choice, check_int, check_number,
                           check_record_windows)
-from . import brian
+from ..network import lca as lca_network
 from .dictionary import lca_dictionary
 from .solver import check_patches
 
@@ -127,10 +127,10 @@ class SpikingLCA:
                            lr=1.0, u_init=np.zeros(k))
 
     def _spec(self, n_windows, n_blocks, inputs):
-        return brian.LCASpec(self.n_atoms, n_blocks, inputs, n_windows, self.window_s,
+        return lca_network.LCASpec(self.n_atoms, n_blocks, inputs, n_windows, self.window_s,
                              self.steps_per_window)
 
-    def run(self, patches, n_windows, record_windows=None, record_spikes=True,
+    def run(self, patches, n_windows, seed=None, record_windows=None, record_spikes=True,
             progress=False):
         """
         Code a batch of patches for ``n_windows`` windows.
@@ -139,6 +139,10 @@ class SpikingLCA:
         ----------
         patches : array_like, shape (n_patches, n_pixels)
         n_windows : int
+        seed : int, optional
+            Accepted for the iP-VAE's signature (`ipvae_snn.stats.cortex_experiment`
+            calls ``run(patches, n_windows, seed=..., record_windows=...)``); the
+            LCA is deterministic.
         record_windows : sequence of int, optional
             Windows whose counts the result keeps (default all).
         record_spikes : bool
@@ -178,13 +182,13 @@ class SpikingLCA:
                 spec = self._spec(n_windows, 1, per)
                 chunk = np.zeros((per, k))
                 chunk[:m] = drive[start:start + m]
-                prog = prog or brian.program(spec, self._cache_dir(), progress)
-            w = brian.weights(spec, self.gram, self.rate_per_code, self.tau)
+                prog = prog or lca_network.program(spec, self._cache_dir(), progress)
+            w = lca_network.weights(spec, self.gram, self.rate_per_code, self.tau)
             g = np.tile(gain, spec.n_blocks)
             if self.device == "runtime":
-                raw = brian.run_runtime(spec, chunk, g, w, constants)
+                raw = lca_network.run_runtime(spec, chunk, g, w, constants)
             else:
-                raw = brian.run_program(prog, spec, chunk, g, w, constants)
+                raw = lca_network.run_program(prog, spec, chunk, g, w, constants)
             self._collect(spec, raw, start, m, counts, totals, final_u, spikes)
             if progress:
                 print(f"spiking LCA: {start + m}/{n} patches "
@@ -194,7 +198,8 @@ class SpikingLCA:
         info = dict(model="lca", realization="lca", device=self.device,
                     dictionary=self.dictionary_name, lam=self.lam, tau_s=self.tau,
                     rate_per_code=self.rate_per_code, window_s=self.window_s,
-                    dt_s=self.dt, seed=0, fan_out=k - 1,
+                    dt_s=self.dt, seed=None if seed is None else int(seed),
+                    fan_out=k - 1,
                     spikes_total=totals.tolist(),
                     synaptic_events=synaptic_events(totals, k).tolist(),
                     wall_s=time.perf_counter() - t0)

@@ -1,6 +1,6 @@
 """
-The spiking LCA's Brian2 objects, on the runtime device and as a compiled
-``cpp_standalone`` program.
+The spiking LCA's Brian2 objects (for `ipvae_snn.lca.SpikingLCA`), on the
+runtime device and as a compiled ``cpp_standalone`` program.
 
 The equations are the text of ``equations/lca.txt``. One neuron group holds
 ``n_blocks`` copies of the network side by side (patches run in parallel: the
@@ -22,8 +22,8 @@ import shutil
 import numpy as np
 
 from .. import _equations
-from ..network import builder
-from ..network.program import ProgramCache
+from . import builder
+from .program import ProgramCache
 
 __all__ = ["LCASpec", "equations", "build_objects", "run_runtime", "program",
            "run_program", "GROUP", "SYNAPSES", "DRIVE"]
@@ -181,7 +181,7 @@ def run_runtime(spec, drive, gain, w, constants):
                     final_u=_final_u(spec, boundary.u[:].T, group.u[:]))
 
 
-def _compile(spec, directory, gram_shape):
+def _compile(spec, directory):
     """Build the standalone project of ``spec`` into ``directory``; its manifest."""
     from brian2 import device, set_device
     from brian2.devices.device import reset_device
@@ -227,10 +227,10 @@ def _compile(spec, directory, gram_shape):
 
 def program(spec, cache_dir, progress=False):
     """The compiled `~ipvae_snn.network.Program` of ``spec`` (built once, cached)."""
-    from ..network.standalone import check_compiler
+    from .standalone import check_compiler
     check_compiler()
     prog, _ = ProgramCache(cache_dir).load_or_build(
-        spec, lambda s, d: _compile(s, d, None),
+        spec, _compile,
         description="the spiking LCA for cpp_standalone", progress=progress)
     return prog
 
