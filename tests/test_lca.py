@@ -153,3 +153,26 @@ def test_spiking_lca_at_best_lambda_matches_lasso_standalone(patches, phi):
     assert abs(spk - lasso["distance"]) <= 0.02, rows
     # and the best λ of the spiking LCA is within 0.02 of the best Lasso
     assert spk <= min(r[1]["distance"] for r in rows) + 0.02, rows
+
+
+@pytest.mark.runtime
+@pytest.mark.slow
+def test_result_works_with_statistics_plots_and_files(tmp_path):
+    from ipvae_snn.plotting import plot_raster
+    from ipvae_snn.stats import network_statistics, repeat_trials
+    lca = SpikingLCA(np.eye(4, 3), lam=0.2, device="runtime", window=0.01,
+                     rate_per_code=200.0)
+    x = np.array([[1.0, 0.5, 0.1, 0.0], [0.3, 1.5, 0.0, 0.0]])
+    res = lca.run(repeat_trials(x, 3), n_windows=34, seed=1)
+    stats = network_statistics(res, 3)
+    # a deterministic network: identical trials, no count variance at all
+    assert stats["fano_factor"] == 0.0 and stats["n_fano_pairs"] > 0
+    # the uninhibited neurons fire regularly: ISI CV well below Poisson's 1
+    assert stats["isi_cv"] < 0.1
+    plot_raster(res, patch=0, path=str(tmp_path / "raster.png"))
+    assert (tmp_path / "raster.png").stat().st_size > 0
+    res.save(tmp_path / "lca.npz")
+    back = SpikingResult.load(tmp_path / "lca.npz")
+    np.testing.assert_array_equal(back.counts, res.counts)
+    np.testing.assert_allclose(back.reconstruction(20), res.reconstruction(20))
+    assert back.info["synaptic_events"] == res.info["synaptic_events"]
