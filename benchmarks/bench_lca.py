@@ -39,7 +39,7 @@ __all__ = ["main"]
 
 #: λ sweeps per dictionary: the iP-VAE's atoms have norm ≈ 0.12, the learnt
 #: ones 1, and λ scales with the atoms' norm.
-LAMBDAS = dict(ipvae=(0.04, 0.06, 0.08, 0.1), learnt=(0.3, 0.5, 0.7, 1.0))
+LAMBDAS = dict(ipvae=(0.04, 0.06, 0.08, 0.1), learnt=(0.15, 0.2, 0.3, 0.5))
 #: Spikes per second per unit of code on the iP-VAE's Φ; on another
 #: dictionary scaled by its mean atom norm (codes scale inversely), so that
 #: a spike carries the same share of the drive.
@@ -60,7 +60,7 @@ def _parse(argv):
                         help="the LCA's read-out windows T (at least 3), comma-separated")
     parser.add_argument("--ipvae-windows", default="0,1,4,16,64,1000",
                         help="the iP-VAE's read-out windows T (at least 3)")
-    parser.add_argument("--rates", default="10,30",
+    parser.add_argument("--rates", default="3,10,30",
                         help="further rate_per_code values (spikes per second per unit "
                              "of code, on the iP-VAE's Φ) run at each dictionary's best "
                              "λ: fewer spikes, coarser codes")
