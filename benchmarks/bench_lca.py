@@ -129,7 +129,7 @@ def _lca_run(args, x, name, phi, lam, rate):
     lca = SpikingLCA(phi, lam=lam, device=args.device, tau=args.tau,
                      rate_per_code=rate, patches_per_run=16)
     t0 = time.perf_counter()
-    res = lca.run(x, args.windows[-1] + 1, record_spikes=False)
+    res = lca.run(x, args.windows[-1] + 1, record_spikes=False, progress=len(x) >= 1000)
     return _network_rows(res, "spiking LCA", name, lam, args.windows, lca.n_atoms - 1,
                          time.perf_counter() - t0, rate=rate)
 

@@ -148,7 +148,7 @@ class SpikingLCA:
         record_spikes : bool
             Keep the spike times (`SpikingResult.spikes`).
         progress : bool
-            Print a line per run.
+            Print a line at every tenth of the patches.
 
         Returns
         -------
@@ -190,8 +190,9 @@ class SpikingLCA:
             else:
                 raw = lca_network.run_program(prog, spec, chunk, g, w, constants)
             self._collect(spec, raw, start, m, counts, totals, final_u, spikes)
-            if progress:
-                print(f"spiking LCA: {start + m}/{n} patches "
+            done = start + m
+            if progress and (done == n or done * 10 // n > start * 10 // n):
+                print(f"spiking LCA: {done}/{n} patches "
                       f"({time.perf_counter() - t0:.1f} s)", flush=True)
         params = self.readout_params()
         r2, mse, zf, mean_count = window_metrics(x, counts, params.phi.T)
