@@ -12,7 +12,7 @@ finds the checkout's ``ipvae_snn/``, which has no ``equations``), and a wheel.
 
 import os
 
-__all__ = ["REALIZATIONS", "equations_dir", "load", "constants", "constant_names"]
+__all__ = ["REALIZATIONS", "equations_dir", "load", "load_file", "constants", "constant_names"]
 
 #: The spiking realizations of the design note (section 4).
 REALIZATIONS = ("window", "continuous")
@@ -63,7 +63,24 @@ def load(realization, folder=None):
         Section name -> Brian2 code, comments and blank lines removed.
     """
     _check_realization(realization)
-    path = os.path.join(folder or equations_dir(), f"{realization}.txt")
+    return load_file(os.path.join(folder or equations_dir(), f"{realization}.txt"))
+
+
+def load_file(path):
+    """
+    The sections of an equation file by path (`load` for files beside the
+    realizations', such as the spiking LCA's ``lca.txt``).
+
+    Returns
+    -------
+    dict of str
+        Section name -> Brian2 code, comments and blank lines removed.
+
+    Examples
+    --------
+    >>> sorted(load_file(os.path.join(equations_dir(), "lca.txt")))[:3]
+    ['constants', 'floor', 'input_start']
+    """
     with open(path, encoding="utf-8") as f:
         text = f.read()
     sections, name = {}, None

@@ -175,7 +175,7 @@ LAYERS = (
     ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.executor",
                    "ipvae_snn.results", "ipvae_snn.nwb", "ipvae_snn.sequences")),
     ("network", ("ipvae_snn.network",)),
-    ("learning", ("ipvae_snn.learning", "ipvae_snn.ratedistortion")),
+    ("learning", ("ipvae_snn.learning", "ipvae_snn.ratedistortion", "ipvae_snn.lca")),
     ("statistics", ("ipvae_snn.stats",)),
     ("figures", ("ipvae_snn.plotting",)),
     ("command line", ("ipvae_snn.cli",)),
