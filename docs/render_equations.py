@@ -29,6 +29,12 @@ SECTION_ROLES = {
     "update": "`run_regularly` at the end of every time step, after the synapses",
     "synapse": "`Synapses` model of the all-to-all lateral connections",
     "on_pre": "`Synapses` `on_pre`: what a presynaptic spike does to its targets",
+    "sequence_neuron": "sequence mode only (`StimulusSequence`): lines added to "
+                       "`neuron`, replacing those that define the same variable",
+    "sequence_constants": "sequence mode only: shared constants added to `constants`",
+    "sequence_update_before": "sequence mode only: code run before `update`",
+    "sequence_update_after": "sequence mode only: code run after `update`",
+    "sequence_on_pre": "sequence mode only: replaces `on_pre`",
 }
 
 TITLES = {

@@ -1,23 +1,30 @@
 """
-The iP-VAE as a model V1 inside your own Brian2 model.
+The iP-VAE as a model V1 inside your own Brian2 model, shown a stimulus sequence.
 
 `ipvae_snn.network.ipvae_network` hands over the iP-VAE's neuron group,
-lateral synapses, input and monitors as one Brian2 object. Here it infers
-whitened natural-image patches (held-out images, one after another, each for
-a number of windows from the prior) and drives a downstream population of
+lateral synapses, input and monitors as one Brian2 object. Here it is shown a
+`~ipvae_snn.sequences.StimulusSequence` — three whitened natural-image patches
+(held-out images), each for a number of windows, with blanks before, between
+and after them, repeated over trials — and drives a downstream population of
 leaky integrate-and-fire neurons defined in plain Brian2 — our own
 ``NeuronGroup``, ``Synapses`` (each LIF neuron pools 24 random V1 neurons) and
 monitors — all in one ``Network`` run with one ``run()`` call, on the Brian2
-target of ``--target``.
+target of ``--target``. In a blank the iP-VAE gets no observation and its
+beliefs relax to its prior; its neurons keep firing samples of the prior
+(spontaneous activity).
 
 In the continuous realization (the default here) each V1 spike reaches the
 synapses as its own event at its own time; in the window realization a V1
 neuron's spikes reach them as one event per window, at the window's start,
 carrying the window's count ``z`` (``on_pre: v_post += w * z_pre``).
 
-Figure ``embed_in_brian2.png``: the V1 spike counts per window of the first
-patch, the V1 read-out quality R² per window (mean over the patches, from
-``v1.result()``), the LIF neurons' spikes and two of their membrane traces.
+Figure ``embed_in_brian2.png``: top, the V1 spike counts per window of the
+first trial (stimuli shaded), the V1 read-out R² of each stimulus against the
+windows since its onset (``v1.result().stimulus_metrics``), and the onset
+transient of V1 (mean rate per neuron around each onset, over trials:
+``v1.result().onset_transient()``); bottom, the same for our LIF neurons:
+their spikes in the first trial, two membrane traces, and their onset
+transient.
 
 Run ``python examples/embed_in_brian2.py [--quick] [--target numpy|cython|cpp_standalone]
 [--realization continuous|window] [--out DIR]``.
@@ -41,7 +48,7 @@ def parse_args(argv=None):
         description="The iP-VAE as a model V1 driving your own LIF neurons in one "
                     "Brian2 network; writes embed_in_brian2.png.")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: fewer patches and windows (seconds)")
+                        help="smoke mode: fewer windows and trials (seconds)")
     parser.add_argument("--out", default="examples_output", metavar="DIR",
                         help="folder for the figure (default %(default)s)")
     parser.add_argument("--target", default="numpy", choices=TARGETS,
@@ -63,10 +70,13 @@ def main(argv=None):
     import ipvae_snn
     from ipvae_snn.data import natural_patches
     from ipvae_snn.network import ipvae_network
+    from ipvae_snn.sequences import StimulusSequence
 
-    n_patches, n_windows = (4, 33) if args.quick else (16, 65)
+    # three stimuli, each shown for n_windows windows after a blank of n_blank
+    n_windows, n_blank, trials = (17, 8, 2) if args.quick else (65, 16, 4)
     params = ipvae_snn.default_params()
-    x = natural_patches(n_patches=n_patches, seed=args.seed)
+    sequence = StimulusSequence(natural_patches(n_patches=3, seed=args.seed), n_windows,
+                                n_blank, trials=trials)
     project = None
     if args.target == "cpp_standalone":
         # the whole model -- V1 and ours -- becomes one C++ program, built and
@@ -76,8 +86,8 @@ def main(argv=None):
     else:
         prefs.codegen.target = args.target
 
-    # --- the model V1: the iP-VAE as Brian2 objects
-    v1 = ipvae_network(params, x, n_windows, realization=args.realization,
+    # --- the model V1: the iP-VAE as Brian2 objects, shown the sequence
+    v1 = ipvae_network(params, sequence=sequence, realization=args.realization,
                        window=100 * ms, record_u=False)
 
     # --- our own model: LIF neurons pooling random V1 neurons
@@ -101,51 +111,81 @@ def main(argv=None):
     seed(args.seed)
     net.run(v1.duration)
 
-    result = v1.result()
+    result = v1.result()                 # a SequenceResult: counts, timeline, read-outs
     last = n_windows - 1
-    print(f"{args.target}, {args.realization} realization: {n_patches} patches x "
-          f"{n_windows} windows; V1 mean R² at T={last}: "
-          f"{np.nanmean(result.r2[:, last]):.3f}, silent fraction "
-          f"{result.zero_fraction[:, last].mean():.3f}; V1 spikes "
-          f"{int(result.counts.sum())}; downstream LIF spikes {lif_spikes.num_spikes}")
+    r2 = ", ".join(f"{row['r2']:.3f}" for row in result.stimulus_metrics(last))
+    print(f"{args.target}, {args.realization} realization: {sequence.n_stimuli} stimuli "
+          f"x {trials} trials, {n_windows} windows each, blanks of {n_blank}; V1 R² at "
+          f"T={last} per stimulus: {r2}; V1 spikes {int(result.counts.sum())}; "
+          f"downstream LIF spikes {lif_spikes.num_spikes}")
+
+    # --- the onset transients: V1 from the result, the LIF neurons from their monitor
+    window_s = float(v1.window / ms) / 1e3
+    lags, v1_count = result.onset_transient()
+    v1_rate = v1_count / window_s                                  # Hz per neuron
+    w_total = sequence.n_windows
+    lif_window = (np.asarray(lif_spikes.t / ms) / 1e3 / window_s).astype(int)
+    lif_counts = np.bincount(lif_window, minlength=trials * w_total)[:trials * w_total]
+    lif_per_window = lif_counts.reshape(trials, w_total).mean(axis=0) / N_LIF / window_s
+    lif_rate = np.array([[lif_per_window[o + k] if 0 <= o + k < w_total else np.nan
+                          for k in lags] for o in sequence.onsets])
 
     # --- the figure
-    window_s = float(v1.window / ms) / 1e3
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+    trial_s = w_total * window_s
+
+    def shade(ax):
+        for o, n in zip(sequence.onsets, sequence.stimulus_windows):
+            ax.axvspan(o * window_s, (o + n) * window_s, color="C2", alpha=0.12, lw=0)
+
     ax = axes[0, 0]
     active = np.flatnonzero(result.counts[0].sum(axis=0))[:120]
     image = ax.imshow(result.counts[0][:, active].T, aspect="auto", cmap="Greys",
-                      interpolation="nearest", extent=(0, n_windows * window_s,
-                                                       active.size, 0))
+                      interpolation="nearest", extent=(0, trial_s, active.size, 0))
     fig.colorbar(image, ax=ax, label="spikes in the window")
-    ax.set(xlabel="time in the first patch (s)", ylabel="V1 neuron (active ones)",
-           title="Model V1 (iP-VAE): spike counts per window")
+    shade(ax)
+    ax.set(xlabel="time in the first trial (s); green: stimulus shown",
+           ylabel="V1 neuron (active ones)", title="Model V1 (iP-VAE): spike counts")
     ax = axes[0, 1]
-    ax.plot(np.arange(n_windows), np.nanmean(result.r2, axis=0), color="C0")
-    ax.set(xlabel="window T", ylabel="mean R² of Φz", ylim=(min(0, np.nanmin(
-        np.nanmean(result.r2, axis=0))), 1),
-        title=f"V1 read-out over {n_patches} patches (v1.result())")
+    ts = np.arange(n_windows)
+    curves = np.array([[row["r2"] for row in result.stimulus_metrics(t)] for t in ts])
+    for s in range(sequence.n_stimuli):
+        ax.plot(ts, curves[:, s], label=f"stimulus {s + 1}")
+    ax.set(xlabel="windows since the stimulus's onset (T)", ylabel="mean R² of Φz",
+           ylim=(min(0, np.nanmin(curves)), 1),
+           title=f"V1 read-out of each stimulus ({trials} trials)")
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    for ax, rate, who in ((axes[0, 2], v1_rate, "V1 (iP-VAE)"),
+                          (axes[1, 2], lif_rate, "our LIF neurons")):
+        for s in range(sequence.n_stimuli):
+            ax.plot(lags * window_s, rate[s], label=f"onset {s + 1}")
+        ax.axvline(0, color="k", lw=0.8, ls="--")
+        ax.axvspan(0, n_windows * window_s, color="C2", alpha=0.12, lw=0)
+        ax.set(xlabel="time from the stimulus's onset (s)",
+               ylabel="mean rate per neuron (Hz)",
+               title=f"Onset transient, {who}: mean over {trials} trials")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     ax = axes[1, 0]
     t = np.asarray(lif_spikes.t / ms) / 1e3
-    ax.plot(t, np.asarray(lif_spikes.i), "|", color="C3", markersize=4)
-    for k in range(1, n_patches):
-        ax.axvline(k * n_windows * window_s, color="0.6", lw=0.8, ls="--")
-    ax.set(xlabel="time (s); dashed: next patch", ylabel="LIF neuron",
-           xlim=(0, float(v1.duration / ms) / 1e3),
-           title=f"Our LIF population: {lif_spikes.num_spikes} spikes "
-                 f"(SpikeMonitor)")
+    first = t < trial_s
+    ax.plot(t[first], np.asarray(lif_spikes.i)[first], "|", color="C3", markersize=4)
+    shade(ax)
+    ax.set(xlabel="time in the first trial (s)", ylabel="LIF neuron", xlim=(0, trial_s),
+           title=f"Our LIF population: {lif_spikes.num_spikes} spikes (SpikeMonitor)")
     ax = axes[1, 1]
-    shown = min(2.0, float(v1.duration / ms) / 1e3)
     tv = np.asarray(lif_v.t / ms) / 1e3
-    keep = tv <= shown
+    keep = tv < trial_s
     for k in range(2):
-        ax.plot(tv[keep], np.asarray(lif_v.v[k])[keep], lw=0.8, label=f"LIF {k}")
+        ax.plot(tv[keep], np.asarray(lif_v.v[k])[keep], lw=0.6, label=f"LIF {k}")
     ax.axhline(1, color="k", lw=0.6, ls=":", label="threshold")
-    ax.set(xlabel="time (s)", ylabel="v", title="Two LIF membranes (StateMonitor)")
+    shade(ax)
+    ax.set(xlabel="time in the first trial (s)", ylabel="v",
+           title="Two LIF membranes (StateMonitor)")
     ax.legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"The iP-VAE embedded in a Brian2 model: target {args.target}, "
-                 f"{args.realization} realization, windows of "
+    fig.suptitle(f"The iP-VAE embedded in a Brian2 model, shown 3 stimuli with blanks: "
+                 f"target {args.target}, {args.realization} realization, windows of "
                  f"{window_s * 1e3:g} ms", fontsize=12)
     fig.tight_layout()
     outputs.save(fig, "embed_in_brian2.png")

@@ -77,10 +77,11 @@ def load(realization, folder=None):
     return {k: "\n".join(v) for k, v in sections.items()}
 
 
-def constants(realization):
+def constants(realization, section="constants"):
     """
     The model's run-time constants: name -> Brian2 unit, from the
-    ``[constants]`` section, in the file's order.
+    ``[constants]`` section (or ``section``, e.g. ``"sequence_constants"``),
+    in the file's order.
 
     Examples
     --------
@@ -88,13 +89,13 @@ def constants(realization):
     ('second', '1')
     """
     out = {}
-    for line in load(realization)["constants"].splitlines():
+    for line in load(realization)[section].splitlines():
         name, _, rest = line.partition(":")
         out[name.strip()] = rest.split("(", 1)[0].strip()
     return out
 
 
-def constant_names(realization):
+def constant_names(realization, section="constants"):
     """
     The names of the model's run-time constants (`constants`), as a tuple.
 
@@ -103,4 +104,4 @@ def constant_names(realization):
     >>> constant_names("window")[:3]
     ('lr', 'clamp_u', 'clamp_du')
     """
-    return tuple(constants(realization))
+    return tuple(constants(realization, section))

@@ -16,17 +16,8 @@ works on blocks of patches that stay in cache, spreads the blocks over threads
 of threads), uses BLAS for the two matrix products and a Poisson sampler
 specialised for the small rates that dominate (see `poisson_counts`).
 
-Examples
---------
->>> import ipvae_snn
->>> from ipvae_snn.data import natural_patches
->>> params = ipvae_snn.default_params()
->>> x = natural_patches(n_patches=8, seed=0)
->>> result = ipvae_snn.infer(params, x, n_windows=17, seed=0, record_windows=[16])
->>> result.counts.shape                     # (patches, recorded windows, neurons)
-(8, 1, 512)
->>> bool(result.r2[:, 16].mean() > result.r2[:, 1].mean())     # R² improves
-True
+`infer_sequence` runs a `~ipvae_snn.sequences.StimulusSequence` (stimuli and
+blanks) through the same kernel, `infer_chunk`.
 """
 
 import os
@@ -41,12 +32,13 @@ from .data import check_input_scale, check_patches
 from .executor import make_executor
 from .metrics import one_blas_thread
 from .results import InferenceResult
+from .sequences import SequenceResult, check_sequence
 from .params import check_params
 from .validation import (InvalidValueError, check_float_dtype, check_int, check_neurons,
                          check_number, check_record_windows, check_seed)
 
-__all__ = ["infer", "infer_chunk", "ChunkConstants", "replay", "fond_update", "fond_clamp",
-           "poisson_counts", "memory_estimate"]
+__all__ = ["infer", "infer_sequence", "infer_chunk", "window_update", "ChunkConstants",
+           "replay", "fond_update", "fond_clamp", "poisson_counts", "memory_estimate"]
 
 # Rates above this use numpy's Poisson sampler instead of CDF inversion.
 _INVERSION_MAX_RATE = 8.0
@@ -245,10 +237,12 @@ class ChunkConstants:
         Neurons whose potentials are recorded.
     max_count : float or None
     runaway_margin : float
+    sequence : StimulusSequence, optional
+        `infer_sequence`'s timeline (chunks then pass (n, n_stimuli, n_pixels)).
     """
 
     def __init__(self, params, n_windows, dtype, windows, record_counts=True,
-                 u_neurons=None, max_count=None, runaway_margin=1.0):
+                 u_neurons=None, max_count=None, runaway_margin=1.0, sequence=None):
         dtype = np.dtype(dtype)
         k = params.n_latents
         self.params, self.n_windows, self.dtype, self.n_latents = (
@@ -269,6 +263,8 @@ class ChunkConstants:
         # fancy indexing copies: skip it when every neuron is recorded
         self.u_index = (None if u_neurons in (None, tuple(range(k)))
                         else np.array(u_neurons))
+        self.sequence = sequence
+
 
     def layout(self, n_patches):
         """Shape and dtype of each array a chunk of ``n_patches`` returns (None: not recorded)."""
@@ -282,6 +278,26 @@ class ChunkConstants:
                     runaway_onset=((n, k), np.int32))
 
 
+def window_update(c, u, residual, du, tmp, relax=None):
+    """
+    One window's update of ``u``, in place: the FOND step from the ``residual``
+    ``x - Φz`` (scaled in place), or with ``relax`` (a blank of a stimulus
+    sequence) ``u ← u_init + (u − u_init) · relax``, whatever input and counts.
+    """
+    if relax is not None:
+        np.subtract(u, c.u_init, out=u)
+        u *= c.dtype.type(relax)
+        u += c.u_init
+        return u
+    p = c.params
+    residual *= c.precision                             # error e_t
+    np.matmul(residual, c.lr_phi, out=du)
+    du -= c.lr_bias
+    fond_clamp(du, p.clamp_du, p, out=du, tmp=tmp)
+    u += du
+    return fond_clamp(u, p.clamp_u, p, out=u, tmp=tmp)
+
+
 def infer_chunk(constants, x, seed):
     """
     The reference algorithm on one chunk of patches: the kernel of `infer`.
@@ -293,7 +309,8 @@ def infer_chunk(constants, x, seed):
     ----------
     constants : ChunkConstants
     x : ndarray, shape (n, n_pixels)
-        The chunk's patches.
+        The chunk's patches (with ``constants.sequence``: each trial's
+        stimuli, (n, n_stimuli, n_pixels)).
     seed : numpy.random.SeedSequence or int
         The chunk's random stream.
 
@@ -318,7 +335,6 @@ def infer_chunk(constants, x, seed):
     True
     """
     c = constants
-    p = c.params
     dt = c.dtype
     n, k = x.shape[0], c.n_latents
     out = {name: None if spec is None else np.zeros(*spec)
@@ -327,7 +343,7 @@ def infer_chunk(constants, x, seed):
     xb = np.asarray(x).astype(dt)
     u = np.broadcast_to(c.u_init, (n, k)).copy()
     rate, z, du, tmp, uniforms = (np.empty((n, k), dt) for _ in range(5))
-    recon = np.empty((n, x.shape[1]), dt)
+    recon = np.empty((n, x.shape[-1]), dt)
     ss_tot = metrics.total_sum_of_squares(x)
     onset = np.full((n, k), -1, np.int32)
     with one_blas_thread():
@@ -342,11 +358,13 @@ def infer_chunk(constants, x, seed):
                 rate /= tmp
             poisson_counts(rate, rng, out=z, uniforms=uniforms)
             # ---- reconstruction and prediction error
+            x_t, tot_t, relax = ((xb, ss_tot, None) if c.sequence is None
+                                 else c.sequence.window_input(t, xb, ss_tot))
             np.matmul(z, c.phi_t, out=recon)
-            np.subtract(xb, recon, out=recon)        # residual
+            np.subtract(x_t, recon, out=recon)        # residual
             ss_res = np.einsum("bm,bm->b", recon, recon)
             out["mse"][:, t] = ss_res
-            out["r2"][:, t] = metrics.r2_from_sums(ss_res, ss_tot)
+            out["r2"][:, t] = metrics.r2_from_sums(ss_res, tot_t)
             nonzero = np.count_nonzero(z, axis=1)
             out["zero_fraction"][:, t] = 1.0 - nonzero / k
             out["mean_count"][:, t] = z.sum(axis=1) / k
@@ -356,13 +374,7 @@ def infer_chunk(constants, x, seed):
                     out["counts"][:, r] = z
                 if out["u"] is not None:
                     out["u"][:, r] = u if c.u_index is None else u[:, c.u_index]
-            recon *= c.precision                             # error e_t
-            # ---- the update, with the official clamps
-            np.matmul(recon, c.lr_phi, out=du)
-            du -= c.lr_bias
-            fond_clamp(du, p.clamp_du, p, out=du, tmp=tmp)
-            u += du
-            fond_clamp(u, p.clamp_u, p, out=u, tmp=tmp)
+            window_update(c, u, recon, du, tmp, relax)
             # ---- runaway detection: cheap unless something is near the clamp
             if u.max() > c.runaway_u:
                 hit = (u > c.runaway_u) & (onset < 0)
@@ -529,6 +541,55 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
                   max_count=max_count, runaway_margin=runaway_margin, seconds=elapsed,
                   **({} if executor.local else {"dask": where})))
     if warn:
+        result.warn_runaway(stacklevel=2)
+    return result
+
+
+def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=False,
+                   max_count=None, block_size=256, n_jobs=None, client=None, warn=True):
+    """
+    The reference algorithm on a `~ipvae_snn.sequences.StimulusSequence`.
+
+    Blanks relax to the prior (`window_update`); trials run in blocks with a random stream each.
+
+    Returns
+    -------
+    SequenceResult
+
+    Examples
+    --------
+    >>> import ipvae_snn
+    >>> from ipvae_snn.data import natural_patches
+    >>> from ipvae_snn.sequences import StimulusSequence
+    >>> seq = StimulusSequence(natural_patches(n_patches=2, seed=0), 17, 8, trials=4)
+    >>> result = infer_sequence(ipvae_snn.default_params(), seq, seed=0)
+    >>> result.counts.shape, [row["T"] for row in result.stimulus_metrics(16)]
+    ((4, 58, 512), [16, 16])
+    """
+    params, seed, dtype = check_params(params), check_seed(seed), check_float_dtype(dtype)
+    sequence, n_windows, n = check_sequence(sequence, params), sequence.n_windows, sequence.n_trials
+    if max_count is not None:
+        max_count = check_number(max_count, "max_count", low=0, low_open=True)
+    u_neurons, k = check_neurons(record_u, params.n_latents), params.n_latents
+    check_memory(n * n_windows * (4 * k + dtype.itemsize * len(u_neurons or ())) + memory_estimate(
+        n, n_windows, k, params.n_pixels, dtype, block_size, n_jobs),
+        f"{n} trials x {n_windows} windows", "run fewer trials at a time")
+    consts = ChunkConstants(params, n_windows, dtype, np.arange(n_windows), True, u_neurons,
+                            max_count, sequence=sequence)
+    blocks = [slice(s, min(s + check_int(block_size, "block_size"), n))
+              for s in range(0, n, block_size)]
+    seeds = np.random.SeedSequence(seed).spawn(len(blocks))
+    parts, start = [None] * len(blocks), time.perf_counter()
+    make_executor(client, n_jobs).map(
+        infer_chunk, consts, [(sequence.trial_stimuli(sl), ss) for sl, ss in zip(blocks, seeds)],
+        lambda i, arrays: parts.__setitem__(i, arrays), name="reference-sequence")
+    joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    result = SequenceResult(params, sequence, joined["counts"], u=joined.get("u"),
+                            u_neurons=u_neurons, u_final=joined["u_final"],
+                            runaway_onset=joined["runaway_onset"], info=dict(
+                                realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
+                                max_count=max_count, seconds=time.perf_counter() - start))
+    if warn:                                    # neurons at the upper clamp
         result.warn_runaway(stacklevel=2)
     return result
 

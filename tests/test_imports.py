@@ -173,7 +173,7 @@ LAYERS = (
     ("inputs", ("ipvae_snn.data", "ipvae_snn.images", "ipvae_snn.scale",
                 "ipvae_snn.stimuli")),
     ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.executor",
-                   "ipvae_snn.results", "ipvae_snn.nwb")),
+                   "ipvae_snn.results", "ipvae_snn.nwb", "ipvae_snn.sequences")),
     ("network", ("ipvae_snn.network",)),
     ("learning", ("ipvae_snn.learning", "ipvae_snn.ratedistortion")),
     ("statistics", ("ipvae_snn.stats",)),

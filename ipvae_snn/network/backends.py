@@ -49,8 +49,10 @@ class NetworkJob(NamedTuple):
     of its program, the run ``values`` (`builder.RunValues`), the model
     ``params``, the recorded ``windows``, the client's build ``key``, where
     compiled programs are kept (``cache_dir``; None: the default of the
-    process that runs the chunk), an id of the ``call`` (to stop its programs)
-    and whether to say that a program is being compiled (``verbose``).
+    process that runs the chunk), an id of the ``call`` (to stop its programs),
+    whether to say that a program is being compiled (``verbose``) and, in
+    sequence mode (``spec.sequence``), the ``blank`` flag of each window of an
+    input (n_windows,).
     """
 
     device: str
@@ -62,6 +64,7 @@ class NetworkJob(NamedTuple):
     cache_dir: object = None
     call: str = ""
     verbose: bool = False
+    blank: object = None
 
 
 def run_chunk(job, drive, replay, seed, x):
@@ -76,13 +79,15 @@ def run_chunk(job, drive, replay, seed, x):
     ----------
     job : NetworkJob
     drive : ndarray, shape (n, n_latents)
-        The feed-forward drive of each input (``params.feedforward(x)``).
+        The feed-forward drive of each input (``params.feedforward(x)``); in
+        sequence mode that of each window, (n, n_windows, n_latents).
     replay : ndarray of int, shape (n, n_windows, n_latents), or None
         Counts replacing the neurons' own draws.
     seed : int
         Seeds the chunk's run.
-    x : ndarray, shape (n, n_pixels)
-        The chunk's patches (for the read-outs).
+    x : ndarray, shape (n, n_pixels), or None
+        The chunk's patches (for the read-outs; None in sequence mode, whose
+        read-outs `~ipvae_snn.sequences.SequenceResult` computes).
 
     Returns
     -------
@@ -108,8 +113,8 @@ def run_chunk(job, drive, replay, seed, x):
     backend = get_backend(job.device)(n_jobs=1, cache_dir=job.cache_dir)
     raw, timing = backend.run_chunk(job, drive, replay, seed)
     t0 = time.perf_counter()
-    collector = ResultCollector(job.params, job.spec, x, job.windows)
-    collector.add(slice(0, len(x)), raw)
+    collector = ResultCollector(job.params, job.spec, x, job.windows, n_inputs=len(drive))
+    collector.add(slice(0, len(drive)), raw)
     part = collector.part()
     part["timing"] = dict(timing, collect_s=time.perf_counter() - t0)
     return part
@@ -246,8 +251,12 @@ class RuntimeBackend(Backend):
             try:
                 rep = None if replay is None else np.asarray(replay).reshape(
                     -1, spec.n_latents)
-                net, group, _, monitors = builder.build_objects(spec, job.values, drive,
-                                                                rep)
+                rows, blank = drive, None
+                if spec.sequence:         # a drive and a blank flag per window
+                    rows = np.asarray(drive).reshape(-1, spec.n_latents)
+                    blank = np.tile(job.blank, len(drive))
+                net, group, _, monitors = builder.build_objects(spec, job.values, rows,
+                                                                rep, blank)
                 brian_seed(seed)
                 with builder.input_grids():
                     net.run(builder.run_duration(spec, len(drive)),

@@ -26,11 +26,13 @@ from .functions import softplus_function
 __all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_duration",
            "brian_prefs", "input_grids", "code_digest", "program_code_digest",
            "PROGRAM_CODE", "BRIAN_LOCK",
-           "GROUP", "SYNAPSES", "DRIVE", "REPLAY"]
+           "GROUP", "SYNAPSES", "DRIVE", "REPLAY", "BLANK"]
 
 # Names of the Brian2 objects (they appear in run arguments and file names).
 GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input",
                                   "replay_counts")
+#: The blank flag of each window of a stimulus sequence (sequence mode).
+BLANK = "blank_input"
 
 # The code that decides what a compiled program computes, by module: names of
 # functions and classes (None: the whole module). Its syntax tree — not its
@@ -39,7 +41,7 @@ GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input
 # every registered backend (`backends.register_backend`) is added to it.
 PROGRAM_CODE = {
     "builder": ("NetworkSpec", "run_values", "build_objects", "_with_units",
-                "run_duration", "brian_prefs"),
+                "_sequence_code", "_defined", "run_duration", "brian_prefs"),
     "functions": None,
     "standalone": ("_make_command",),
 }
@@ -159,7 +161,8 @@ class NetworkSpec:
     """Everything that shapes the compiled program (and nothing else)."""
 
     def __init__(self, realization, n_latents, n_windows, inputs_per_run,
-                 window_s, steps_per_window, record_u, replay, dtype, profile=False):
+                 window_s, steps_per_window, record_u, replay, dtype, profile=False,
+                 sequence=False):
         self.realization = realization
         self.n_latents = int(n_latents)
         self.n_windows = int(n_windows)
@@ -170,6 +173,8 @@ class NetworkSpec:
         self.replay = bool(replay)
         self.dtype = dtype
         self.profile = bool(profile)
+        # sequence mode: a drive per window and the blank flag (`build_objects`)
+        self.sequence = bool(sequence)
 
     @property
     def dt_s(self):
@@ -207,17 +212,24 @@ class RunValues(NamedTuple):
     weights: np.ndarray
 
 
-def run_values(params, realization, window_s, max_count=None, runaway_margin=1.0):
+def run_values(params, realization, window_s, max_count=None, runaway_margin=1.0,
+               tau_blank=None):
     """
     The `RunValues` of a network with parameters ``params``.
 
     The constants are those the equations name: each comes from the
-    parameter of the same name, except the three that the network derives.
+    parameter of the same name, except the three that the network derives
+    (and, with ``tau_blank`` for sequence mode, those of the
+    ``[sequence_constants]`` section).
     """
     derived = dict(inv_max_count=0.0 if max_count is None else 1.0 / max_count,
-                   runaway_u=params.clamp_u - runaway_margin, window=window_s)
+                   runaway_u=params.clamp_u - runaway_margin, window=window_s,
+                   tau_blank=tau_blank)
+    names = _equations.constant_names(realization)
+    if tau_blank is not None:
+        names += _equations.constant_names(realization, "sequence_constants")
     constants = {name: float(derived[name] if name in derived else getattr(params, name))
-                 for name in _equations.constant_names(realization)}
+                 for name in names}
     # all-to-all synapses are created pre-major (synapse j * K + i connects
     # j -> i), so the weight of synapse s is W[i, j] = W.T.ravel()[s]
     weights = params.lateral_weights().T.ravel()
@@ -232,7 +244,31 @@ def _with_units(value, unit):
     return value * getattr(brian2, unit)
 
 
-def build_objects(spec, values, drive, replay):
+def _defined(line):
+    """The variable an equation line defines (``du/dt = ...`` defines ``u``)."""
+    head = line.split("=", 1)[0].split(":", 1)[0].strip()
+    return head[1:-3].strip() if head.startswith("d") and head.endswith("/dt") else head
+
+
+def _sequence_code(eqs):
+    """
+    The neuron equations, constants, update and ``on_pre`` of sequence mode:
+    ``[sequence_neuron]`` lines replace the ``[neuron]`` lines that define the
+    same variable and add the others, ``[sequence_constants]`` adds constants,
+    ``[sequence_update_before]`` / ``[sequence_update_after]`` wrap ``[update]``
+    and ``[sequence_on_pre]`` replaces ``[on_pre]``.
+    """
+    extra = {_defined(line): line for line in eqs["sequence_neuron"].splitlines()}
+    neuron = [extra.pop(_defined(line), line) for line in eqs["neuron"].splitlines()]
+    update = [eqs.get("sequence_update_before"), eqs["update"],
+              eqs.get("sequence_update_after")]
+    return ("\n".join(neuron + list(extra.values())),
+            eqs["constants"] + "\n" + eqs["sequence_constants"],
+            "\n".join(part for part in update if part),
+            eqs.get("sequence_on_pre", eqs["on_pre"]))
+
+
+def build_objects(spec, values, drive, replay, blank=None):
     """
     The Brian2 objects of one network, from the equation texts.
 
@@ -241,8 +277,12 @@ def build_objects(spec, values, drive, replay):
     spec : NetworkSpec
     values : RunValues
     drive : ndarray, shape (inputs_per_run, n_latents)
+        With ``spec.sequence``: one row per window, (inputs_per_run *
+        n_windows, n_latents).
     replay : ndarray, shape (inputs_per_run * n_windows, n_latents), or None
         Both become `TimedArray`s.
+    blank : ndarray, shape (inputs_per_run * n_windows,), optional
+        Sequence mode: 1 in the windows of a blank, 0 elsewhere.
 
     Returns
     -------
@@ -260,8 +300,18 @@ def build_objects(spec, values, drive, replay):
     dt = spec.dt_s * second
     # multiples of dt computed from dt itself (see `input_grids`)
     input_dt = dt * spec.steps_per_input
-    namespace = {DRIVE: TimedArray(drive, dt=input_dt, name=DRIVE),
-                 "softplus": softplus_function()}
+    model = eqs["neuron"] + "\n" + eqs["constants"]
+    update, on_pre = eqs["update"], eqs["on_pre"]
+    if spec.sequence:      # a drive per window, and the blank flag
+        neuron, constants, update, on_pre = _sequence_code(eqs)
+        model = neuron + "\n" + constants
+        units = dict(units, **_equations.constants(spec.realization, "sequence_constants"))
+        window_dt = dt * spec.steps_per_window
+        namespace = {DRIVE: TimedArray(drive, dt=window_dt, name=DRIVE),
+                     BLANK: TimedArray(blank, dt=window_dt, name=BLANK)}
+    else:
+        namespace = {DRIVE: TimedArray(drive, dt=input_dt, name=DRIVE)}
+    namespace["softplus"] = softplus_function()
     draw = eqs.get("draw")
     if spec.replay:
         if spec.realization != "window":
@@ -269,7 +319,7 @@ def build_objects(spec, values, drive, replay):
         namespace[REPLAY] = TimedArray(replay, dt=dt * spec.steps_per_window,
                                        name=REPLAY)
         draw = eqs["draw_replay"]
-    group = NeuronGroup(spec.n_latents, eqs["neuron"] + "\n" + eqs["constants"],
+    group = NeuronGroup(spec.n_latents, model,
                         threshold=eqs["threshold"], reset="", method="euler",
                         dt=dt, namespace=namespace, name=GROUP)
     for name, value in values.constants.items():
@@ -284,10 +334,12 @@ def build_objects(spec, values, drive, replay):
     if draw is not None:
         objects.append(group.run_regularly(draw, dt=dt, when="before_thresholds",
                                            name="draw"))
-    objects.append(group.run_regularly(eqs["update"], dt=dt, when="end",
+    objects.append(group.run_regularly(update, dt=dt, when="end",
                                        name="update"))
-    lateral = Synapses(group, group, model=eqs["synapse"], on_pre=eqs["on_pre"],
-                       dt=dt, name=SYNAPSES)
+    # sequence mode's on_pre reads the target's blank flag (a TimedArray): its
+    # namespace goes with it into a user's network
+    lateral = Synapses(group, group, model=eqs["synapse"], on_pre=on_pre,
+                       dt=dt, name=SYNAPSES, namespace=namespace if spec.sequence else None)
     # all-to-all, pre-major, generated in the program rather than loaded from
     # two K*K index arrays on every run
     lateral.connect()

@@ -27,19 +27,25 @@ class ResultCollector:
     ----------
     params : IPVAEParams
     spec : NetworkSpec
-    x : ndarray, shape (n_patches, n_pixels)
+    x : ndarray, shape (n_patches, n_pixels), or None
+        The patches, for the read-outs (None: no read-outs, e.g. for a stimulus
+        sequence, whose `~ipvae_snn.sequences.SequenceResult` computes its own).
     windows : ndarray of int
         The windows whose counts (and spike times, potentials) are kept.
+    n_inputs : int, optional
+        The number of inputs (default ``len(x)``).
     """
 
-    def __init__(self, params, spec, x, windows):
+    def __init__(self, params, spec, x, windows, n_inputs=None):
         self.params, self.spec, self.x, self.windows = params, spec, x, windows
-        n, k, t = x.shape[0], spec.n_latents, spec.n_windows
+        n, k, t = len(x) if n_inputs is None else n_inputs, spec.n_latents, spec.n_windows
         self.counts = np.zeros((n, windows.size, k), np.int32)
-        self.r2 = np.empty((n, t), np.float32)
-        self.mse = np.empty((n, t), np.float32)
-        self.zero_fraction = np.empty((n, t), np.float32)
-        self.mean_count = np.empty((n, t), np.float32)
+        self.r2 = self.mse = self.zero_fraction = self.mean_count = None
+        if x is not None:
+            self.r2 = np.empty((n, t), np.float32)
+            self.mse = np.empty((n, t), np.float32)
+            self.zero_fraction = np.empty((n, t), np.float32)
+            self.mean_count = np.empty((n, t), np.float32)
         self.u_final = np.empty((n, k))
         self.onset = np.empty((n, k), np.int32)
         n_u = len(spec.record_u)
@@ -95,9 +101,10 @@ class ResultCollector:
             dense = np.zeros(n_here * nw * k, np.int64)
             dense[flat] = weight[keep]
         dense = dense.reshape(n_here, nw, k).astype(np.int32)
-        r2, mse, zf, mc = window_metrics(self.x[sl], dense, self.phi_t)
-        self.r2[sl], self.mse[sl], self.zero_fraction[sl], self.mean_count[sl] = \
-            r2, mse, zf, mc
+        if self.x is not None:
+            r2, mse, zf, mc = window_metrics(self.x[sl], dense, self.phi_t)
+            self.r2[sl], self.mse[sl], self.zero_fraction[sl], self.mean_count[sl] = \
+                r2, mse, zf, mc
         self.counts[sl] = dense[:, self.windows]
         # state after the last update of each input: inputs 0..p-2 from the
         # boundary monitor (its first row is the initial state), the last one
@@ -146,7 +153,7 @@ class ResultCollector:
             for name, sec in part["profile"].items():
                 self.profile[name] = self.profile.get(name, 0.0) + sec
         for name in _PART:
-            if name in part:
+            if name in part and getattr(self, name) is not None:
                 getattr(self, name)[sl] = part[name]
         if self.spikes is not None:
             self.spikes[sl] = part["spikes"]

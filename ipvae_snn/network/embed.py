@@ -30,6 +30,7 @@ from .._equations import REALIZATIONS
 from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
+from ..sequences import SequenceResult, check_sequence
 from ..validation import InvalidTypeError, InvalidValueError, check_choice, check_int
 from . import builder
 from .collect import ResultCollector
@@ -70,7 +71,10 @@ class IPVAENetwork:
     input : brian2.TimedArray
         The feed-forward drive, one row per input (``drive(patches)``); in a
         standalone project a new set of patches goes in as a run argument,
-        ``device.run(run_args={v1.input: v1.drive(patches)})``.
+        ``device.run(run_args={v1.input: v1.drive(patches)})``. With a
+        ``sequence``: one row per window of every trial.
+    sequence : StimulusSequence or None
+        The sequence the network presents (its trials are the inputs).
     monitors : dict
         ``spikes`` (with ``z`` in the window realization), ``boundary`` (the
         state at each input's start) and, with ``record_u``, ``u_trace``;
@@ -84,7 +88,8 @@ class IPVAENetwork:
         The window length and the time step.
     """
 
-    def _setup(self, params, spec, values, x, group, lateral, monitors, record):
+    def _setup(self, params, spec, values, x, group, lateral, monitors, record,
+               sequence=None):
         from brian2 import second
         self.params, self.spec, self.values = params, spec, values
         self.group, self.lateral = group, lateral
@@ -97,6 +102,7 @@ class IPVAENetwork:
         self.window, self.dt = spec.window_s * second, spec.dt_s * second
         self.duration = builder.run_duration(spec, self.n_inputs)
         self._x = x
+        self.sequence = sequence
 
     def before_run(self, run_namespace):
         # Brian2's standalone devices (cpp, brian2cuda) declare the Synapses
@@ -119,6 +125,9 @@ class IPVAENetwork:
         The feed-forward drive of ``patches`` (as many as the network was built
         for), the values of `input`: shape (n_inputs, n_latents).
         """
+        if self.sequence is not None:
+            raise InvalidValueError("the network presents a stimulus sequence: build "
+                                    "a new one for other stimuli")
         x = check_patches(patches, self.params.n_pixels, name="patches")
         if x.shape[0] != self.n_inputs:
             raise InvalidValueError(f"patches: the network was built for "
@@ -129,8 +138,9 @@ class IPVAENetwork:
         """
         The read-outs of the run so far as a `~ipvae_snn.results.SpikingResult`
         (counts per window, R², zero fraction, final potentials), as
-        `SpikingIPVAE.run` returns them. Call it after the network has run for
-        at least `duration`.
+        `SpikingIPVAE.run` returns them; with a ``sequence``, its
+        `~ipvae_snn.sequences.SequenceResult`. Call it after the network has
+        run for at least `duration`.
 
         Parameters
         ----------
@@ -142,7 +152,7 @@ class IPVAENetwork:
             raise InvalidValueError("the network was built with record=False: no "
                                     "monitors to read")
         spec = self.spec
-        x = self._x if patches is None else check_patches(
+        x = self._x if patches is None or self.sequence else check_patches(
             patches, self.params.n_pixels, name="patches")
         boundary = self.monitors["boundary"]
         rows = np.array(boundary.u[:]).T                  # (times, neurons)
@@ -164,8 +174,16 @@ class IPVAENetwork:
             raw["spike_count"] = np.array(spikes.z[:])
         if "u_trace" in self.monitors:
             raw["u_trace"] = np.array(self.monitors["u_trace"].u[:]).T.ravel()
-        collector = ResultCollector(self.params, spec, x, np.arange(spec.n_windows))
+        collector = ResultCollector(self.params, spec, x, np.arange(spec.n_windows),
+                                    n_inputs=n)
         collector.add(slice(0, n), raw)
+        if self.sequence is not None:
+            return SequenceResult(self.params, self.sequence, collector.counts,
+                                  spec.window_s, u_final=collector.u_final,
+                                  spikes=collector.spikes, info=dict(
+                                      realization=spec.realization, device="embedded",
+                                      blank=self.sequence.blank,
+                                      tau_blank=self.sequence.tau_blank))
         return collector.result(info=dict(
             realization=spec.realization, device="embedded", window_s=spec.window_s,
             dt_s=spec.dt_s, dtype=spec.dtype, replay=False))
@@ -187,15 +205,18 @@ def _network_class():
     return _BrianIPVAENetwork
 
 
-def ipvae_network(params, patches, n_windows, realization="window", window=None,
+def ipvae_network(params, patches=None, n_windows=None, realization="window", window=None,
                   dt=None, max_count=None, record=True, record_u=None,
-                  runaway_margin=1.0, name="ipvae*"):
+                  runaway_margin=1.0, name="ipvae*", sequence=None):
     """
     The iP-VAE as Brian2 objects for a user's own Brian2 model.
 
     The network infers ``patches`` one after another, each for ``n_windows``
     windows starting from the prior (as `SpikingIPVAE.run` and
     `ipvae_snn.infer`); after the last input it keeps inferring the last one.
+    With ``sequence`` instead (a `~ipvae_snn.sequences.StimulusSequence`) it
+    presents the sequence's trials one after another, each from the prior:
+    stimuli with blanks between them, as `SpikingIPVAE.run_sequence`.
     Add the returned object to a `~brian2.Network` beside your own objects and
     run it on any target; the Brian2 device and code-generation target are
     yours to choose (``set_device``, ``prefs.codegen.target``).
@@ -206,6 +227,9 @@ def ipvae_network(params, patches, n_windows, realization="window", window=None,
     patches : array_like, shape (n_inputs, n_pixels) or (n_pixels,)
     n_windows : int
         Windows per input.
+    sequence : StimulusSequence, optional
+        Present this sequence instead of ``patches`` (then leave ``patches``
+        and ``n_windows`` out).
     realization : {"window", "continuous"}
     window : brian2 Quantity or float, optional
         Window length T_w (a number: seconds); default 100 ms.
@@ -266,15 +290,27 @@ def ipvae_network(params, patches, n_windows, realization="window", window=None,
                            window=DEFAULT_WINDOW_S * second if window is None else window,
                            dt=_time(dt, "dt"), max_count=max_count, record_u=record_u,
                            runaway_margin=runaway_margin)
-    x = check_patches(patches, params.n_pixels, name="patches")
-    n_windows = check_int(n_windows, "n_windows")
-    spec = builder.NetworkSpec(realization, params.n_latents, n_windows, x.shape[0],
+    if sequence is not None:
+        if patches is not None or n_windows is not None:
+            raise InvalidValueError("give either patches and n_windows or a sequence")
+        sequence = check_sequence(sequence, params)
+        x, n_inputs, n_windows = None, sequence.n_trials, sequence.n_windows
+        drive = sequence.drives(params).reshape(-1, params.n_latents)
+        blank = np.tile(sequence.relax.astype(float), n_inputs)
+    else:
+        if patches is None or n_windows is None:
+            raise InvalidValueError("give patches and n_windows (or a sequence)")
+        x = check_patches(patches, params.n_pixels, name="patches")
+        n_windows, n_inputs = check_int(n_windows, "n_windows"), x.shape[0]
+        drive, blank = params.feedforward(x), None
+    spec = builder.NetworkSpec(realization, params.n_latents, n_windows, n_inputs,
                                checked.window_s, checked.steps_per_window,
-                               checked.record_u, False, "float64")
+                               checked.record_u, False, "float64",
+                               sequence=sequence is not None)
     values = builder.run_values(params, realization, checked.window_s,
-                                checked.max_count, checked.runaway_margin)
-    _, group, lateral, monitors = builder.build_objects(
-        spec, values, params.feedforward(x), None)
+                                checked.max_count, checked.runaway_margin,
+                                None if sequence is None else sequence.tau_blank)
+    _, group, lateral, monitors = builder.build_objects(spec, values, drive, None, blank)
     from brian2 import defaultclock, get_device
     if type(get_device()).__name__ == "CUDAStandaloneDevice":
         # brian2cuda's synapse code needs an object on the defaultclock
@@ -283,5 +319,5 @@ def ipvae_network(params, patches, n_windows, realization="window", window=None,
     else:                        # its own clock, with no steps of its own
         clock = dict(dt=spec.dt_s * second)
     network = _network_class()(when="start", name=name, **clock)
-    network._setup(params, spec, values, x, group, lateral, monitors, record)
+    network._setup(params, spec, values, x, group, lateral, monitors, record, sequence)
     return network

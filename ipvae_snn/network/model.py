@@ -23,6 +23,7 @@ from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
                           check_float_dtype, check_int, check_neurons,
                           check_number, check_record_windows, check_seed)
 from ..executor import make_executor
+from ..sequences import SequenceResult, StimulusSequence, check_sequence
 from .backends import NetworkJob, get_backend, run_chunk, stop_call
 from .builder import NetworkSpec, run_values
 from .collect import ResultCollector
@@ -214,30 +215,105 @@ class SpikingIPVAE:
             check_input_scale(p, x)
         n_windows = check_int(n_windows, "n_windows")
         seed = check_seed(seed)
-        n = x.shape[0]
         windows = check_record_windows(record_windows, n_windows)
-        replay_counts = self._check_replay(replay_counts, n, n_windows)
+        replay_counts = self._check_replay(replay_counts, x.shape[0], n_windows)
+        collector, info = self._run_batch(x, p.feedforward(x), n_windows, windows, seed,
+                                          replay_counts, progress, client)
+        result = collector.result(info=info)
+        if warn:
+            result.warn_runaway(stacklevel=2)
+        return result
+
+    def run_sequence(self, sequence, seed=None, progress=None, warn=True, client=None):
+        """
+        Present a `~ipvae_snn.sequences.StimulusSequence`: its stimuli one
+        after another with blanks between them, over its trials.
+
+        Each trial is one input of the compiled program (trials are run
+        arguments, as patches are in `run`: the program is compiled once per
+        realization, window count and trials per run), starting from the
+        prior. The drive changes every window and a blank relaxes the beliefs
+        to the prior (``sequence.blank``; see `ipvae_snn.sequences`), as in
+        `ipvae_snn.reference.infer_sequence`.
+
+        Parameters
+        ----------
+        sequence : StimulusSequence
+        seed, progress, warn, client
+            As in `run`.
+
+        Returns
+        -------
+        SequenceResult
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ipvae_snn import IPVAEParams
+        >>> from ipvae_snn.network import SpikingIPVAE
+        >>> from ipvae_snn.sequences import StimulusSequence
+        >>> params = IPVAEParams.random(16, 8, random_state=0)
+        >>> seq = StimulusSequence(np.random.default_rng(0).standard_normal((2, 16)),
+        ...                        stimulus_windows=4, blank_windows=3, trials=2)
+        >>> result = SpikingIPVAE(params, device="runtime").run_sequence(seq, seed=0)
+        >>> result.counts.shape, result.onsets.tolist()
+        ((2, 17, 8), [3, 10])
+        """
+        p = self.params
+        sequence = check_sequence(sequence, p)
+        if warn:
+            check_input_scale(p, sequence.stimuli.reshape(-1, p.n_pixels), name="stimuli")
+        seed = check_seed(seed)
+        n_windows = sequence.n_windows
+        collector, info = self._run_batch(
+            sequence, sequence.drives(p), n_windows, np.arange(n_windows), seed, None,
+            progress, client)
+        u = None
+        if collector.u_trace is not None:     # u at the start of each window, as infer's
+            u = collector.u_trace[:, :, ::collector.spec.steps_per_window].transpose(0, 2, 1)
+        info.update(blank=sequence.blank, tau_blank=sequence.tau_blank)
+        result = SequenceResult(p, sequence, collector.counts, self.window_s, u=u,
+                                u_neurons=self.record_u, u_final=collector.u_final,
+                                info=info, spikes=collector.spikes,
+                                runaway_onset=collector.onset)
+        if warn:
+            result.warn_runaway(stacklevel=2)
+        return result
+
+    def _run_batch(self, x, drive, n_windows, windows, seed, replay_counts, progress,
+                   client):
+        """
+        Run the inputs (patches ``x``, or a `StimulusSequence`'s trials) as
+        chunks of the network's kernel; their `ResultCollector` and ``info``.
+        """
+        p = self.params
+        sequence = x if isinstance(x, StimulusSequence) else None
+        n = len(drive)
         backend = get_backend(self.device)(n_jobs=self.n_jobs, cache_dir=self.cache_dir)
         per_run = backend.inputs_per_run(n, n_windows, self.inputs_per_run)
         spec = NetworkSpec(self.realization, p.n_latents, n_windows, per_run, self.window_s,
                            self.steps_per_window, self.record_u, replay_counts is not None,
                            self.dtype.name,
-                           profile=self.profile and backend.supports_profile)
+                           profile=self.profile and backend.supports_profile,
+                           sequence=sequence is not None)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
-        self._check_memory(spec, x, windows, min(self.n_jobs, len(chunks)))
+        self._check_memory(spec, x if sequence is None else sequence.stimuli.reshape(
+            -1, p.n_pixels), windows, min(self.n_jobs, len(chunks)), n)
         seeds = [int(ss.generate_state(1)[0]) for ss in
                  np.random.SeedSequence(seed).spawn(len(chunks))]
         executor = make_executor(client, self.n_jobs)
         bar = ProgressBar(n, desc=f"{self.realization} network", enabled=progress,
-                          unit=" patches")
+                          unit=" trials" if sequence is not None else " patches")
         job = NetworkJob(self.device, spec,
                          run_values(p, self.realization, self.window_s, self.max_count,
-                                    self.runaway_margin),
+                                    self.runaway_margin,
+                                    None if sequence is None else sequence.tau_blank),
                          p, windows, spec.key(),
                          cache_dir=self.cache_dir if executor.local else None,
-                         call=uuid.uuid4().hex, verbose=bar.enabled)
-        drive = p.feedforward(x)
-        collector = ResultCollector(p, spec, x, windows)
+                         call=uuid.uuid4().hex, verbose=bar.enabled,
+                         blank=None if sequence is None else sequence.relax.astype(float))
+        xs = None if sequence is not None else x
+        collector = ResultCollector(p, spec, xs, windows, n_inputs=n)
         timings, merge_s = [], []
 
         def on_result(i, part):
@@ -253,7 +329,7 @@ class SpikingIPVAE:
             where = executor.map(
                 run_chunk, job,
                 [(drive[sl], None if replay_counts is None else replay_counts[sl], s,
-                  x[sl]) for sl, s in zip(chunks, seeds)],
+                  None if xs is None else xs[sl]) for sl, s in zip(chunks, seeds)],
                 on_result, name="network", serial=not backend.thread_safe,
                 imports=("brian2",), on_cancel=lambda: stop_call(job.call))
         finally:
@@ -270,24 +346,21 @@ class SpikingIPVAE:
             timing.update(where)
         self.n_builds += int(timing["compiled"])
         timing["total_s"] = time.perf_counter() - start
-        result = collector.result(info=dict(
+        return collector, dict(
             realization=self.realization, device=self.device, seed=seed,
             window_s=self.window_s, dt_s=spec.dt_s, dtype=self.dtype.name,
             max_count=self.max_count, max_rate_hz=self.max_rate_hz,
             runaway_margin=self.runaway_margin, inputs_per_run=per_run,
             n_jobs=self.n_jobs, replay=spec.replay, seconds=timing["total_s"],
-            timing=timing))
-        if warn:
-            result.warn_runaway(stacklevel=2)
-        return result
+            timing=timing)
 
-    def _check_memory(self, spec, x, windows, n_parallel):
+    def _check_memory(self, spec, x, windows, n_parallel, n):
         """
         Refuse a run whose arrays or spikes would not fit in memory: the spike
         volume comes from the model and the input (`spike_volume`), so that a
         model firing at its clamp is refused before the run, naming why.
         """
-        p, n, n_windows = self.params, x.shape[0], spec.n_windows
+        p, n_windows = self.params, spec.n_windows
         volume = spike_volume(p, x, n_windows,
                               self.steps_per_window if self.realization == "continuous"
                               else None, self.max_count)

@@ -106,16 +106,18 @@ class CppStandaloneBackend(Backend):
         """
         k, p = spec.n_latents, spec.inputs_per_run
         replay = np.zeros((p * spec.n_windows, k)) if spec.replay else None
+        # sequence mode: a drive per window and the blank flag, both run arguments
+        rows = p * spec.n_windows if spec.sequence else p
         tmp_dir = directory + ".building"
         children = children or ChildProcesses()
         with builder.BRIAN_LOCK:
-            manifest = self._compile(spec, tmp_dir, values, children, k, p, replay)
+            manifest = self._compile(spec, tmp_dir, values, children, k, p, replay, rows)
         if os.path.exists(directory):
             shutil.rmtree(directory)
         os.replace(tmp_dir, directory)
         return manifest
 
-    def _compile(self, spec, tmp_dir, values, children, k, p, replay):
+    def _compile(self, spec, tmp_dir, values, children, k, p, replay, rows):
         """`compile` under `builder.BRIAN_LOCK`: the project in ``tmp_dir``."""
         from brian2 import device, set_device
         from brian2.devices.device import reset_device
@@ -125,7 +127,8 @@ class CppStandaloneBackend(Backend):
             device.activate(build_on_run=False)
             with builder.brian_prefs(spec.dtype), builder.input_grids():
                 net, group, lateral, monitors = builder.build_objects(
-                    spec, values, np.zeros((p, k)), replay)
+                    spec, values, np.zeros((rows, k)), replay,
+                    np.zeros(rows) if spec.sequence else None)
                 net.add(*self._device_objects(spec))
                 seed_code = self._seed_code()
                 if seed_code:
@@ -199,15 +202,19 @@ class CppStandaloneBackend(Backend):
             results["spike_count"] = entry(spikes["z"])
         if "u_trace" in monitors:
             results["u_trace"] = entry(monitors["u_trace"].variables["u"])
-        g, d, r = builder.GROUP, builder.DRIVE, builder.REPLAY
+        g, d, r, b = builder.GROUP, builder.DRIVE, builder.REPLAY, builder.BLANK
         args = {name: f"{g}.{name}" for name in (*values.constants, *values.arrays)}
         args.update(w=f"{builder.SYNAPSES}.w", drive=f"{d}.values",
                     replay=f"{r}.values")
+        if spec.sequence:
+            args["blank"] = f"{b}.values"
         dtypes = {name: np.dtype(group.variables[name].dtype).str for name in values.arrays}
         dtypes.update(w=np.dtype(lateral.variables["w"].dtype).str,
                       drive=np.dtype(group.namespace[d].values.dtype).str,
                       replay=(np.dtype(group.namespace[r].values.dtype).str
                               if spec.replay else None))
+        if spec.sequence:
+            dtypes["blank"] = np.dtype(group.namespace[b].values.dtype).str
         return dict(binary="main", results=results, args=args, dtypes=dtypes,
                     spec=vars(spec) | {"dtype": np.dtype(spec.dtype).name},
                     device=self.name)
@@ -253,7 +260,8 @@ class CppStandaloneBackend(Backend):
             os.makedirs(run_dir)
             args = (program.scalar_args(values.constants)
                     + program.write_inputs(folder, dict(values.arrays, w=values.weights))
-                    + program.write_inputs(run_dir, _chunk_inputs(job.spec, drive, replay)))
+                    + program.write_inputs(run_dir, _chunk_inputs(job.spec, drive, replay,
+                                                                  job.blank)))
             raw = program.run(os.path.join(run_dir, "results"), args, seed,
                               children=children)
         return raw, time.perf_counter() - t0
@@ -261,11 +269,20 @@ class CppStandaloneBackend(Backend):
 
 # Held while this process looks for (or builds) a program.
 _BUILD_LOCK = threading.Lock()
-def _chunk_inputs(spec, drive, replay):
-    """Run-argument arrays of one run: its drives (and replayed counts), padded."""
-    padded = np.zeros((spec.inputs_per_run, spec.n_latents))
-    padded[:len(drive)] = drive
-    arrays = {"drive": padded}
+def _chunk_inputs(spec, drive, replay, blank=None):
+    """
+    Run-argument arrays of one run: its drives (and replayed counts), padded;
+    in sequence mode a drive per window and the ``blank`` flag of each window.
+    """
+    if spec.sequence:
+        padded = np.zeros((spec.inputs_per_run, spec.n_windows, spec.n_latents))
+        padded[:len(drive)] = drive
+        arrays = {"drive": padded.reshape(-1, spec.n_latents),
+                  "blank": np.tile(blank, spec.inputs_per_run)}
+    else:
+        padded = np.zeros((spec.inputs_per_run, spec.n_latents))
+        padded[:len(drive)] = drive
+        arrays = {"drive": padded}
     if spec.replay:
         rep = np.zeros((spec.inputs_per_run * spec.n_windows, spec.n_latents))
         rep[:replay.shape[0] * spec.n_windows] = np.asarray(replay).reshape(
