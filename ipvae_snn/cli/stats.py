@@ -12,6 +12,7 @@ from .common import (PROG, CLIError, add_images_argument, add_model_arguments, a
                      model_label, no_runaway_warnings, nonnegative_int, positive_float,
                      positive_int, print_json, pyplot, runaway_patches)
 from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
+from .protocols import add_protocol_arguments, run_protocol
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -79,6 +80,7 @@ def add_parser(subparsers):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_cluster_arguments(p)
     add_nwb_arguments(p)
+    add_protocol_arguments(p)
     return p
 
 
@@ -99,6 +101,8 @@ def run(args):
     from ..network import SpikingIPVAE
 
     check_output_arguments(args)
+    if args.protocol:
+        return run_protocol(args)
     if args.from_nwb:
         return _run_from_nwb(args)
     if args.bin_ms is not None or args.stimulus_column is not None:

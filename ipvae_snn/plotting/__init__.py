@@ -8,7 +8,9 @@ is first imported, so nothing tries to open a window.
 
 Modules: `figure` (files and formats), `readout` (reconstructions, read-out
 curves, the dictionary), `spikes` (rasters, membrane traces), `cortex` (the
-network-vs-V1 comparison, tuning curves). Every name is importable from
+network-vs-V1 comparison, tuning curves), `protocols` (the experimenters'
+protocols: mean-matched Fano factor, contrast, noise correlation, Allen
+metrics, rates against the window length). Every name is importable from
 ``ipvae_snn.plotting`` itself.
 
 Examples
@@ -24,9 +26,14 @@ Examples
 
 from .cortex import plot_cortex_comparison, plot_tuning_curves
 from .figure import check_figure_path, save_figure
+from .protocols import (plot_contrast_protocol, plot_mean_matched_fano,
+                        plot_natural_scenes_protocol, plot_noise_correlation_protocol,
+                        plot_rates_by_window)
 from .readout import plot_dictionary, plot_reconstructions, plot_window_curves
 from .spikes import plot_membrane_traces, plot_raster
 
 __all__ = ["plot_reconstructions", "save_figure", "check_figure_path", "plot_raster",
            "plot_membrane_traces", "plot_dictionary", "plot_window_curves",
-           "plot_cortex_comparison", "plot_tuning_curves"]
+           "plot_cortex_comparison", "plot_tuning_curves", "plot_mean_matched_fano",
+           "plot_contrast_protocol", "plot_noise_correlation_protocol",
+           "plot_natural_scenes_protocol", "plot_rates_by_window"]

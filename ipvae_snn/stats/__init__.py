@@ -18,6 +18,20 @@ One function per measure (Elephant's convention), one module per family:
 `ipvae_snn.stats.experiments`
     repeated-trial and grating experiments on a network and the statistics
     the cortex comparison reads from them;
+`ipvae_snn.stats.fano`
+    the mean-matched Fano factor over time (Churchland et al. 2010);
+`ipvae_snn.stats.correlations`
+    noise correlation against signal correlation and receptive-field
+    overlap (Cohen & Kohn 2011);
+`ipvae_snn.stats.allen`
+    the Allen Brain Observatory's natural-scenes metrics (lifetime
+    sparseness, reliability, image selectivity);
+`ipvae_snn.stats.protocols`
+    the experimenters' protocols run on a model (contrast, noise
+    correlation, natural scenes) and the literature values they compare to;
+`ipvae_snn.stats.timescale`
+    the rate-based measures as the window length (one FOND step in
+    biological time) varies;
 `ipvae_snn.stats.cortex`
     the V1 reference ranges (``cortex_v1.json`` in the package) and the
     network-vs-cortex table.
@@ -46,6 +60,18 @@ Examples
 ['circular_variance', 'fano_factor']
 """
 
+from .allen import (ALLEN_THRESHOLDS, NaturalScenesMetrics, allen_lifetime_sparseness,
+                    image_selectivity, natural_scenes_metrics, reliability)
+from .correlations import (SIGNAL_BINS, BinnedMean, PairCorrelations, binned_mean,
+                           pair_correlations, rf_overlap, signal_correlation)
+from .fano import (MeanMatchedFano, mean_matched_fano, onset_aligned_counts,
+                   variance_mean_slope)
+from .protocols import (DEFAULT_CONTRASTS, ContrastProtocol, NaturalScenesProtocol,
+                        NoiseCorrelationProtocol, confirmed_ranges, contrast_protocol,
+                        load_protocol_reference, natural_scenes_protocol,
+                        noise_correlation_protocol, protocol_stimuli)
+from .timescale import (DOCUMENTED_WINDOW_S, TIMESCALE_SOURCES, WINDOW_LENGTHS_S,
+                        rates_by_window)
 from .cortex import cortex_table, format_cortex_table, load_cortex_reference
 from .counts import (LognormalFit, fano_factor, firing_rates, lifetime_sparseness,
                      lognormal_fit, noise_correlation, pair_values,
@@ -75,6 +101,18 @@ __all__ = [
     "orientation_selectivity_index", "tuning_half_width", "orientation_tuning",
     "OrientationTuning", "receptive_field_tuning", "orientation_summary",
     "RINGACH_LEVEL", "RINGACH_SMOOTHING",
+    # mean-matched Fano factor, correlations, Allen natural-scenes metrics
+    "mean_matched_fano", "MeanMatchedFano", "variance_mean_slope", "onset_aligned_counts",
+    "signal_correlation", "rf_overlap", "binned_mean", "BinnedMean",
+    "pair_correlations", "PairCorrelations", "SIGNAL_BINS",
+    "image_selectivity", "reliability", "allen_lifetime_sparseness",
+    "natural_scenes_metrics", "NaturalScenesMetrics", "ALLEN_THRESHOLDS",
+    # protocols and the time scale
+    "contrast_protocol", "ContrastProtocol", "noise_correlation_protocol",
+    "NoiseCorrelationProtocol", "natural_scenes_protocol", "NaturalScenesProtocol",
+    "protocol_stimuli", "load_protocol_reference", "confirmed_ranges",
+    "DEFAULT_CONTRASTS", "rates_by_window", "DOCUMENTED_WINDOW_S", "WINDOW_LENGTHS_S",
+    "TIMESCALE_SOURCES",
     # experiments and the cortex comparison
     "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
     "CortexExperiment",

@@ -1,0 +1,183 @@
+"""``ipvae-snn stats --protocol ...``: the experimenters' protocols on a model."""
+
+import argparse
+import functools
+import time
+
+import numpy as np
+
+from ..defaults import ANALYSIS_START, min_analysis_windows
+from .common import (PROG, CLIError, load_input_patches, load_model, model_label,
+                     positive_int, print_json)
+
+__all__ = ["PROTOCOLS", "add_protocol_arguments", "run_protocol"]
+
+#: The protocols of ``--protocol``.
+PROTOCOLS = ("contrast", "noise-correlation", "allen", "timescale")
+
+
+def _floats(text):
+    try:
+        values = [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        values = []
+    if len(values) < 2 or any(not np.isfinite(v) or v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected at least 2 positive numbers "
+                                         f"separated by commas, got '{text}'")
+    return values
+
+
+def add_protocol_arguments(p):
+    """The protocol options of ``ipvae-snn stats``."""
+    g = p.add_argument_group("protocols (instead of the cortex table)")
+    g.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help="run one protocol: contrast (Fano factor, noise correlation and "
+                        "rates at several contrasts), noise-correlation (r_sc against "
+                        "signal correlation and RF overlap), allen (lifetime sparseness, "
+                        "reliability, image selectivity), timescale (rate rows against "
+                        "the window length)")
+    g.add_argument("--engine", choices=("reference", "network"), default="reference",
+                   help="with --protocol: the model that runs it (default %(default)s: "
+                        "the reference algorithm; network: the spiking network)")
+    g.add_argument("--contrasts", type=_floats, default=None, metavar="C1,C2,...",
+                   help="with --protocol contrast: RMS contrasts (default "
+                        "0.125,0.25,0.5,1)")
+    g.add_argument("--stimulus", choices=("gratings", "natural"), default=None,
+                   help="with --protocol contrast or noise-correlation: the stimuli "
+                        "(default gratings for contrast, natural for noise-correlation)")
+    g.add_argument("--presentation-windows", type=positive_int, default=12, metavar="N",
+                   help="with --protocol allen: windows per image presentation, from "
+                        "the model's start (default %(default)s)")
+    g.add_argument("--window-lengths", type=_floats, default=None, metavar="MS,...",
+                   help="with --protocol timescale: window lengths in ms (default "
+                        "5,10,20,30,50,100,200,500)")
+
+
+def _run_callable(args, params):
+    if args.engine == "reference":
+        from ..reference import infer
+        return functools.partial(infer, params, warn=False)
+    from ..network import SpikingIPVAE
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
+    return functools.partial(net.run, progress=False if args.quiet else None)
+
+
+def _patches(args, params, n_default):
+    if args.patches is None and not getattr(args, "images", None):
+        return None, "held-out natural patches"
+    if args.patches is None and args.n_patches is None:
+        args.n_patches = n_default
+    return load_input_patches(args, params, limit=args.n_patches)
+
+
+def run_protocol(args):
+    """Run ``ipvae-snn stats --protocol NAME``; returns the exit status."""
+    from .. import stats
+    from .common import pyplot
+    if args.from_nwb:
+        raise CLIError("--protocol runs a model; --from-nwb runs nothing")
+    if getattr(args, "nwb", None):
+        raise CLIError("--nwb writes the spikes of the cortex-table run, not of --protocol")
+    if args.trials < 2:
+        raise CLIError(f"--trials must be at least 2, got {args.trials}")
+    if args.protocol != "allen" and args.windows < min_analysis_windows():
+        raise CLIError(f"--windows must be at least {min_analysis_windows()} (windows "
+                       f"{ANALYSIS_START} on are analysed), got {args.windows}")
+    params = load_model(args.model)
+    run = _run_callable(args, params)
+    start = time.perf_counter()
+    say = (lambda line: None) if (args.quiet or args.json) else print
+    name, fig = args.protocol, None
+    if name == "contrast":
+        stimulus = args.stimulus or "gratings"
+        n = args.n_patches or 16
+        x, source = _patches(args, params, n) if stimulus == "natural" else (None, "")
+        result = stats.contrast_protocol(
+            params, run, contrasts=args.contrasts or stats.DEFAULT_CONTRASTS,
+            stimulus=stimulus, n_stimuli=n if x is None else len(x), n_trials=args.trials,
+            n_windows=args.windows, count_windows=args.count_windows, seed=args.seed,
+            patches=x, progress=say)
+        values = result.to_dict()
+        lines = [f"{'contrast':>9} {'Fano':>7} {'Fano mm':>8} {'r_sc':>10} "
+                 f"{'mean sp/s':>10} {'median sp/s':>12}"]
+        lines += [f"{c:9.3g} {f:7.3f} {m:8.3f} {r:10.2e} {a:10.3g} {b:12.3g}"
+                  for c, f, m, r, a, b in zip(values["contrasts"], values["fano"],
+                                              values["fano_matched"],
+                                              values["noise_correlation"],
+                                              values["mean_rate_hz"],
+                                              values["median_rate_hz"])]
+        plot = "plot_contrast_protocol"
+    elif name == "noise-correlation":
+        stimulus = args.stimulus or "natural"
+        n = args.n_patches or 30
+        x, source = _patches(args, params, n) if stimulus == "natural" else (None, "")
+        result = stats.noise_correlation_protocol(
+            params, run, stimulus=stimulus, n_stimuli=n if x is None else len(x),
+            n_trials=args.trials, n_windows=args.windows,
+            count_windows=args.count_windows, seed=args.seed, patches=x)
+        values = result.to_dict()
+        lines = [f"mean r_sc {values['mean_r_sc']:.3g} over {values['n_pairs']} pairs; "
+                 f"slope of r_sc on r_signal {values['slope_r_sc_on_r_signal']:.3g}",
+                 f"{'bin':>14} {'r_sc|signal':>12} {'n':>7} {'r_sc|overlap':>13} {'n':>7}"]
+        bs, bo = values["by_signal"], values["by_overlap"]
+        for i in range(len(bs["mean"])):
+            def fmt(v):
+                return "-" if v is None else f"{v:.2e}"
+            lines.append(f"{bs['edges'][i]:6.2f} - {bs['edges'][i + 1]:5.2f} "
+                         f"{fmt(bs['mean'][i]):>12} {bs['count'][i]:7d} "
+                         f"{fmt(bo['mean'][i]):>13} {bo['count'][i]:7d}")
+        plot = "plot_noise_correlation_protocol"
+    elif name == "allen":
+        n = args.n_patches or 30
+        x, source = _patches(args, params, n)
+        if args.presentation_windows < 2:
+            raise CLIError("--presentation-windows must be at least 2")
+        result = stats.natural_scenes_protocol(
+            params, run, n_images=n if x is None else len(x), n_trials=args.trials,
+            n_windows=args.presentation_windows, seed=args.seed, patches=x)
+        values = result.to_dict()
+        lines = [f"{k}: {values[k]:.3g} (median over {values['n_responsive']} responsive "
+                 f"neurons)" for k in ("lifetime_sparseness", "reliability",
+                                       "image_selectivity")]
+        plot = "plot_natural_scenes_protocol"
+    else:
+        from ..stats.experiments import repeat_trials, trial_counts
+        from ..data import natural_patches
+        n = args.n_patches or 30
+        x, source = _patches(args, params, n)
+        x = natural_patches(n_patches=n, seed=args.seed) if x is None else x
+        windows = np.arange(ANALYSIS_START, args.windows)
+        res = run(repeat_trials(x, args.trials), args.windows, seed=args.seed,
+                  record_windows=windows)
+        lengths = [w / 1e3 for w in (args.window_lengths or
+                                     [w * 1e3 for w in stats.WINDOW_LENGTHS_S])]
+        result = stats.rates_by_window(trial_counts(res, args.trials, windows), lengths)
+        values = dict(rows=result, documented_window_s=stats.DOCUMENTED_WINDOW_S,
+                      sources=list(stats.TIMESCALE_SOURCES))
+        lines = [f"{'window ms':>9} {'median sp/s':>12} {'mean sp/s':>10} "
+                 f"{'SD log10':>9} {'median inside':>14}"]
+        lines += [f"{r['window_s'] * 1e3:9g} {r['median_rate_hz']:12.3g} "
+                  f"{r['mean_rate_hz']:10.3g} {r['log10_rate_sd']:9.3f} "
+                  f"{str(r['inside'].get('median_rate_hz')):>14}" for r in result]
+        lines.append(f"documented window: {stats.DOCUMENTED_WINDOW_S * 1e3:g} ms (one FOND "
+                     f"step per membrane time constant; see docs/statistics.md)")
+        plot = "plot_rates_by_window"
+    seconds = time.perf_counter() - start
+    if args.figure:
+        from .. import plotting
+        kwargs = dict(documented=stats.DOCUMENTED_WINDOW_S) if name == "timescale" else {}
+        fig = getattr(plotting, plot)(result, path=args.figure, **kwargs)
+        pyplot().close(fig)
+    literature = stats.load_protocol_reference()
+    if args.json:
+        print_json(dict(command="stats", protocol=name, engine=args.engine,
+                        model=args.model, source=source or None, seconds=seconds,
+                        values=values, literature=literature, figure=args.figure))
+        return 0
+    print(f"{PROG} stats --protocol {name}: model {model_label(args.model)} "
+          f"(K={params.n_latents}), {args.engine}"
+          f"{'' if not source else '; ' + source}; {seconds:.1f} s")
+    print("\n".join(lines))
+    if args.figure:
+        print(f"figure written to {args.figure}")
+    return 0
