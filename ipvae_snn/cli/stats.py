@@ -12,7 +12,7 @@ from .common import (PROG, CLIError, add_images_argument, add_model_arguments, a
                      model_label, no_runaway_warnings, nonnegative_int, positive_float,
                      positive_int, print_json, pyplot, runaway_patches)
 from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
-from .protocols import add_protocol_arguments, run_protocol
+from .protocols import add_gain_noise_argument, add_protocol_arguments, run_protocol
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -53,6 +53,10 @@ def add_parser(subparsers):
                         f"{min_analysis_windows()}; windows {ANALYSIS_START}..N-1 are "
                         f"analysed, after the transient from the prior "
                         f"(default %(default)s)")
+    p.add_argument("--window-ms", type=positive_float, default=None, metavar="MS",
+                   help=f"window length of the network in ms (default "
+                        f"{DEFAULT_WINDOW_S * 1e3:g}; the documented time scale is "
+                        f"20, see docs/cortex-comparison.md)")
     p.add_argument("--count-windows", type=positive_int, default=5, metavar="W",
                    help="windows per spike count of the Fano factor and noise "
                         "correlations (default %(default)s: 0.5 s)")
@@ -81,6 +85,7 @@ def add_parser(subparsers):
     add_cluster_arguments(p)
     add_nwb_arguments(p)
     add_protocol_arguments(p)
+    add_gain_noise_argument(p)
     return p
 
 
@@ -115,7 +120,9 @@ def run(args):
         args.n_patches = STATS_N_PATCHES
     x, source = load_input_patches(args, params,
                                    limit=n_patches if args.patches is not None else None)
-    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device,
+                       gain_noise=args.gain_noise,
+                       window=None if args.window_ms is None else args.window_ms * 1e-3)
     start = time.perf_counter()
     with no_runaway_warnings(), scheduler_client(args) as client:
         run_net = functools.partial(net.run, progress=False if args.quiet else None,
@@ -144,6 +151,7 @@ def run(args):
                         n_windows=args.windows, count_windows=args.count_windows,
                         realization=args.realization, device=args.device,
                         seed=args.seed, n_gratings=int(exp.gratings.n_patches),
+                        gain_noise=args.gain_noise,
                         seconds=seconds, values=exp.values, rows=rows,
                         runaway_patches=runaway, figure=args.figure, nwb=args.nwb))
         return 0

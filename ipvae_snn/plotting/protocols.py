@@ -11,7 +11,7 @@ import numpy as np
 
 from .figure import finish, pyplot
 
-__all__ = ["plot_mean_matched_fano", "plot_contrast_protocol",
+__all__ = ["plot_mean_matched_fano", "plot_onset_protocol", "plot_contrast_protocol",
            "plot_noise_correlation_protocol", "plot_natural_scenes_protocol",
            "plot_rates_by_window"]
 
@@ -75,6 +75,54 @@ def plot_mean_matched_fano(fano, times=None, onset=None, path=None, title=None):
         ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, title or f"Mean-matched Fano factor ({fano.n_points} points, "
                                 f"{100 * fano.kept:.0f} % kept)", path)
+
+
+def plot_onset_protocol(protocols, labels=None, path=None, title=None):
+    """
+    The mean-matched Fano factor (with its 95 % band) and the mean rate
+    around stimulus onset (`ipvae_snn.stats.onset_protocol`), one line per
+    run (e.g. the default model and the shared-gain variant); dashed: the
+    means before and after onset that the protocol reports.
+
+    Parameters
+    ----------
+    protocols : OnsetProtocol or sequence of OnsetProtocol
+    labels : sequence of str, optional
+    path, title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if hasattr(protocols, "matched"):
+        protocols = [protocols]
+    labels = labels or [f"gain noise {p.settings['gain_noise']:g}" for p in protocols]
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, layout="constrained",
+                               height_ratios=(2, 1))
+    for p, label, color in zip(protocols, labels, ("k", "tab:red", "tab:blue", "tab:green")):
+        t = p.times_s * 1e3
+        m = p.matched
+        a.fill_between(t, m.ci[:, 0], m.ci[:, 1], color=color, alpha=0.15, lw=0)
+        a.plot(t, m.fano, "-", color=color, lw=1.5,
+               label=f"{label}: {p.fano_before:.3f} → {p.fano_after:.3f}")
+        pre, post = t <= 0, t >= p.settings["count_windows"] * p.settings["window_s"] * 1e3
+        a.plot(t[pre], np.full(pre.sum(), p.fano_before), "--", color=color, lw=0.8)
+        a.plot(t[post], np.full(post.sum(), p.fano_after), "--", color=color, lw=0.8)
+        b.plot(t, p.rate_hz, "-", color=color, lw=1.2, label=label)
+    a.axhline(1.0, color="0.6", ls=":", lw=0.8)
+    a.set_ylabel("mean-matched Fano factor")
+    a.legend(fontsize=7, frameon=False, title="before → after onset", title_fontsize=7)
+    b.set_ylabel("mean rate (spikes/s)")
+    b.set_xlabel("time from stimulus onset (ms, end of each count)")
+    for ax in (a, b):
+        ax.axvline(0.0, color="tab:blue", lw=0.8)
+        ax.spines[["top", "right"]].set_visible(False)
+    s = protocols[0].settings
+    return finish(fig, title or (
+        f"Onset: blank → stimulus ({s['n_stimuli']} {s['stimulus']} stimuli x "
+        f"{s['n_trials']} trials, counts of {s['count_windows']} windows of "
+        f"{s['window_s'] * 1e3:g} ms, {s['realization']})"), path)
 
 
 def plot_contrast_protocol(protocol, path=None, title=None):
