@@ -460,8 +460,9 @@ def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus
     window_s = float(result.window_s)
     pre, post = offsets < 0, offsets >= count_windows - 1
 
-    def mean(a, where):
-        return float(np.nanmean(a[where]))
+    def mean(a, where):            # NaN where matching kept no point
+        v = a[where][np.isfinite(a[where])]
+        return float(v.mean()) if v.size else float("nan")
 
     settings = dict(n_stimuli=int(x.shape[0]), n_trials=n_trials,
                     stimulus_windows=stimulus_windows, blank_windows=blank_windows,
