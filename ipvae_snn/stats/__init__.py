@@ -71,6 +71,8 @@ from .protocols import (DEFAULT_CONTRASTS, ContrastProtocol, NaturalScenesProtoc
                         load_protocol_reference, natural_scenes_protocol,
                         noise_correlation_protocol, OnsetProtocol, onset_protocol,
                         protocol_stimuli)
+from .sensitivity import (SENSITIVITY_COSTS, SENSITIVITY_GAINS, SENSITIVITY_WINDOWS_S,
+                          cortex_sensitivity, inside_summary)
 from .timescale import (DOCUMENTED_WINDOW_S, TIMESCALE_SOURCES, WINDOW_LENGTHS_S,
                         rates_by_window)
 from .cortex import cortex_table, format_cortex_table, load_cortex_reference
@@ -114,7 +116,8 @@ __all__ = [
     "NoiseCorrelationProtocol", "natural_scenes_protocol", "NaturalScenesProtocol",
     "protocol_stimuli", "load_protocol_reference", "confirmed_ranges",
     "DEFAULT_CONTRASTS", "rates_by_window", "DOCUMENTED_WINDOW_S", "WINDOW_LENGTHS_S",
-    "TIMESCALE_SOURCES",
+    "TIMESCALE_SOURCES", "cortex_sensitivity", "inside_summary", "SENSITIVITY_GAINS",
+    "SENSITIVITY_WINDOWS_S", "SENSITIVITY_COSTS",
     # experiments and the cortex comparison
     "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
     "CortexExperiment",
