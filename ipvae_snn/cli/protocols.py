@@ -13,7 +13,7 @@ from .common import (PROG, CLIError, load_input_patches, load_model, model_label
 __all__ = ["PROTOCOLS", "add_protocol_arguments", "add_gain_noise_argument", "run_protocol"]
 
 #: The protocols of ``--protocol``.
-PROTOCOLS = ("onset", "contrast", "noise-correlation", "allen", "timescale")
+PROTOCOLS = ("onset", "contrast", "noise-correlation", "allen", "timescale", "sensitivity")
 
 
 def _floats(text):
@@ -49,7 +49,9 @@ def add_protocol_arguments(p):
                         "rates at several contrasts), noise-correlation (r_sc against "
                         "signal correlation and RF overlap), allen (lifetime sparseness, "
                         "reliability, image selectivity), timescale (rate rows against "
-                        "the window length)")
+                        "the window length), sensitivity (the cortex table against gain "
+                        "noise, window length and spike cost, one at a time around "
+                        "--gain-noise and --window-ms; reference only)")
     g.add_argument("--engine", choices=("reference", "network"), default="reference",
                    help="with --protocol: the model that runs it (default %(default)s: "
                         "the reference algorithm; network: the spiking network)")
@@ -102,6 +104,8 @@ def run_protocol(args):
     if args.protocol != "allen" and args.windows < min_analysis_windows():
         raise CLIError(f"--windows must be at least {min_analysis_windows()} (windows "
                        f"{ANALYSIS_START} on are analysed), got {args.windows}")
+    if args.protocol == "sensitivity" and args.engine != "reference":
+        raise CLIError("--protocol sensitivity runs the reference algorithm only")
     params = load_model(args.model)
     run = _run_callable(args, params)
     start = time.perf_counter()
@@ -113,7 +117,9 @@ def run_protocol(args):
         gains = [0.0] + ([args.gain_noise] if args.gain_noise else [])
         result = [stats.onset_protocol(params, _run_callable(args, params, g, sequence=True),
                                        n_stimuli=n if x is None else len(x),
-                                       n_trials=args.trials, seed=args.seed, patches=x)
+                                       n_trials=args.trials, seed=args.seed, patches=x,
+                                       window_s=None if args.window_ms is None
+                                       else args.window_ms * 1e-3)
                   for g in gains]
         values = dict(runs=[dict(r.to_dict(), gain_noise=g) for r, g in zip(result, gains)])
         lines = [f"{'gain noise':>10} {'Fano before':>12} {'Fano after':>11} {'change':>8} "
@@ -125,6 +131,19 @@ def run_protocol(args):
         lines.append(f"(mean-matched Fano factor of counts of 3 windows; rates in sp/s at "
                      f"{result[0].settings['window_s'] * 1e3:g} ms per window)")
         plot = "plot_onset_protocol"
+    elif name == "sensitivity":
+        window_s = (getattr(args, "window_ms", None) or 20.0) * 1e-3
+        result = stats.cortex_sensitivity(
+            params, gain_noise=args.gain_noise, window_s=window_s,
+            n_patches=args.n_patches or 30, n_trials=args.trials, n_windows=args.windows,
+            count_windows=args.count_windows, seed=args.seed, progress=say)
+        source = "held-out natural patches and gratings"
+        values = dict(points=[{k: v for k, v in p.items() if k != "rows"} for p in result])
+        lines = [f"{'axis':>11} {'gain':>5} {'window ms':>9} {'cost':>5} {'inside':>7}  outside"]
+        lines += [f"{p['axis']:>11} {p['gain_noise']:5g} {p['window_s'] * 1e3:9g} "
+                  f"{p['cost_scale']:5g} {p['n_inside']:>3}/{p['n_ranged']:<3}  "
+                  f"{', '.join(p['outside'])}" for p in result]
+        plot = "plot_sensitivity"
     elif name == "contrast":
         stimulus = args.stimulus or "gratings"
         n = args.n_patches or 16

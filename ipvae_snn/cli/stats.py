@@ -145,23 +145,27 @@ def run(args):
     if args.figure:
         from ..plotting import plot_cortex_comparison
         pyplot().close(plot_cortex_comparison(rows, path=args.figure))
+    window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
     if args.json:
         print_json(dict(command=NAME, model=args.model, patches=args.patches,
                         source=source, n_patches=int(x.shape[0]), trials=args.trials,
                         n_windows=args.windows, count_windows=args.count_windows,
                         realization=args.realization, device=args.device,
                         seed=args.seed, n_gratings=int(exp.gratings.n_patches),
-                        gain_noise=args.gain_noise,
+                        gain_noise=args.gain_noise, window_s=window_s,
+                        inside=stats.inside_summary(rows),
                         seconds=seconds, values=exp.values, rows=rows,
                         runaway_patches=runaway, figure=args.figure, nwb=args.nwb))
         return 0
-    window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
     print(f"{PROG} stats: model {model_label(args.model)} (K={params.n_latents}), "
           f"{args.realization} realization on {args.device}; {x.shape[0]} patches "
           f"({source}) x {args.trials} trials x {args.windows} windows of "
           f"{window_s * 1e3:g} ms, windows {ANALYSIS_START}-{args.windows - 1} "
           f"analysed; {exp.gratings.n_patches} gratings; {seconds:.1f} s{where}")
     print(stats.format_cortex_table(rows))
+    inside = stats.inside_summary(rows)
+    print(f"{inside['n_inside']} of {inside['n_ranged']} ranged measures inside their V1 "
+          f"range" + (f" (gain noise {args.gain_noise:g})" if args.gain_noise else ""))
     if any(runaway.values()):
         print(f"runaway: {runaway['natural']} of {exp.natural.n_patches} trials and "
               f"{runaway['gratings']} gratings drove neurons to the upper clamp of u")

@@ -11,7 +11,8 @@ import numpy as np
 
 from .figure import finish, pyplot
 
-__all__ = ["plot_mean_matched_fano", "plot_onset_protocol", "plot_contrast_protocol",
+__all__ = ["plot_mean_matched_fano", "plot_onset_protocol", "plot_sensitivity",
+           "plot_contrast_protocol",
            "plot_noise_correlation_protocol", "plot_natural_scenes_protocol",
            "plot_rates_by_window"]
 
@@ -123,6 +124,52 @@ def plot_onset_protocol(protocols, labels=None, path=None, title=None):
         f"Onset: blank → stimulus ({s['n_stimuli']} {s['stimulus']} stimuli x "
         f"{s['n_trials']} trials, counts of {s['count_windows']} windows of "
         f"{s['window_s'] * 1e3:g} ms, {s['realization']})"), path)
+
+
+def plot_sensitivity(points, path=None, title=None):
+    """
+    How each ranged measure of the cortex table moves with the gain noise, the
+    window length and the spike cost (`ipvae_snn.stats.cortex_sensitivity`):
+    one panel per axis, each measure's value placed relative to its V1 range
+    (0 at its low end, 1 at its high end: the grey band is inside).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    axes_names = [a for a in ("gain_noise", "window_s", "cost_scale")
+                  if any(p["axis"] == a for p in points)]
+    labels = dict(gain_noise="gain noise SD σ", window_s="window length (ms)",
+                  cost_scale="spike cost (x the default's)")
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(axes_names), figsize=(4 * len(axes_names), 4.2),
+                             layout="constrained", sharey=True, squeeze=False)
+    measures = [r for r in points[0]["rows"] if r["low"] is not None]
+    colors = plt.get_cmap("tab10")
+    for ax, name in zip(axes[0], axes_names):
+        pts = [p for p in points if p["axis"] == name]
+        x = np.array([p[name] for p in pts]) * (1e3 if name == "window_s" else 1)
+        ax.axhspan(0, 1, color="0.88", lw=0, zorder=0)
+        for i, m in enumerate(measures):
+            rows = [next(r for r in p["rows"] if r["measure"] == m["measure"]) for p in pts]
+            y = [np.nan if r["network"] is None else
+                 (r["network"] - r["low"]) / (r["high"] - r["low"]) for r in rows]
+            ax.plot(x, y, "o-", color=colors(i), lw=1.2, ms=3, label=m["label"])
+        for p, xi in zip(pts, x):
+            ax.annotate(f"{p['n_inside']}/{p['n_ranged']}", (xi, 1.0), fontsize=7,
+                        xytext=(0, 4), textcoords="offset points", ha="center")
+        if name == "window_s":
+            ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_xlabel(labels[name])
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].set_ylabel("place in the V1 range (0: low end, 1: high end)")
+    axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    held = next((p for p in points if p["axis"] == "cost_scale"), points[-1])
+    return finish(fig, title or (
+        f"Cortex table against each axis alone (reference; the others at gain noise "
+        f"{held['gain_noise']:g}, {held['window_s'] * 1e3:g} ms windows, spike cost x1); "
+        f"n/m: ranged measures inside"), path)
 
 
 def plot_contrast_protocol(protocol, path=None, title=None):

@@ -392,7 +392,8 @@ class OnsetProtocol(NamedTuple):
 
 def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus_windows=30,
                    blank_windows=30, before=20, count_windows=3, stimulus="natural",
-                   contrast=1.0, bin_width=0.25, seed=0, patches=None, gain_noise=0.0):
+                   contrast=1.0, bin_width=0.25, seed=0, patches=None, gain_noise=0.0,
+                   window_s=None):
     """
     The mean-matched Fano factor and the rate around stimulus onset
     (Churchland et al. 2010): blank, stimulus, blank, over many trials.
@@ -424,6 +425,9 @@ def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus
         Of the mean matching (`mean_matched_fano`).
     gain_noise : float
         The shared-gain variant of the default reference run (`ipvae_snn.sampling`).
+    window_s : float, optional
+        Seconds per window for the times and rates (default: the result's
+        ``window_s``; the reference has no time scale of its own).
 
     Returns
     -------
@@ -457,7 +461,7 @@ def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus
     aligned, offsets = onset_aligned_counts(result.counts, seq.onsets, before,
                                             stimulus_windows, count_windows)
     matched = mean_matched_fano(aligned, bin_width=bin_width, seed=seed)
-    window_s = float(result.window_s)
+    window_s = float(result.window_s if window_s is None else window_s)
     pre, post = offsets < 0, offsets >= count_windows - 1
 
     def mean(a, where):            # NaN where matching kept no point
