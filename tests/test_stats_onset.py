@@ -75,3 +75,24 @@ def test_onset_protocol_refuses_a_before_longer_than_the_blank(params):
     with pytest.raises(InputError, match="before"):
         onset_protocol(params, n_stimuli=1, n_trials=2, stimulus_windows=4,
                        blank_windows=4, before=10)
+
+
+def test_cli_onset_reports_the_default_beside_the_variant(capsys, tmp_path):
+    from ipvae_snn.cli import main
+    fig = tmp_path / "onset.png"
+    rc = main(["stats", "--protocol", "onset", "--gain-noise", "0.4", "--trials", "6",
+               "--n-patches", "2", "--window-ms", "20", "--json", "--figure", str(fig)])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and fig.stat().st_size > 0
+    runs = out["values"]["runs"]
+    assert [r["gain_noise"] for r in runs] == [0.0, 0.4]
+    assert runs[0]["settings"]["window_s"] == 0.02
+    assert all(r["change"] == pytest.approx(r["fano_after"] - r["fano_before"])
+               for r in runs)
+
+
+def test_cli_refuses_a_negative_gain_noise(capsys):
+    from ipvae_snn.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["infer", "--gain-noise", "-1"])
+    assert exc.value.code == 2 and "gain-noise" in capsys.readouterr().err

@@ -77,8 +77,9 @@ def _run_callable(args, params, gain_noise=None, sequence=False):
         return functools.partial(infer_sequence if sequence else infer, params, warn=False,
                                  gain_noise=gain)
     from ..network import SpikingIPVAE
+    window_ms = getattr(args, "window_ms", None)
     net = SpikingIPVAE(params, realization=args.realization, device=args.device,
-                       gain_noise=gain)
+                       gain_noise=gain, window=None if window_ms is None else window_ms * 1e-3)
     return functools.partial(net.run_sequence if sequence else net.run,
                              progress=False if args.quiet else None)
 
