@@ -21,7 +21,7 @@ Examples
 
 import functools
 
-from ..validation import check_int
+from ..validation import InvalidValueError, check_int
 from .cortex import cortex_table
 from .experiments import cortex_experiment
 
@@ -29,7 +29,7 @@ __all__ = ["cortex_sensitivity", "inside_summary", "SENSITIVITY_GAINS",
            "SENSITIVITY_WINDOWS_S", "SENSITIVITY_COSTS"]
 
 #: The default grid: gain noise SDs, window lengths (s), spike-cost factors.
-SENSITIVITY_GAINS = (0.0, 0.25, 0.5, 1.0)
+SENSITIVITY_GAINS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 SENSITIVITY_WINDOWS_S = (0.005, 0.01, 0.02, 0.05, 0.1)
 SENSITIVITY_COSTS = (0.8, 1.0, 1.25)
 
@@ -91,7 +91,9 @@ def cortex_sensitivity(params, gain_noises=SENSITIVITY_GAINS,
     list of dict
         One per point: ``axis`` ('gain_noise', 'window_s' or 'cost_scale'),
         ``gain_noise``, ``window_s``, ``cost_scale``, ``values`` (measure ->
-        value), ``rows`` (`cortex_table`) and `inside_summary`'s fields.
+        value), ``rows`` (`cortex_table`), ``error`` (why a point has no
+        statistics, e.g. activity at the clamp; else None) and
+        `inside_summary`'s fields.
     """
     from ..data import natural_patches
     from ..learning.updates import change_spike_size
@@ -105,12 +107,16 @@ def cortex_sensitivity(params, gain_noises=SENSITIVITY_GAINS,
     for axis, g, w, c in points:
         p = params if c == 1.0 else change_spike_size(params, 1.0, c)
         run = _windowed(functools.partial(infer, p, warn=False, gain_noise=g), w)
-        exp = cortex_experiment(run, x, n_trials=n_trials, n_windows=n_windows,
-                                count_windows=count_windows, seed=seed)
-        rows = cortex_table(exp.values)
-        values = {r["measure"]: r["network"] for r in rows}
+        try:
+            exp = cortex_experiment(run, x, n_trials=n_trials, n_windows=n_windows,
+                                    count_windows=count_windows, seed=seed)
+            values, error = exp.values, None
+        except InvalidValueError as exc:     # e.g. activity at the clamp: no statistics
+            values, error = {}, str(exc)
+        rows = cortex_table(values)
         point = dict(axis=axis, gain_noise=float(g), window_s=float(w), cost_scale=float(c),
-                     values=values, rows=rows, **inside_summary(rows))
+                     values={r["measure"]: r["network"] for r in rows}, rows=rows,
+                     error=error, **inside_summary(rows))
         out.append(point)
         if progress:
             progress(f"{axis}: gain noise {g:g}, window {w * 1e3:g} ms, cost x{c:g}: "
