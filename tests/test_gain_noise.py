@@ -38,7 +38,7 @@ def test_window_counts_follow_the_gamma_poisson_mixture(params):
     # window 0 draws every trial from u_init: rate λ_i = exp(u_init_i) + eps,
     # so z_i ~ Poisson(g λ_i) with g ~ Gamma(mean 1, SD σ): Fano 1 + λσ² and
     # Cov(z_i, z_j) = λ_i λ_j σ² (the gain is the only shared term)
-    sigma, n = 1.5, 20000
+    sigma, n = 1.5, 8000
     x = repeat_trials(natural_patches(n_patches=1, seed=0), n)
     run = infer(params, x, 1, seed=1, gain_noise=sigma, warn=False, dtype=np.float64)
     z = run.counts[:, 0].astype(float)
@@ -53,8 +53,9 @@ def test_window_counts_follow_the_gamma_poisson_mixture(params):
     assert abs(cov.mean() / want.mean() - 1) < 0.05
     # without the variant: Poisson, Fano 1, no covariance
     off = infer(params, x, 1, seed=1, warn=False, dtype=np.float64).counts[:, 0]
-    np.testing.assert_allclose(off.var(axis=0, ddof=1)[ok] / off.mean(axis=0)[ok], 1,
-                               rtol=0.05)
+    off_fano = off.var(axis=0, ddof=1)[ok] / off.mean(axis=0)[ok]
+    assert abs(off_fano.mean() - 1) < 0.01
+    np.testing.assert_allclose(off_fano, 1, rtol=0.1)
 
 
 def test_gain_noise_zero_is_the_default_bit_for_bit(params):
