@@ -112,3 +112,11 @@ def test_reference_and_network_agree_on_the_variant(params):
     assert f_ref > 1.2 and r_ref > 0.01         # the variant is on in both
     assert abs(f_net - f_ref) < 0.1 * f_ref
     assert abs(r_net - r_ref) < 0.1 * r_ref
+
+
+def test_protocols_take_the_gain_noise(params):
+    from ipvae_snn.stats import noise_correlation_protocol
+    kw = dict(n_stimuli=4, n_trials=12, n_windows=41)
+    off = noise_correlation_protocol(params, **kw).to_dict()["mean_r_sc"]
+    on = noise_correlation_protocol(params, gain_noise=0.4, **kw).to_dict()["mean_r_sc"]
+    assert abs(off) < 0.01 and on > 0.03      # the shared gain: positive r_sc

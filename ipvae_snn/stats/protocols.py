@@ -47,10 +47,10 @@ __all__ = ["onset_protocol", "OnsetProtocol", "contrast_protocol", "ContrastProt
 DEFAULT_CONTRASTS = (0.125, 0.25, 0.5, 1.0)
 
 
-def _runner(params, run):
+def _runner(params, run, gain_noise=0.0):
     if run is None:
         from ..reference import infer
-        return functools.partial(infer, params, warn=False)
+        return functools.partial(infer, params, warn=False, gain_noise=gain_noise)
     return check_callable(run, "run", "run(patches, n_windows, seed=..., record_windows=...)")
 
 
@@ -153,7 +153,8 @@ class ContrastProtocol(NamedTuple):
 
 def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="gratings",
                       n_stimuli=16, n_trials=20, n_windows=101, count_windows=5,
-                      min_mean_count=1.0, seed=0, patches=None, progress=None):
+                      min_mean_count=1.0, seed=0, patches=None, progress=None,
+                      gain_noise=0.0):
     """
     Fano factor, noise correlation and rate at several contrasts.
 
@@ -166,7 +167,8 @@ def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="g
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     contrasts : sequence of float
         At least 2 (the issue asks for 4+); default `DEFAULT_CONTRASTS`.
     stimulus, n_stimuli, patches
@@ -187,7 +189,7 @@ def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="g
     Churchland et al. (2010) for the mean matching; Cohen & Kohn (2011) for
     r_sc and its dependence on firing rate.
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     contrasts = np.asarray(contrasts, dtype=np.float64).ravel()
     if contrasts.size < 2 or np.any(contrasts <= 0) or not np.isfinite(contrasts).all():
         raise InvalidValueError(f"contrasts: expected at least 2 positive contrasts, got "
@@ -260,7 +262,7 @@ def _slope(x, y):
 
 def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=30,
                                n_trials=20, n_windows=101, count_windows=5,
-                               edges=SIGNAL_BINS, seed=0, patches=None):
+                               edges=SIGNAL_BINS, seed=0, patches=None, gain_noise=0.0):
     """
     Noise correlation against signal correlation and against receptive-field
     overlap (the correlation of two neurons' columns of Φ), binned as Cohen &
@@ -270,7 +272,8 @@ def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=3
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     stimulus, n_stimuli, patches
         See `protocol_stimuli` (contrast 1); r_signal is the correlation of
         the mean responses over these stimuli.
@@ -285,7 +288,7 @@ def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=3
     -------
     NoiseCorrelationProtocol
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     x = protocol_stimuli(stimulus, n_stimuli, 1.0, seed=seed, patches=patches)
     _, cond, window_s = _trial_blocks(run, x, n_trials, n_windows, count_windows, seed)
     pairs = pair_correlations(cond, phi=params.phi, edges=edges)
@@ -311,7 +314,7 @@ class NaturalScenesProtocol(NamedTuple):
 
 
 def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_windows=12,
-                            seed=0, patches=None):
+                            seed=0, patches=None, gain_noise=0.0):
     """
     The Allen Brain Observatory's natural-scenes metrics of the model's
     neurons: each image is flashed ``n_trials`` times and the windows of each
@@ -322,7 +325,8 @@ def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_window
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     n_images : int
         Held-out natural patches (or ``patches``), each at its own contrast.
     n_trials : int
@@ -338,7 +342,7 @@ def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_window
     -------
     NaturalScenesProtocol
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     n_images = check_int(n_images, "n_images", 2)
     n_trials = check_int(n_trials, "n_trials", 2)
     n_windows = check_int(n_windows, "n_windows", 2)
