@@ -156,8 +156,13 @@ def plot_sensitivity(points, path=None, title=None):
                  (r["network"] - r["low"]) / (r["high"] - r["low"]) for r in rows]
             ax.plot(x, y, "o-", color=colors(i), lw=1.2, ms=3, label=m["label"])
         for p, xi in zip(pts, x):
-            ax.annotate(f"{p['n_inside']}/{p['n_ranged']}", (xi, 1.0), fontsize=7,
-                        xytext=(0, 4), textcoords="offset points", ha="center")
+            failed = bool(p.get("error"))      # e.g. activity at the clamp: no statistics
+            ax.annotate("no statistics\n(runaway)" if failed else
+                        f"{p['n_inside']}/{p['n_ranged']}", (xi, 1.0), fontsize=7,
+                        color="tab:red" if failed else "k", xytext=(0, 4),
+                        textcoords="offset points", ha="center")
+            if failed:
+                ax.axvline(xi, color="tab:red", lw=0.8, ls=":")
         if name == "window_s":
             ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
