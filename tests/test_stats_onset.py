@@ -96,3 +96,19 @@ def test_cli_refuses_a_negative_gain_noise(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["infer", "--gain-noise", "-1"])
     assert exc.value.code == 2 and "gain-noise" in capsys.readouterr().err
+
+
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_onset_protocol_on_the_network_agrees_with_the_reference(params):
+    from ipvae_snn.network import SpikingIPVAE
+    kw = dict(n_stimuli=4, n_trials=40, stimulus_windows=20, blank_windows=20, before=10)
+    ref = onset_protocol(params, gain_noise=0.4, **kw)
+    net = onset_protocol(params, SpikingIPVAE(params, gain_noise=0.4).run_sequence, **kw)
+    print(f"reference {ref.fano_all_before:.3f} -> {ref.fano_all_after:.3f}, network "
+          f"{net.fano_all_before:.3f} -> {net.fano_all_after:.3f}")
+    assert net.settings["gain_noise"] == 0.4
+    for a, b in ((ref.fano_all_before, net.fano_all_before),
+                 (ref.fano_all_after, net.fano_all_after)):
+        assert a > 1.1 and abs(b - a) < 0.1 * a
+    np.testing.assert_allclose(net.rate_hz, ref.rate_hz, rtol=0.1)
