@@ -23,6 +23,9 @@ Sections (each can be skipped):
     patches, ``--sc-epochs`` passes, alpha 1) swept over its sparsity alpha.
     Checks: the default's distance at T = 1000 ≤ the best sparse-coding
     distance − 0.01, and its R² at T = 1000 ≥ R² at T = 64 − 0.005.
+    ``--gain-noise SIGMA`` adds the default model under the shared-gain
+    variant (`ipvae_snn.sampling`) at every window, beside the default; check:
+    its distance at T = 1000 ≤ 0.30.
 ``robustness``
     1,000 patches (``--ood-patches``) from each bundled photograph outside the
     default model's training set, T = 16, 64, 256, 1000. Checks, per
@@ -87,6 +90,10 @@ def _parse(argv):
                              "of the sweep ('' for none)")
     parser.add_argument("--spike-costs", default="",
                         help="spike costs of the trained sweep ('' for none)")
+    parser.add_argument("--gain-noise", type=float, default=0.0, metavar="SIGMA",
+                        help="also score the default model with the shared-gain variant "
+                             "at this SD, beside the default (check: distance <= 0.30 "
+                             "at T = 1000)")
     parser.add_argument("--sweep-patches", type=positive_int, default=102400)
     parser.add_argument("--sweep-epochs", type=positive_int, default=6)
     parser.add_argument("--models-dir", default="bench_models", metavar="DIR",
@@ -159,6 +166,11 @@ def _rate_distortion(args, rows, report):
     models = [("natural (default)", load_model("natural"), None),
               ("official", load_model("official"), None)]
     default = load_model("natural")
+    gain_name = f"natural, gain noise {args.gain_noise:g}"
+    if args.gain_noise < 0:
+        raise BenchmarkError(f"--gain-noise must be >= 0, got {args.gain_noise}")
+    if args.gain_noise > 0:
+        models.insert(2, (gain_name, default, None))
     for factor in _floats(args.cost_scales, "--cost-scales"):
         models.append((f"default, cost x{factor:g}",
                        change_spike_size(default, 1.0, factor), None))
@@ -172,7 +184,8 @@ def _rate_distortion(args, rows, report):
     points = {}
     for i, (name, params, _) in enumerate(models):
         points[name] = ipvae_points(params, x, curve if i < 2 else windows,
-                                    seed=args.seed, n_jobs=args.threads)
+                                    seed=args.seed, n_jobs=args.threads,
+                                    gain_noise=args.gain_noise if name == gain_name else 0.0)
         rows.extend(dict(section="rate-distortion", model=name, **p)
                     for p in points[name] if p["T"] in windows)
     x_train = natural_patches(TRAIN_IMAGES, args.sc_n_train, seed=args.seed)
@@ -197,6 +210,13 @@ def _rate_distortion(args, rows, report):
                               paper_code=0.220),
             r2_not_falling=dict(r2_64=default[64]["r2"], r2_1000=default[1000]["r2"],
                                 met=bool(default[1000]["r2"] >= default[64]["r2"] - 0.005)))
+        if args.gain_noise > 0:
+            gained = {p["T"]: p for p in points[gain_name]}[1000]
+            checks["gain_noise"] = dict(
+                gain_noise=args.gain_noise, default=default[1000]["distance"],
+                variant=gained["distance"], r2=gained["r2"],
+                zero_fraction=gained["zero_fraction"],
+                met=bool(gained["distance"] <= 0.30))
     report["rate_distortion"] = dict(
         source=source, n_patches=int(x.shape[0]), windows=list(windows),
         models={name: dict(points=points[name], path=path) for name, _, path in models},
@@ -287,6 +307,12 @@ def _print_report(rows, report):
               f"{rd['checks']['r2_not_falling']['r2_64']:.4f} -> "
               f"{rd['checks']['r2_not_falling']['r2_1000']:.4f} "
               f"({'met' if rd['checks']['r2_not_falling']['met'] else 'NOT met'})")
+        g = rd["checks"].get("gain_noise")
+        if g:
+            print(f"shared-gain variant (T=1000): gain noise {g['gain_noise']:g}: distance "
+                  f"{g['variant']:.4f} (R² {g['r2']:.4f}, zeros {g['zero_fraction']:.4f}) "
+                  f"beside the default's {g['default']:.4f} (need <= 0.30): "
+                  f"{'met' if g['met'] else 'NOT met'}")
         r = rd["checks"]["rate_readout"]
         print(f"rate read-out (T=1000): R² {r['r2']:.4f} at {r['zero_fraction']:.4f} zeros, "
               f"distance {r['distance']:.4f} (the paper's code on its data: "

@@ -80,7 +80,7 @@ def rate_reconstruction(params, u, max_count=None):
     return rate @ params.phi.T.astype(np.float64)
 
 
-def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None):
+def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None, gain_noise=0.0):
     """
     Mean R², zero fraction, mean count and distance of an iP-VAE at each window.
 
@@ -98,6 +98,9 @@ def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None):
     windows : sequence of int
     seed : int
     n_jobs : int, optional
+    gain_noise : float
+        The shared-gain variant (`ipvae_snn.sampling`; 0: off): its cost in
+        rate–distortion.
 
     Returns
     -------
@@ -122,7 +125,8 @@ def ipvae_points(params, x, windows=(16, 64, 1000), seed=0, n_jobs=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # runaway warnings: counted below
         res = infer(params, x, n_windows, seed=seed, record_windows=windows,
-                    record_counts=False, record_u=True, n_jobs=n_jobs, progress=False)
+                    record_counts=False, record_u=True, n_jobs=n_jobs, progress=False,
+                    gain_noise=gain_noise)
     onset = np.where(res.runaway_onset >= 0, res.runaway_onset, np.iinfo(np.int32).max)
     first = onset.min(axis=1)
     points = []

@@ -15,7 +15,8 @@ For window t = 0, 1, 2, …::
 works on blocks of patches that stay in cache, spreads the blocks over threads
 (each block has its own random stream, so results do not depend on the number
 of threads), uses BLAS for the two matrix products and a Poisson sampler
-specialised for the small rates that dominate (see `poisson_counts`).
+specialised for the small rates that dominate (`ipvae_snn.sampling.poisson_counts`,
+re-exported here).
 
 `infer_sequence` runs a `~ipvae_snn.sequences.StimulusSequence` (stimuli and
 blanks) through the same kernel, `infer_chunk`.
@@ -31,6 +32,7 @@ from ._memory import check_memory
 from ._progress import ProgressBar
 from .data import check_input_scale, check_patches
 from .executor import make_executor
+from .sampling import DEFAULT_GAIN_TAU, check_gain_noise, gain_process, poisson_counts
 from .metrics import one_blas_thread
 from .results import InferenceResult
 from .sequences import SequenceResult, check_sequence
@@ -41,10 +43,6 @@ from .validation import (InvalidValueError, check_float_dtype, check_int, check_
 __all__ = ["infer", "infer_sequence", "infer_chunk", "window_update", "ChunkConstants",
            "replay", "fond_update", "fond_clamp", "poisson_counts", "memory_estimate"]
 
-# Rates above this use numpy's Poisson sampler instead of CDF inversion.
-_INVERSION_MAX_RATE = 8.0
-# CDF levels done on the whole set of spiking entries before re-indexing.
-_DENSE_LEVELS = 8
 # Refuse to allocate recordings larger than this unless asked to.
 _DEFAULT_MAX_RECORD_BYTES = 2 * 1024 ** 3
 
@@ -149,75 +147,6 @@ def replay(params, x, counts, u0=None, dtype=np.float64):
     return u
 
 
-def poisson_counts(rate, rng, out=None, uniforms=None):
-    """
-    Poisson counts for an array of rates, fast when most rates are small.
-
-    Inverts the Poisson CDF with one uniform U per entry (z = number of
-    levels k with ``U > F(k)``). Level 0 (``z = 0`` iff ``U <= e^-λ``) runs on
-    the whole array; the entries with a spike (a quarter or less) go through
-    `_DENSE_LEVELS` further levels without re-indexing, and the rare ones still
-    above the CDF are walked up on a shrinking index set in float64. Rates
-    above `_INVERSION_MAX_RATE` (few, chosen by rate alone so that the two
-    samplers do not bias each other) use ``rng.poisson``. Exact in
-    distribution up to the rounding of the CDF in ``rate``'s precision.
-
-    Parameters
-    ----------
-    rate : ndarray (float32 or float64)
-        Poisson means λ ≥ 0.
-    rng : numpy.random.Generator
-    out : ndarray, optional
-        Same shape as ``rate``, receives the counts (any numeric dtype).
-    uniforms : ndarray, optional
-        Work buffer of ``rate``'s shape and dtype.
-    """
-    flat_rate = rate.reshape(-1)
-    if out is None:
-        out = np.empty(rate.shape, dtype=rate.dtype)
-    flat_out = out.reshape(-1)
-    if uniforms is None:
-        uniforms = np.empty(rate.shape, dtype=rate.dtype)
-    u = uniforms.reshape(-1)
-    rng.random(out=u, dtype=u.dtype)
-    big = np.flatnonzero(flat_rate > _INVERSION_MAX_RATE)
-    if big.size:
-        u[big] = 0.0                      # level 0 keeps them at zero
-    p0 = flat_out if flat_out.dtype == flat_rate.dtype else None
-    p0 = np.exp(np.negative(flat_rate, out=p0), out=p0)         # F(0) = e^-λ
-    active = np.flatnonzero(u > p0)
-    lam, target, p = flat_rate[active], u[active], p0[active]
-    flat_out[:] = 0
-    cdf = p.copy()
-    z = np.ones(active.size, dtype=flat_rate.dtype)
-    above = np.empty(active.size, dtype=bool)
-    for k in range(1, _DENSE_LEVELS + 1):
-        p *= lam
-        p *= 1.0 / k
-        cdf += p
-        np.greater(target, cdf, out=above)
-        z += above
-    rest = np.flatnonzero(above)
-    if rest.size:
-        lam, target = lam[rest].astype(np.float64), target[rest].astype(np.float64)
-        p, cdf = p[rest].astype(np.float64), cdf[rest].astype(np.float64)
-        k = _DENSE_LEVELS
-        while rest.size:
-            k += 1
-            p *= lam / k
-            cdf += p
-            # Stop once the remaining mass is below double precision (rounding
-            # can leave the CDF a hair below a U close to 1).
-            more = (target > cdf) & (p > 1e-17 * cdf)
-            rest = rest[more]
-            z[rest] += 1
-            lam, p, cdf, target = lam[more], p[more], cdf[more], target[more]
-    flat_out[active] = z
-    if big.size:
-        flat_out[big] = rng.poisson(flat_rate[big].astype(np.float64))
-    return out
-
-
 class ChunkConstants:
     """
     What every chunk of an `infer` call shares: the model in the arithmetic
@@ -240,10 +169,14 @@ class ChunkConstants:
     runaway_margin : float
     sequence : StimulusSequence, optional
         `infer_sequence`'s timeline (chunks then pass (n, n_stimuli, n_pixels)).
+    gain : (float, float), optional
+        The shared-gain variant's ``(sigma, tau)`` (`ipvae_snn.gain`); None or
+        sigma 0: off.
     """
 
     def __init__(self, params, n_windows, dtype, windows, record_counts=True,
-                 u_neurons=None, max_count=None, runaway_margin=1.0, sequence=None):
+                 u_neurons=None, max_count=None, runaway_margin=1.0, sequence=None,
+                 gain=None):
         dtype = np.dtype(dtype)
         k = params.n_latents
         self.params, self.n_windows, self.dtype, self.n_latents = (
@@ -265,7 +198,7 @@ class ChunkConstants:
         self.u_index = (None if u_neurons in (None, tuple(range(k)))
                         else np.array(u_neurons))
         self.sequence = sequence
-
+        self.gain = gain if gain is not None and gain[0] > 0 else None
 
     def layout(self, n_patches):
         """Shape and dtype of each array a chunk of ``n_patches`` returns (None: not recorded)."""
@@ -347,6 +280,9 @@ def infer_chunk(constants, x, seed):
     recon = np.empty((n, x.shape[-1]), dt)
     ss_tot = metrics.total_sum_of_squares(x)
     onset = np.full((n, k), -1, np.int32)
+    # the shared gain of each trial and window, drawn first (none when off: the
+    # default consumes no random number)
+    gains = None if c.gain is None else gain_process(n, c.n_windows, *c.gain, seed=rng).astype(dt)
     with one_blas_thread():
         for t in range(c.n_windows):
             # ---- draw the counts of window t from u_t
@@ -357,6 +293,8 @@ def infer_chunk(constants, x, seed):
                 np.multiply(rate, 1.0 / c.max_count, out=tmp)
                 tmp += 1.0
                 rate /= tmp
+            if gains is not None:                # counts ~ Poisson(g_t λ_t)
+                rate *= gains[:, t, None]
             poisson_counts(rate, rng, out=z, uniforms=uniforms)
             # ---- reconstruction and prediction error
             x_t, tot_t, relax = ((xb, ss_tot, None) if c.sequence is None
@@ -412,7 +350,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
           record_windows=None, record_counts=True, record_u=False,
           max_count=None, runaway_margin=1.0, block_size=256, n_jobs=None,
           progress=None, max_record_bytes=_DEFAULT_MAX_RECORD_BYTES, warn=True,
-          client=None):
+          client=None, gain_noise=0.0, gain_tau=DEFAULT_GAIN_TAU):
     """
     Iterative FOND inference on a batch of patches.
 
@@ -463,6 +401,11 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     client : distributed.Client, optional
         Run the blocks as tasks on this Dask cluster instead of local threads
         (`ipvae_snn.executor`): the same result, bit for bit.
+    gain_noise, gain_tau : float
+        The opt-in shared-gain variant (`ipvae_snn.gain`): each trial's counts
+        drawn as Poisson(g_t λ_t), g a gamma process of mean 1, SD
+        ``gain_noise``, correlation time ``gain_tau`` windows; 0 (the default)
+        is off.
 
     Returns
     -------
@@ -498,6 +441,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     if n_jobs is not None:
         n_jobs = check_int(n_jobs, "n_jobs")
     runaway_margin = check_number(runaway_margin, "runaway_margin")
+    gain = check_gain_noise(gain_noise, gain_tau)
     n_patches, k = x.shape[0], params.n_latents
     windows = check_record_windows(record_windows, n_windows)
     u_neurons = check_neurons(record_u, k)
@@ -513,7 +457,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
                  f"n_windows={n_windows} x {n_patches} patches",
                  "infer fewer patches or windows at a time")
     consts = ChunkConstants(params, n_windows, dtype, windows, record_counts, u_neurons,
-                            max_count, runaway_margin)
+                            max_count, runaway_margin, gain=gain)
     out = {name: None if spec is None else np.empty(*spec)
            for name, spec in consts.layout(n_patches).items()}
     starts = range(0, n_patches, block_size)
@@ -544,6 +488,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
                   block_size=block_size, n_jobs=min(executor.n_workers, len(blocks)),
                   max_count=max_count, runaway_margin=runaway_margin, seconds=elapsed,
+                  **_gain_info(gain),
                   **({} if executor.local else {"dask": where})))
     if warn:
         result.warn_runaway(stacklevel=2)
@@ -551,11 +496,13 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
 
 
 def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=False,
-                   max_count=None, block_size=256, n_jobs=None, client=None, warn=True):
+                   max_count=None, block_size=256, n_jobs=None, client=None, warn=True,
+                   gain_noise=0.0, gain_tau=DEFAULT_GAIN_TAU):
     """
     The reference algorithm on a `~ipvae_snn.sequences.StimulusSequence`.
 
     Blanks relax to the prior (`window_update`); trials run in blocks with a random stream each.
+    The arguments are `infer`'s (``gain_noise``: the shared gain runs through blanks too).
 
     Returns
     -------
@@ -576,11 +523,12 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
     if max_count is not None:
         max_count = check_number(max_count, "max_count", low=0, low_open=True)
     u_neurons, k = check_neurons(record_u, params.n_latents), params.n_latents
+    gain = check_gain_noise(gain_noise, gain_tau)
     check_memory(n * n_windows * (4 * k + dtype.itemsize * len(u_neurons or ())) + memory_estimate(
         n, n_windows, k, params.n_pixels, dtype, block_size, n_jobs),
         f"{n} trials x {n_windows} windows", "run fewer trials at a time")
     consts = ChunkConstants(params, n_windows, dtype, np.arange(n_windows), True, u_neurons,
-                            max_count, sequence=sequence)
+                            max_count, sequence=sequence, gain=gain)
     blocks = [slice(s, min(s + check_int(block_size, "block_size"), n))
               for s in range(0, n, block_size)]
     seeds = np.random.SeedSequence(seed).spawn(len(blocks))
@@ -593,10 +541,16 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
                             u_neurons=u_neurons, u_final=joined["u_final"],
                             runaway_onset=joined["runaway_onset"], info=dict(
                                 realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
-                                max_count=max_count, seconds=time.perf_counter() - start))
+                                max_count=max_count, seconds=time.perf_counter() - start,
+                                **_gain_info(gain)))
     if warn:                                    # neurons at the upper clamp
         result.warn_runaway(stacklevel=2)
     return result
+
+
+def _gain_info(gain):
+    """The variant's entries of a result's ``info`` (none when off: the default's info)."""
+    return {} if gain[0] == 0 else dict(gain_noise=gain[0], gain_tau=gain[1])
 
 
 def _seed_repr(seed):

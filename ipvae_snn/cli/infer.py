@@ -1,5 +1,6 @@
 """``ipvae-snn infer``: the numpy reference algorithm."""
 
+from .protocols import add_gain_noise_argument
 from .cluster import (add_cluster_arguments, scheduler_client, scheduler_label)
 from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, check_output_arguments,
                      load_input_patches, load_model, model_label, no_runaway_warnings,
@@ -21,6 +22,7 @@ def add_parser(subparsers):
                    help="number of inference updates; metrics are read at window "
                         "T, as the paper's 'after T steps' (default %(default)s)")
     add_inference_arguments(p)
+    add_gain_noise_argument(p)
     add_cluster_arguments(p)
     return p
 
@@ -36,7 +38,8 @@ def run(args):
     with no_runaway_warnings(), scheduler_client(args) as client:
         result = infer(params, x, n_windows, seed=args.seed,
                        record_windows=record_windows_for(n_windows),
-                       progress=False if args.quiet else None, client=client)
+                       progress=False if args.quiet else None, client=client,
+                       gain_noise=args.gain_noise)
         where = scheduler_label(client)
     header = (f"{PROG} infer: {result.n_patches} patches ({source}), model "
               f"{model_label(args.model)} (K={params.n_latents}), {args.steps} "

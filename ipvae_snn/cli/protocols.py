@@ -10,10 +10,10 @@ from ..defaults import ANALYSIS_START, min_analysis_windows
 from .common import (PROG, CLIError, load_input_patches, load_model, model_label,
                      positive_int, print_json)
 
-__all__ = ["PROTOCOLS", "add_protocol_arguments", "run_protocol"]
+__all__ = ["PROTOCOLS", "add_protocol_arguments", "add_gain_noise_argument", "run_protocol"]
 
 #: The protocols of ``--protocol``.
-PROTOCOLS = ("contrast", "noise-correlation", "allen", "timescale")
+PROTOCOLS = ("onset", "contrast", "noise-correlation", "allen", "timescale", "sensitivity")
 
 
 def _floats(text):
@@ -27,15 +27,31 @@ def _floats(text):
     return values
 
 
+def add_gain_noise_argument(p):
+    """``--gain-noise SIGMA``: the shared-gain variant (`ipvae_snn.sampling`), of
+    ``simulate``, ``infer`` and ``stats``."""
+    from .common import nonnegative_float
+    p.add_argument("--gain-noise", type=nonnegative_float, default=0.0, metavar="SIGMA",
+                   help="opt-in shared-gain variant: every neuron's spikes drawn at a "
+                        "gain g times the rate, g gamma-distributed with mean 1 and SD "
+                        "SIGMA, correlated over 10 windows (Goris, Movshon & Simoncelli "
+                        "2014); default %(default)s: off")
+
+
 def add_protocol_arguments(p):
     """The protocol options of ``ipvae-snn stats``."""
     g = p.add_argument_group("protocols (instead of the cortex table)")
     g.add_argument("--protocol", choices=PROTOCOLS, default=None,
-                   help="run one protocol: contrast (Fano factor, noise correlation and "
+                   help="run one protocol: onset (mean-matched Fano factor and rate "
+                        "around stimulus onset, blank -> stimulus -> blank; with "
+                        "--gain-noise the default model beside the variant), contrast "
+                        "(Fano factor, noise correlation and "
                         "rates at several contrasts), noise-correlation (r_sc against "
                         "signal correlation and RF overlap), allen (lifetime sparseness, "
                         "reliability, image selectivity), timescale (rate rows against "
-                        "the window length)")
+                        "the window length), sensitivity (the cortex table against gain "
+                        "noise, window length and spike cost, one at a time around "
+                        "--gain-noise and --window-ms; reference only)")
     g.add_argument("--engine", choices=("reference", "network"), default="reference",
                    help="with --protocol: the model that runs it (default %(default)s: "
                         "the reference algorithm; network: the spiking network)")
@@ -53,13 +69,19 @@ def add_protocol_arguments(p):
                         "5,10,20,30,50,100,200,500)")
 
 
-def _run_callable(args, params):
+def _run_callable(args, params, gain_noise=None, sequence=False):
+    """The engine's ``run`` (``run_sequence`` with ``sequence``) at ``--gain-noise``."""
+    gain = args.gain_noise if gain_noise is None else gain_noise
     if args.engine == "reference":
-        from ..reference import infer
-        return functools.partial(infer, params, warn=False)
+        from ..reference import infer, infer_sequence
+        return functools.partial(infer_sequence if sequence else infer, params, warn=False,
+                                 gain_noise=gain)
     from ..network import SpikingIPVAE
-    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
-    return functools.partial(net.run, progress=False if args.quiet else None)
+    window_ms = getattr(args, "window_ms", None)
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device,
+                       gain_noise=gain, window=None if window_ms is None else window_ms * 1e-3)
+    return functools.partial(net.run_sequence if sequence else net.run,
+                             progress=False if args.quiet else None)
 
 
 def _patches(args, params, n_default):
@@ -83,12 +105,47 @@ def run_protocol(args):
     if args.protocol != "allen" and args.windows < min_analysis_windows():
         raise CLIError(f"--windows must be at least {min_analysis_windows()} (windows "
                        f"{ANALYSIS_START} on are analysed), got {args.windows}")
+    if args.protocol == "sensitivity" and args.engine != "reference":
+        raise CLIError("--protocol sensitivity runs the reference algorithm only")
     params = load_model(args.model)
     run = _run_callable(args, params)
     start = time.perf_counter()
     say = (lambda line: None) if (args.quiet or args.json) else print
     name, fig = args.protocol, None
-    if name == "contrast":
+    if name == "onset":
+        n = args.n_patches or 8
+        x, source = _patches(args, params, n)
+        gains = [0.0] + ([args.gain_noise] if args.gain_noise else [])
+        result = [stats.onset_protocol(params, _run_callable(args, params, g, sequence=True),
+                                       n_stimuli=n if x is None else len(x),
+                                       n_trials=args.trials, seed=args.seed, patches=x,
+                                       window_s=None if args.window_ms is None
+                                       else args.window_ms * 1e-3)
+                  for g in gains]
+        values = dict(runs=[dict(r.to_dict(), gain_noise=g) for r, g in zip(result, gains)])
+        lines = [f"{'gain noise':>10} {'Fano before':>12} {'Fano after':>11} {'change':>8} "
+                 f"{'raw before':>11} {'raw after':>10} {'rate before':>12} {'rate after':>11}"]
+        lines += [f"{g:10g} {r.fano_before:12.3f} {r.fano_after:11.3f} {r.change:8.3f} "
+                  f"{r.fano_all_before:11.3f} {r.fano_all_after:10.3f} "
+                  f"{r.rate_hz[r.times_s <= 0].mean():12.3g} {r.rate_hz[-1]:11.3g}"
+                  for r, g in zip(result, gains)]
+        lines.append(f"(mean-matched Fano factor of counts of 3 windows; rates in sp/s at "
+                     f"{result[0].settings['window_s'] * 1e3:g} ms per window)")
+        plot = "plot_onset_protocol"
+    elif name == "sensitivity":
+        window_s = (getattr(args, "window_ms", None) or 20.0) * 1e-3
+        result = stats.cortex_sensitivity(
+            params, gain_noise=args.gain_noise, window_s=window_s,
+            n_patches=args.n_patches or 30, n_trials=args.trials, n_windows=args.windows,
+            count_windows=args.count_windows, seed=args.seed, progress=say)
+        source = "held-out natural patches and gratings"
+        values = dict(points=[{k: v for k, v in p.items() if k != "rows"} for p in result])
+        lines = [f"{'axis':>11} {'gain':>5} {'window ms':>9} {'cost':>5} {'inside':>7}  outside"]
+        lines += [f"{p['axis']:>11} {p['gain_noise']:5g} {p['window_s'] * 1e3:9g} "
+                  f"{p['cost_scale']:5g} {p['n_inside']:>3}/{p['n_ranged']:<3}  "
+                  f"{', '.join(p['outside'])}" for p in result]
+        plot = "plot_sensitivity"
+    elif name == "contrast":
         stimulus = args.stimulus or "gratings"
         n = args.n_patches or 16
         x, source = _patches(args, params, n) if stimulus == "natural" else (None, "")

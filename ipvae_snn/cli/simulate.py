@@ -9,6 +9,7 @@ from .common import (DEFAULT_STEPS, PROG, add_inference_arguments, add_network_a
                      no_runaway_warnings, positive_float, positive_int, pyplot, record_windows_for,
                      report)
 from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
+from .protocols import add_gain_noise_argument
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -52,6 +53,7 @@ def add_parser(subparsers):
                         "neurons from the most to a rarely active one, the last "
                         "windows zoomed so that each spike shows")
     add_inference_arguments(p)
+    add_gain_noise_argument(p)
     add_cluster_arguments(p)
     add_nwb_arguments(p)
     return p
@@ -73,7 +75,8 @@ def run(args):
     options = dict(realization=args.realization, device=args.device,
                    window=args.window_ms * 1e-3,
                    dt=None if args.dt_ms is None else args.dt_ms * 1e-3,
-                   max_count=args.max_count, dtype=args.dtype, n_jobs=args.jobs)
+                   max_count=args.max_count, dtype=args.dtype, n_jobs=args.jobs,
+                   gain_noise=args.gain_noise)
     net = SpikingIPVAE(params, **options)
     n_windows = args.windows + 1
     progress = False if args.quiet else None

@@ -12,7 +12,7 @@ from .common import (PROG, CLIError, add_images_argument, add_model_arguments, a
                      model_label, no_runaway_warnings, nonnegative_int, positive_float,
                      positive_int, print_json, pyplot, runaway_patches)
 from .nwb import (add_nwb_arguments, check_nwb_argument, write_nwb)
-from .protocols import add_protocol_arguments, run_protocol
+from .protocols import add_gain_noise_argument, add_protocol_arguments, run_protocol
 
 __all__ = ["NAME", "add_parser", "run", "STATS_N_PATCHES", "STATS_TRIALS",
            "STATS_WINDOWS"]
@@ -53,6 +53,10 @@ def add_parser(subparsers):
                         f"{min_analysis_windows()}; windows {ANALYSIS_START}..N-1 are "
                         f"analysed, after the transient from the prior "
                         f"(default %(default)s)")
+    p.add_argument("--window-ms", type=positive_float, default=None, metavar="MS",
+                   help=f"window length of the network in ms (default "
+                        f"{DEFAULT_WINDOW_S * 1e3:g}; the documented time scale is "
+                        f"20, see docs/cortex-comparison.md)")
     p.add_argument("--count-windows", type=positive_int, default=5, metavar="W",
                    help="windows per spike count of the Fano factor and noise "
                         "correlations (default %(default)s: 0.5 s)")
@@ -81,6 +85,7 @@ def add_parser(subparsers):
     add_cluster_arguments(p)
     add_nwb_arguments(p)
     add_protocol_arguments(p)
+    add_gain_noise_argument(p)
     return p
 
 
@@ -115,7 +120,9 @@ def run(args):
         args.n_patches = STATS_N_PATCHES
     x, source = load_input_patches(args, params,
                                    limit=n_patches if args.patches is not None else None)
-    net = SpikingIPVAE(params, realization=args.realization, device=args.device)
+    net = SpikingIPVAE(params, realization=args.realization, device=args.device,
+                       gain_noise=args.gain_noise,
+                       window=None if args.window_ms is None else args.window_ms * 1e-3)
     start = time.perf_counter()
     with no_runaway_warnings(), scheduler_client(args) as client:
         run_net = functools.partial(net.run, progress=False if args.quiet else None,
@@ -140,22 +147,27 @@ def run(args):
     if args.figure:
         from ..plotting import plot_cortex_comparison
         pyplot().close(plot_cortex_comparison(rows, path=args.figure))
+    window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
     if args.json:
         print_json(dict(command=NAME, model=args.model, patches=args.patches,
                         source=source, n_patches=int(x.shape[0]), trials=args.trials,
                         n_windows=args.windows, count_windows=args.count_windows,
                         realization=args.realization, device=args.device,
                         seed=args.seed, n_gratings=int(exp.gratings.n_patches),
+                        gain_noise=args.gain_noise, window_s=window_s,
+                        inside=stats.inside_summary(rows),
                         seconds=seconds, values=exp.values, rows=rows,
                         runaway_patches=runaway, figure=args.figure, nwb=args.nwb))
         return 0
-    window_s = exp.natural.info.get("window_s", DEFAULT_WINDOW_S)
     print(f"{PROG} stats: model {model_label(args.model)} (K={params.n_latents}), "
           f"{args.realization} realization on {args.device}; {x.shape[0]} patches "
           f"({source}) x {args.trials} trials x {args.windows} windows of "
           f"{window_s * 1e3:g} ms, windows {ANALYSIS_START}-{args.windows - 1} "
           f"analysed; {exp.gratings.n_patches} gratings; {seconds:.1f} s{where}")
     print(stats.format_cortex_table(rows))
+    inside = stats.inside_summary(rows)
+    print(f"{inside['n_inside']} of {inside['n_ranged']} ranged measures inside their V1 "
+          f"range" + (f" (gain noise {args.gain_noise:g})" if args.gain_noise else ""))
     if any(runaway.values()):
         print(f"runaway: {runaway['natural']} of {exp.natural.n_patches} trials and "
               f"{runaway['gratings']} gratings drove neurons to the upper clamp of u")

@@ -67,7 +67,7 @@ class NetworkJob(NamedTuple):
     blank: object = None
 
 
-def run_chunk(job, drive, replay, seed, x):
+def run_chunk(job, drive, replay, seed, x, gain=None):
     """
     The network on one chunk of inputs: the kernel of `SpikingIPVAE.run`.
 
@@ -88,6 +88,8 @@ def run_chunk(job, drive, replay, seed, x):
     x : ndarray, shape (n, n_pixels), or None
         The chunk's patches (for the read-outs; None in sequence mode, whose
         read-outs `~ipvae_snn.sequences.SequenceResult` computes).
+    gain : ndarray, shape (n, n_windows), optional
+        The shared gain of each window (``job.spec.gain``, the shared-gain variant).
 
     Returns
     -------
@@ -111,7 +113,8 @@ def run_chunk(job, drive, replay, seed, x):
             f"caller {job.key}): its ipvae-snn, Brian2 or equations differ from the "
             f"caller's; install the same versions everywhere")
     backend = get_backend(job.device)(n_jobs=1, cache_dir=job.cache_dir)
-    raw, timing = backend.run_chunk(job, drive, replay, seed)
+    raw, timing = (backend.run_chunk(job, drive, replay, seed) if gain is None
+                   else backend.run_chunk(job, drive, replay, seed, gain=gain))
     t0 = time.perf_counter()
     collector = ResultCollector(job.params, job.spec, x, job.windows, n_inputs=len(drive))
     collector.add(slice(0, len(drive)), raw)
@@ -241,7 +244,7 @@ class RuntimeBackend(Backend):
         # Building the objects dominates a runtime run: one run for the batch.
         return n_inputs
 
-    def run_chunk(self, job, drive, replay, seed):
+    def run_chunk(self, job, drive, replay, seed, gain=None):
         from brian2 import prefs
         from brian2 import seed as brian_seed
         from brian2.devices.device import reset_device
@@ -258,8 +261,9 @@ class RuntimeBackend(Backend):
                 if spec.sequence:         # a drive and a blank flag per window
                     rows = np.asarray(drive).reshape(-1, spec.n_latents)
                     blank = np.tile(job.blank, len(drive))
-                net, group, _, monitors = builder.build_objects(spec, job.values, rows,
-                                                                rep, blank)
+                net, group, _, monitors = builder.build_objects(
+                    spec, job.values, rows, rep, blank,
+                    None if gain is None else np.asarray(gain, float).ravel())
                 brian_seed(seed)
                 with builder.input_grids():
                     net.run(builder.run_duration(spec, spec.slots),

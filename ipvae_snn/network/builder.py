@@ -27,13 +27,15 @@ __all__ = ["NetworkSpec", "RunValues", "run_values", "build_objects", "run_durat
            "brian_prefs", "input_grids", "code_digest", "program_code_digest",
            "batched_values", "drive_layout", "replay_layout",
            "PROGRAM_CODE", "BRIAN_LOCK",
-           "GROUP", "SYNAPSES", "DRIVE", "REPLAY", "BLANK"]
+           "GROUP", "SYNAPSES", "DRIVE", "REPLAY", "BLANK", "GAIN"]
 
 # Names of the Brian2 objects (they appear in run arguments and file names).
 GROUP, SYNAPSES, DRIVE, REPLAY = ("ipvae_neurons", "ipvae_lateral", "drive_input",
                                   "replay_counts")
 #: The blank flag of each window of a stimulus sequence (sequence mode).
 BLANK = "blank_input"
+#: The shared gain of each window of each input (the shared-gain variant).
+GAIN = "gain_input"
 
 # The code that decides what a compiled program computes, by module: names of
 # functions and classes (None: the whole module). Its syntax tree — not its
@@ -163,7 +165,7 @@ class NetworkSpec:
 
     def __init__(self, realization, n_latents, n_windows, inputs_per_run,
                  window_s, steps_per_window, record_u, replay, dtype, profile=False,
-                 sequence=False, batch=1):
+                 sequence=False, batch=1, gain=False):
         self.realization = realization
         self.n_latents = int(n_latents)
         self.n_windows = int(n_windows)
@@ -183,6 +185,11 @@ class NetworkSpec:
         self.profile = bool(profile)
         # sequence mode: a drive per window and the blank flag (`build_objects`)
         self.sequence = bool(sequence)
+        # the shared-gain variant: a gain per window of each input (`build_objects`)
+        self.gain = bool(gain)
+        if self.batch > 1 and (self.sequence or self.gain):
+            # a drive and a gain per window of the whole group: one input at a time
+            raise ValueError("sequence mode and the shared gain need batch == 1")
 
     @property
     def dt_s(self):
@@ -211,9 +218,12 @@ class NetworkSpec:
         and Brian2's version.
         """
         import brian2
-        text = json.dumps(dict(vars(self), brian2=brian2.__version__,
-                               code=program_code_digest(),
-                               equations=_equations.load(self.realization)),
+        spec, eqs = dict(vars(self)), _equations.load(self.realization)
+        if not self.gain:     # the default's key does not see the variant
+            del spec["gain"]
+            eqs = {k: v for k, v in eqs.items() if not k.startswith("gain_")}
+        text = json.dumps(dict(spec, brian2=brian2.__version__,
+                               code=program_code_digest(), equations=eqs),
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -286,7 +296,7 @@ def _sequence_code(eqs):
             eqs.get("sequence_on_pre", eqs["on_pre"]))
 
 
-def build_objects(spec, values, drive, replay, blank=None):
+def build_objects(spec, values, drive, replay, blank=None, gain=None):
     """
     The Brian2 objects of one network, from the equation texts.
 
@@ -303,6 +313,8 @@ def build_objects(spec, values, drive, replay, blank=None):
         values are one copy's (`batched_values`).
     blank : ndarray, shape (inputs_per_run * n_windows,), optional
         Sequence mode: 1 in the windows of a blank, 0 elsewhere.
+    gain : ndarray, shape (inputs_per_run * n_windows,), optional
+        With ``spec.gain``: the shared gain of each window (``[gain_neuron]``).
 
     Returns
     -------
@@ -332,6 +344,11 @@ def build_objects(spec, values, drive, replay, blank=None):
     else:
         namespace = {DRIVE: TimedArray(drive_layout(spec, drive), dt=input_dt,
                                        name=DRIVE)}
+    if spec.gain:          # the variant's rate, drawn times the window's gain
+        rate = {_defined(line): line for line in eqs["gain_neuron"].splitlines()
+                if line.strip() and not line.lstrip().startswith("#")}
+        model = "\n".join(rate.pop(_defined(line), line) for line in model.splitlines())
+        namespace[GAIN] = TimedArray(gain, dt=dt * spec.steps_per_window, name=GAIN)
     namespace["softplus"] = softplus_function()
     draw = eqs.get("draw")
     if spec.replay:

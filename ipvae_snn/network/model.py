@@ -23,6 +23,7 @@ from ..validation import (InvalidTypeError, InvalidValueError, check_choice,
                           check_float_dtype, check_int, check_neurons,
                           check_number, check_record_windows, check_seed)
 from ..executor import make_executor
+from ..sampling import DEFAULT_GAIN_TAU, check_gain_noise, gain_process
 from ..sequences import SequenceResult, StimulusSequence, check_sequence
 from .backends import NetworkJob, get_backend, run_chunk, stop_call
 from .builder import NetworkSpec, run_values
@@ -104,6 +105,11 @@ class SpikingIPVAE:
     profile : bool
         Standalone only: time each Brian2 code object (reported in
         ``result.info["timing"]["profile"]``, seconds summed over runs).
+    gain_noise, gain_tau : float
+        The opt-in shared-gain variant (`ipvae_snn.sampling`): each input's
+        counts drawn at g_t times the rate, g a gamma process of mean 1, SD
+        ``gain_noise``, correlation time ``gain_tau`` windows (its own random
+        stream); 0 (the default) is off and builds the default program.
 
     Raises
     ------
@@ -131,7 +137,8 @@ class SpikingIPVAE:
     def __init__(self, params, realization="window", device="cpp_standalone",
                  window=None, dt=None, max_count=None, record_u=None,
                  dtype="float64", n_jobs=None, inputs_per_run=None, cache_dir=None,
-                 runaway_margin=1.0, profile=False, batch=None):
+                 runaway_margin=1.0, profile=False, batch=None, gain_noise=0.0,
+                 gain_tau=DEFAULT_GAIN_TAU):
         if not isinstance(params, IPVAEParams):
             raise InvalidTypeError(f"params must be an IPVAEParams, got "
                                    f"{type(params).__name__}")
@@ -161,6 +168,8 @@ class SpikingIPVAE:
         self.cache_dir = cache_dir or default_cache_dir()
         self.runaway_margin = check_number(runaway_margin, "runaway_margin")
         self.profile = bool(profile)
+        #: The shared-gain variant's SD and correlation time (`ipvae_snn.sampling`).
+        self.gain_noise, self.gain_tau = check_gain_noise(gain_noise, gain_tau)
         #: Number of standalone programs compiled by this object (cache misses).
         self.n_builds = 0
 
@@ -306,19 +315,24 @@ class SpikingIPVAE:
         backend = get_backend(self.device)(n_jobs=self.n_jobs, cache_dir=self.cache_dir)
         per_run = backend.inputs_per_run(n, n_windows, self.inputs_per_run)
         # a sequence's trials run one after another (its drive changes every
-        # window); patches may sit side by side (`batch`)
-        batch = 1 if sequence is not None else self.batch
+        # window), as do inputs under a shared gain (one gain per window of the
+        # whole group); otherwise patches may sit side by side (`batch`)
+        batch = 1 if sequence is not None or self.gain_noise > 0 else self.batch
         per_run = -(-per_run // batch) * batch              # whole slots of every copy
         spec = NetworkSpec(self.realization, p.n_latents, n_windows, per_run, self.window_s,
                            self.steps_per_window, self.record_u, replay_counts is not None,
                            self.dtype.name,
                            profile=self.profile and backend.supports_profile,
-                           sequence=sequence is not None, batch=batch)
+                           sequence=sequence is not None, batch=batch,
+                           gain=self.gain_noise > 0)
         chunks = [slice(s, min(s + per_run, n)) for s in range(0, n, per_run)]
         self._check_memory(spec, x if sequence is None else sequence.stimuli.reshape(
             -1, p.n_pixels), windows, min(self.n_jobs, len(chunks)), n)
-        seeds = [int(ss.generate_state(1)[0]) for ss in
-                 np.random.SeedSequence(seed).spawn(len(chunks))]
+        root = np.random.SeedSequence(seed)
+        seeds = [int(ss.generate_state(1)[0]) for ss in root.spawn(len(chunks))]
+        # the variant's gains: a stream spawned after the chunks' (theirs unchanged)
+        gains = None if not spec.gain else gain_process(
+            n, n_windows, self.gain_noise, self.gain_tau, seed=root.spawn(1)[0])
         executor = make_executor(client, self.n_jobs)
         bar = ProgressBar(n, desc=f"{self.realization} network", enabled=progress,
                           unit=" trials" if sequence is not None else " patches")
@@ -347,7 +361,8 @@ class SpikingIPVAE:
             where = executor.map(
                 run_chunk, job,
                 [(drive[sl], None if replay_counts is None else replay_counts[sl], s,
-                  None if xs is None else xs[sl]) for sl, s in zip(chunks, seeds)],
+                  None if xs is None else xs[sl]) + (() if gains is None else (gains[sl],))
+                 for sl, s in zip(chunks, seeds)],
                 on_result, name="network", serial=not backend.thread_safe,
                 imports=("brian2",), on_cancel=lambda: stop_call(job.call))
         finally:
@@ -371,7 +386,8 @@ class SpikingIPVAE:
             runaway_margin=self.runaway_margin, inputs_per_run=per_run,
             batch=batch,
             n_jobs=self.n_jobs, replay=spec.replay, seconds=timing["total_s"],
-            timing=timing)
+            timing=timing, **({} if gains is None else dict(gain_noise=self.gain_noise,
+                                                            gain_tau=self.gain_tau)))
 
     def _check_memory(self, spec, x, windows, n_parallel, n):
         """

@@ -129,7 +129,8 @@ class CppStandaloneBackend(Backend):
             with builder.brian_prefs(spec.dtype), builder.input_grids():
                 net, group, lateral, monitors = builder.build_objects(
                     spec, values, np.zeros((rows, k)), replay,
-                    np.zeros(rows) if spec.sequence else None)
+                    np.zeros(rows) if spec.sequence else None,
+                    np.ones(p * spec.n_windows) if spec.gain else None)
                 net.add(*self._device_objects(spec))
                 seed_code = self._seed_code()
                 if seed_code:
@@ -209,6 +210,8 @@ class CppStandaloneBackend(Backend):
                     replay=f"{r}.values")
         if spec.sequence:
             args["blank"] = f"{b}.values"
+        if spec.gain:
+            args["gain"] = f"{builder.GAIN}.values"
         dtypes = {name: np.dtype(group.variables[name].dtype).str for name in values.arrays}
         dtypes.update(w=np.dtype(lateral.variables["w"].dtype).str,
                       drive=np.dtype(group.namespace[d].values.dtype).str,
@@ -216,6 +219,8 @@ class CppStandaloneBackend(Backend):
                               if spec.replay else None))
         if spec.sequence:
             dtypes["blank"] = np.dtype(group.namespace[b].values.dtype).str
+        if spec.gain:
+            dtypes["gain"] = np.dtype(group.namespace[builder.GAIN].values.dtype).str
         return dict(binary="main", results=results, args=args, dtypes=dtypes,
                     spec=vars(spec) | {"dtype": np.dtype(spec.dtype).name},
                     device=self.name)
@@ -233,12 +238,12 @@ class CppStandaloneBackend(Backend):
                 description=f"the {job.spec.realization} network for {self.name}",
                 progress=job.verbose, damaged=damaged)
 
-    def run_chunk(self, job, drive, replay, seed):
+    def run_chunk(self, job, drive, replay, seed, gain=None):
         t0 = time.perf_counter()
         program, built = self._program(job)
         build_s = time.perf_counter() - t0
         try:
-            raw, run_s = self._run_program(program, job, drive, replay, seed)
+            raw, run_s = self._run_program(program, job, drive, replay, seed, gain)
         except ProgramCrashed as exc:
             if built:
                 raise RuntimeError(
@@ -248,11 +253,11 @@ class CppStandaloneBackend(Backend):
             t0 = time.perf_counter()
             program, built = self._program(job, damaged=program)
             build_s += time.perf_counter() - t0
-            raw, run_s = self._run_program(program, job, drive, replay, seed)
+            raw, run_s = self._run_program(program, job, drive, replay, seed, gain)
         return raw, dict(build_s=build_s, run_s=run_s, compiled=built)
 
     @staticmethod
-    def _run_program(program, job, drive, replay, seed):
+    def _run_program(program, job, drive, replay, seed, gain=None):
         """One run of ``program`` in a folder of its own; its arrays and seconds."""
         t0 = time.perf_counter()
         values = builder.batched_values(job.values, job.spec.batch)
@@ -262,7 +267,7 @@ class CppStandaloneBackend(Backend):
             args = (program.scalar_args(values.constants)
                     + program.write_inputs(folder, dict(values.arrays, w=values.weights))
                     + program.write_inputs(run_dir, _chunk_inputs(job.spec, drive, replay,
-                                                                  job.blank)))
+                                                                  job.blank, gain)))
             raw = program.run(os.path.join(run_dir, "results"), args, seed,
                               children=children)
         return raw, time.perf_counter() - t0
@@ -272,10 +277,11 @@ class CppStandaloneBackend(Backend):
 _BUILD_LOCK = threading.Lock()
 
 
-def _chunk_inputs(spec, drive, replay, blank=None):
+def _chunk_inputs(spec, drive, replay, blank=None, gain=None):
     """
     Run-argument arrays of one run: its drives (and replayed counts), padded;
-    in sequence mode a drive per window and the ``blank`` flag of each window.
+    in sequence mode a drive per window and the ``blank`` flag of each window;
+    with ``spec.gain`` the shared gain of each window of each input.
     """
     if spec.sequence:
         padded = np.zeros((spec.inputs_per_run, spec.n_windows, spec.n_latents))
@@ -286,6 +292,10 @@ def _chunk_inputs(spec, drive, replay, blank=None):
         arrays = {"drive": builder.drive_layout(spec, drive)}
     if spec.replay:
         arrays["replay"] = builder.replay_layout(spec, replay)
+    if spec.gain:         # padded inputs run at gain 1
+        g = np.ones((spec.inputs_per_run, spec.n_windows))
+        g[:len(drive)] = gain
+        arrays["gain"] = g.ravel()
     return arrays
 
 

@@ -26,7 +26,8 @@ Examples
 
 from .cortex import plot_cortex_comparison, plot_tuning_curves
 from .figure import check_figure_path, save_figure
-from .protocols import (plot_contrast_protocol, plot_mean_matched_fano,
+from .protocols import (plot_contrast_protocol, plot_mean_matched_fano, plot_onset_protocol,
+                        plot_sensitivity,
                         plot_natural_scenes_protocol, plot_noise_correlation_protocol,
                         plot_rates_by_window)
 from .readout import plot_dictionary, plot_reconstructions, plot_window_curves
@@ -35,5 +36,6 @@ from .spikes import plot_membrane_traces, plot_raster
 __all__ = ["plot_reconstructions", "save_figure", "check_figure_path", "plot_raster",
            "plot_membrane_traces", "plot_dictionary", "plot_window_curves",
            "plot_cortex_comparison", "plot_tuning_curves", "plot_mean_matched_fano",
-           "plot_contrast_protocol", "plot_noise_correlation_protocol",
+           "plot_contrast_protocol", "plot_onset_protocol", "plot_sensitivity",
+           "plot_noise_correlation_protocol",
            "plot_natural_scenes_protocol", "plot_rates_by_window"]

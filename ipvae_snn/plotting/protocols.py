@@ -11,7 +11,8 @@ import numpy as np
 
 from .figure import finish, pyplot
 
-__all__ = ["plot_mean_matched_fano", "plot_contrast_protocol",
+__all__ = ["plot_mean_matched_fano", "plot_onset_protocol", "plot_sensitivity",
+           "plot_contrast_protocol",
            "plot_noise_correlation_protocol", "plot_natural_scenes_protocol",
            "plot_rates_by_window"]
 
@@ -75,6 +76,105 @@ def plot_mean_matched_fano(fano, times=None, onset=None, path=None, title=None):
         ax.spines[["top", "right"]].set_visible(False)
     return finish(fig, title or f"Mean-matched Fano factor ({fano.n_points} points, "
                                 f"{100 * fano.kept:.0f} % kept)", path)
+
+
+def plot_onset_protocol(protocols, labels=None, path=None, title=None):
+    """
+    The mean-matched Fano factor (with its 95 % band) and the mean rate
+    around stimulus onset (`ipvae_snn.stats.onset_protocol`), one line per
+    run (e.g. the default model and the shared-gain variant); dashed: the
+    means before and after onset that the protocol reports.
+
+    Parameters
+    ----------
+    protocols : OnsetProtocol or sequence of OnsetProtocol
+    labels : sequence of str, optional
+    path, title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if hasattr(protocols, "matched"):
+        protocols = [protocols]
+    labels = labels or [f"gain noise {p.settings['gain_noise']:g}" for p in protocols]
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, layout="constrained",
+                               height_ratios=(2, 1))
+    for p, label, color in zip(protocols, labels, ("k", "tab:red", "tab:blue", "tab:green")):
+        t = p.times_s * 1e3
+        m = p.matched
+        a.fill_between(t, m.ci[:, 0], m.ci[:, 1], color=color, alpha=0.15, lw=0)
+        a.plot(t, m.fano, "-", color=color, lw=1.5,
+               label=f"{label}: {p.fano_before:.3f} → {p.fano_after:.3f}")
+        pre, post = t <= 0, t >= p.settings["count_windows"] * p.settings["window_s"] * 1e3
+        a.plot(t[pre], np.full(pre.sum(), p.fano_before), "--", color=color, lw=0.8)
+        a.plot(t[post], np.full(post.sum(), p.fano_after), "--", color=color, lw=0.8)
+        b.plot(t, p.rate_hz, "-", color=color, lw=1.2, label=label)
+    a.axhline(1.0, color="0.6", ls=":", lw=0.8)
+    a.set_ylabel("mean-matched Fano factor")
+    a.legend(fontsize=7, frameon=False, title="before → after onset", title_fontsize=7)
+    b.set_ylabel("mean rate (spikes/s)")
+    b.set_xlabel("time from stimulus onset (ms, end of each count)")
+    for ax in (a, b):
+        ax.axvline(0.0, color="tab:blue", lw=0.8)
+        ax.spines[["top", "right"]].set_visible(False)
+    s = protocols[0].settings
+    return finish(fig, title or (
+        f"Onset: blank → stimulus ({s['n_stimuli']} {s['stimulus']} stimuli x "
+        f"{s['n_trials']} trials, counts of {s['count_windows']} windows of "
+        f"{s['window_s'] * 1e3:g} ms, {s['realization']})"), path)
+
+
+def plot_sensitivity(points, path=None, title=None):
+    """
+    How each ranged measure of the cortex table moves with the gain noise, the
+    window length and the spike cost (`ipvae_snn.stats.cortex_sensitivity`):
+    one panel per axis, each measure's value placed relative to its V1 range
+    (0 at its low end, 1 at its high end: the grey band is inside).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    axes_names = [a for a in ("gain_noise", "window_s", "cost_scale")
+                  if any(p["axis"] == a for p in points)]
+    labels = dict(gain_noise="gain noise SD σ", window_s="window length (ms)",
+                  cost_scale="spike cost (x the default's)")
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(axes_names), figsize=(4 * len(axes_names), 4.2),
+                             layout="constrained", sharey=True, squeeze=False)
+    measures = [r for r in points[0]["rows"] if r["low"] is not None]
+    colors = plt.get_cmap("tab10")
+    for ax, name in zip(axes[0], axes_names):
+        pts = [p for p in points if p["axis"] == name]
+        x = np.array([p[name] for p in pts]) * (1e3 if name == "window_s" else 1)
+        ax.axhspan(0, 1, color="0.88", lw=0, zorder=0)
+        for i, m in enumerate(measures):
+            rows = [next(r for r in p["rows"] if r["measure"] == m["measure"]) for p in pts]
+            y = [np.nan if r["network"] is None else
+                 (r["network"] - r["low"]) / (r["high"] - r["low"]) for r in rows]
+            ax.plot(x, y, "o-", color=colors(i), lw=1.2, ms=3, label=m["label"])
+        for p, xi in zip(pts, x):
+            failed = bool(p.get("error"))      # e.g. activity at the clamp: no statistics
+            ax.annotate("no statistics\n(runaway)" if failed else
+                        f"{p['n_inside']}/{p['n_ranged']}", (xi, 1.0), fontsize=7,
+                        color="tab:red" if failed else "k", xytext=(0, 4),
+                        textcoords="offset points", ha="center")
+            if failed:
+                ax.axvline(xi, color="tab:red", lw=0.8, ls=":")
+        if name == "window_s":
+            ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_xlabel(labels[name])
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].set_ylabel("place in the V1 range (0: low end, 1: high end)")
+    axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    held = next((p for p in points if p["axis"] == "cost_scale"), points[-1])
+    return finish(fig, title or (
+        f"Cortex table against each axis alone (reference; the others at gain noise "
+        f"{held['gain_noise']:g}, {held['window_s'] * 1e3:g} ms windows, spike cost x1); "
+        f"n/m: ranged measures inside"), path)
 
 
 def plot_contrast_protocol(protocol, path=None, title=None):

@@ -69,7 +69,10 @@ from .fano import (MeanMatchedFano, mean_matched_fano, onset_aligned_counts,
 from .protocols import (DEFAULT_CONTRASTS, ContrastProtocol, NaturalScenesProtocol,
                         NoiseCorrelationProtocol, confirmed_ranges, contrast_protocol,
                         load_protocol_reference, natural_scenes_protocol,
-                        noise_correlation_protocol, protocol_stimuli)
+                        noise_correlation_protocol, OnsetProtocol, onset_protocol,
+                        protocol_stimuli)
+from .sensitivity import (SENSITIVITY_COSTS, SENSITIVITY_GAINS, SENSITIVITY_WINDOWS_S,
+                          cortex_sensitivity, inside_summary)
 from .timescale import (DOCUMENTED_WINDOW_S, TIMESCALE_SOURCES, WINDOW_LENGTHS_S,
                         rates_by_window)
 from .cortex import cortex_table, format_cortex_table, load_cortex_reference
@@ -108,11 +111,13 @@ __all__ = [
     "image_selectivity", "reliability", "allen_lifetime_sparseness",
     "natural_scenes_metrics", "NaturalScenesMetrics", "ALLEN_THRESHOLDS",
     # protocols and the time scale
-    "contrast_protocol", "ContrastProtocol", "noise_correlation_protocol",
+    "onset_protocol", "OnsetProtocol", "contrast_protocol", "ContrastProtocol",
+    "noise_correlation_protocol",
     "NoiseCorrelationProtocol", "natural_scenes_protocol", "NaturalScenesProtocol",
     "protocol_stimuli", "load_protocol_reference", "confirmed_ranges",
     "DEFAULT_CONTRASTS", "rates_by_window", "DOCUMENTED_WINDOW_S", "WINDOW_LENGTHS_S",
-    "TIMESCALE_SOURCES",
+    "TIMESCALE_SOURCES", "cortex_sensitivity", "inside_summary", "SENSITIVITY_GAINS",
+    "SENSITIVITY_WINDOWS_S", "SENSITIVITY_COSTS",
     # experiments and the cortex comparison
     "repeat_trials", "trial_counts", "network_statistics", "cortex_experiment",
     "TUNING_ORIENTATIONS",

@@ -34,9 +34,10 @@ from .allen import NaturalScenesMetrics, natural_scenes_metrics
 from .correlations import SIGNAL_BINS, PairCorrelations, pair_correlations
 from .counts import fano_factor, firing_rates, noise_correlation, pair_values
 from .experiments import repeat_trials, trial_counts
-from .fano import MeanMatchedFano, mean_matched_fano
+from .fano import MeanMatchedFano, mean_matched_fano, onset_aligned_counts
 
-__all__ = ["contrast_protocol", "ContrastProtocol", "noise_correlation_protocol",
+__all__ = ["onset_protocol", "OnsetProtocol", "contrast_protocol", "ContrastProtocol",
+           "noise_correlation_protocol",
            "NoiseCorrelationProtocol", "natural_scenes_protocol", "NaturalScenesProtocol",
            "protocol_stimuli", "load_protocol_reference", "confirmed_ranges",
            "DEFAULT_CONTRASTS"]
@@ -46,10 +47,10 @@ __all__ = ["contrast_protocol", "ContrastProtocol", "noise_correlation_protocol"
 DEFAULT_CONTRASTS = (0.125, 0.25, 0.5, 1.0)
 
 
-def _runner(params, run):
+def _runner(params, run, gain_noise=0.0):
     if run is None:
         from ..reference import infer
-        return functools.partial(infer, params, warn=False)
+        return functools.partial(infer, params, warn=False, gain_noise=gain_noise)
     return check_callable(run, "run", "run(patches, n_windows, seed=..., record_windows=...)")
 
 
@@ -152,7 +153,8 @@ class ContrastProtocol(NamedTuple):
 
 def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="gratings",
                       n_stimuli=16, n_trials=20, n_windows=101, count_windows=5,
-                      min_mean_count=1.0, seed=0, patches=None, progress=None):
+                      min_mean_count=1.0, seed=0, patches=None, progress=None,
+                      gain_noise=0.0):
     """
     Fano factor, noise correlation and rate at several contrasts.
 
@@ -165,7 +167,8 @@ def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="g
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     contrasts : sequence of float
         At least 2 (the issue asks for 4+); default `DEFAULT_CONTRASTS`.
     stimulus, n_stimuli, patches
@@ -186,7 +189,7 @@ def contrast_protocol(params, run=None, contrasts=DEFAULT_CONTRASTS, stimulus="g
     Churchland et al. (2010) for the mean matching; Cohen & Kohn (2011) for
     r_sc and its dependence on firing rate.
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     contrasts = np.asarray(contrasts, dtype=np.float64).ravel()
     if contrasts.size < 2 or np.any(contrasts <= 0) or not np.isfinite(contrasts).all():
         raise InvalidValueError(f"contrasts: expected at least 2 positive contrasts, got "
@@ -259,7 +262,7 @@ def _slope(x, y):
 
 def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=30,
                                n_trials=20, n_windows=101, count_windows=5,
-                               edges=SIGNAL_BINS, seed=0, patches=None):
+                               edges=SIGNAL_BINS, seed=0, patches=None, gain_noise=0.0):
     """
     Noise correlation against signal correlation and against receptive-field
     overlap (the correlation of two neurons' columns of Φ), binned as Cohen &
@@ -269,7 +272,8 @@ def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=3
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     stimulus, n_stimuli, patches
         See `protocol_stimuli` (contrast 1); r_signal is the correlation of
         the mean responses over these stimuli.
@@ -284,7 +288,7 @@ def noise_correlation_protocol(params, run=None, stimulus="natural", n_stimuli=3
     -------
     NoiseCorrelationProtocol
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     x = protocol_stimuli(stimulus, n_stimuli, 1.0, seed=seed, patches=patches)
     _, cond, window_s = _trial_blocks(run, x, n_trials, n_windows, count_windows, seed)
     pairs = pair_correlations(cond, phi=params.phi, edges=edges)
@@ -310,7 +314,7 @@ class NaturalScenesProtocol(NamedTuple):
 
 
 def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_windows=12,
-                            seed=0, patches=None):
+                            seed=0, patches=None, gain_noise=0.0):
     """
     The Allen Brain Observatory's natural-scenes metrics of the model's
     neurons: each image is flashed ``n_trials`` times and the windows of each
@@ -321,7 +325,8 @@ def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_window
     ----------
     params : IPVAEParams
     run : callable, optional
-        Default: the reference algorithm.
+        Default: the reference algorithm (with ``gain_noise``, the shared-gain
+        variant of `ipvae_snn.sampling`; a ``run`` of your own sets its own).
     n_images : int
         Held-out natural patches (or ``patches``), each at its own contrast.
     n_trials : int
@@ -337,7 +342,7 @@ def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_window
     -------
     NaturalScenesProtocol
     """
-    run = _runner(params, run)
+    run = _runner(params, run, gain_noise)
     n_images = check_int(n_images, "n_images", 2)
     n_trials = check_int(n_trials, "n_trials", 2)
     n_windows = check_int(n_windows, "n_windows", 2)
@@ -353,6 +358,131 @@ def natural_scenes_protocol(params, run=None, n_images=30, n_trials=20, n_window
                     n_windows=int(n_windows), seed=int(seed),
                     window_s=float(result.info.get("window_s", DEFAULT_WINDOW_S)))
     return NaturalScenesProtocol(metrics, metrics.summary(), settings)
+
+
+class OnsetProtocol(NamedTuple):
+    """
+    What `onset_protocol` measured, one entry per time bin around onset:
+    ``times_s`` (the end of each bin's count, relative to onset),
+    ``matched`` (`MeanMatchedFano` over the bins, onsets as conditions),
+    ``rate_hz`` (mean rate over every neuron and onset); ``fano_before`` /
+    ``fano_after`` (mean of the mean-matched Fano factor over the bins whose
+    count lies wholly in the blank before onset / wholly in the stimulus),
+    ``change`` (after − before) and the same without matching
+    (``fano_all_before``, ``fano_all_after``); and the settings.
+    """
+
+    times_s: np.ndarray
+    matched: MeanMatchedFano
+    rate_hz: np.ndarray
+    fano_before: float
+    fano_after: float
+    change: float
+    fano_all_before: float
+    fano_all_after: float
+    settings: dict
+
+    def to_dict(self):
+        """JSON-ready values."""
+        m = self.matched
+        return dict(times_s=self.times_s.tolist(), fano=_nan_none(m.fano),
+                    fano_all=_nan_none(m.fano_all), rate_hz=self.rate_hz.tolist(),
+                    mean_count_kept=_nan_none(m.mean), kept_fraction=m.kept,
+                    n_points=m.n_points, fano_before=self.fano_before,
+                    fano_after=self.fano_after, change=self.change,
+                    fano_all_before=self.fano_all_before,
+                    fano_all_after=self.fano_all_after, settings=self.settings)
+
+
+def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus_windows=30,
+                   blank_windows=30, before=20, count_windows=3, stimulus="natural",
+                   contrast=1.0, bin_width=0.25, seed=0, patches=None, gain_noise=0.0,
+                   window_s=None):
+    """
+    The mean-matched Fano factor and the rate around stimulus onset
+    (Churchland et al. 2010): blank, stimulus, blank, over many trials.
+
+    One `~ipvae_snn.sequences.StimulusSequence` shows ``n_stimuli`` stimuli
+    (`protocol_stimuli`), each for ``stimulus_windows`` windows after a blank
+    of ``blank_windows`` (the beliefs relax to the prior), ``n_trials`` times.
+    Counts over ``count_windows`` windows, aligned to each onset
+    (`onset_aligned_counts`; each onset a condition, as Churchland et al. take
+    each stimulus), go to `mean_matched_fano`.
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    run_sequence : callable, optional
+        ``run_sequence(sequence, seed=...)`` returning a `SequenceResult`;
+        default the reference algorithm (`ipvae_snn.reference.infer_sequence`
+        with ``gain_noise``); ``SpikingIPVAE(params).run_sequence`` for the
+        spiking network.
+    n_stimuli, n_trials, stimulus_windows, blank_windows : int
+    before : int
+        Time bins before onset (at most ``blank_windows - count_windows + 1``).
+    count_windows : int
+        Windows per count (Churchland et al.: 50 ms; 3 windows are 60 ms at the
+        documented 20 ms per window).
+    stimulus, contrast, seed, patches
+        As `protocol_stimuli` (``seed`` also seeds the run).
+    bin_width : float
+        Of the mean matching (`mean_matched_fano`).
+    gain_noise : float
+        The shared-gain variant of the default reference run (`ipvae_snn.sampling`).
+    window_s : float, optional
+        Seconds per window for the times and rates (default: the result's
+        ``window_s``; the reference has no time scale of its own).
+
+    Returns
+    -------
+    OnsetProtocol
+
+    Examples
+    --------
+    >>> import ipvae_snn
+    >>> p = onset_protocol(ipvae_snn.default_params(), n_stimuli=2, n_trials=8,
+    ...                    stimulus_windows=6, blank_windows=8, before=4)
+    >>> p.times_s.shape, bool(p.rate_hz[-1] > p.rate_hz[0])   # onset raises the rate
+    ((10,), True)
+    """
+    from ..sequences import StimulusSequence
+    if run_sequence is None:
+        from ..reference import infer_sequence
+        run_sequence = functools.partial(infer_sequence, params, warn=False,
+                                         gain_noise=gain_noise)
+    else:
+        run_sequence = check_callable(run_sequence, "run_sequence",
+                                      "run_sequence(sequence, seed=...)")
+    n_trials = check_int(n_trials, "n_trials", 2)
+    count_windows = check_int(count_windows, "count_windows", 1)
+    stimulus_windows = check_int(stimulus_windows, "stimulus_windows", count_windows)
+    blank_windows = check_int(blank_windows, "blank_windows", count_windows)
+    before = check_int(before, "before", 1, blank_windows - count_windows + 1)
+    x = protocol_stimuli(stimulus, check_int(n_stimuli, "n_stimuli", 1), contrast, seed,
+                         patches)
+    seq = StimulusSequence(x, stimulus_windows, blank_windows, trials=n_trials)
+    result = run_sequence(seq, seed=seed)
+    aligned, offsets = onset_aligned_counts(result.counts, seq.onsets, before,
+                                            stimulus_windows, count_windows)
+    matched = mean_matched_fano(aligned, bin_width=bin_width, seed=seed)
+    window_s = float(result.window_s if window_s is None else window_s)
+    pre, post = offsets < 0, offsets >= count_windows - 1
+
+    def mean(a, where):            # NaN where matching kept no point
+        v = a[where][np.isfinite(a[where])]
+        return float(v.mean()) if v.size else float("nan")
+
+    settings = dict(n_stimuli=int(x.shape[0]), n_trials=n_trials,
+                    stimulus_windows=stimulus_windows, blank_windows=blank_windows,
+                    before=before, count_windows=count_windows, stimulus=stimulus,
+                    contrast=float(contrast), bin_width=float(bin_width), seed=int(seed),
+                    window_s=window_s, gain_noise=float(result.info.get("gain_noise", 0.0)),
+                    realization=result.info.get("realization"))
+    before_f, after_f = mean(matched.fano, pre), mean(matched.fano, post)
+    return OnsetProtocol((offsets + 1) * window_s, matched,
+                         matched.mean_all / (count_windows * window_s), before_f, after_f,
+                         after_f - before_f, mean(matched.fano_all, pre),
+                         mean(matched.fano_all, post), settings)
 
 
 def load_protocol_reference():
