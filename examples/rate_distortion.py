@@ -11,9 +11,13 @@ patches (chelsea and gravel, the shared split). The script writes
     fraction of zero counts (zero codes for sparse coding), with circles of
     equal distance to the ideal corner (R² = 1 with no spikes), the paper's
     score ``sqrt((1 - R²)² + (1 - zero fraction)²)``; each iP-VAE at
-    T = 16, 64 and 1000, sparse coding swept over its sparsity alpha;
+    T = 16, 64 and 1000 by both of the paper's read-outs (filled: from the
+    spike counts, the network's own output; open: from the rates ``Φ exp(u)``
+    the counts are drawn from, with the counts' zero fraction), sparse coding
+    swept over its sparsity alpha;
 ``rate_distortion_curves.png``
-    R² and zero fraction against the number of inference steps T (Fig. 3);
+    R² (from the counts, and dashed from the rates) and zero fraction against
+    the number of inference steps T (Fig. 3);
 ``rate_distortion.json``
     every point.
 
@@ -109,6 +113,13 @@ def plot_plane(data, windows=(16, 64, 1000)):
             ax.annotate(f"{last['distance']:.3f}", (last["zero_fraction"], last["r2"]),
                         textcoords="offset points", xytext=(6, 4), fontsize=7,
                         color=color)
+            if "r2_rate" in last:              # the rate read-out, same zero fraction
+                ax.plot(last["zero_fraction"], last["r2_rate"], "o", mfc="none",
+                        mec=color, ms=8, label=f"{name}, T={last['T']}, from the rates")
+                ax.annotate(f"{last['distance_rate']:.3f}",
+                            (last["zero_fraction"], last["r2_rate"]),
+                            textcoords="offset points", xytext=(6, 4), fontsize=7,
+                            color=color)
     lo_r2 = min(0.3, min(p["r2"] for p in sc))
     ax.set(xlim=(0.5, 1.0), ylim=(max(lo_r2, -0.1), 1.0),
            xlabel="fraction of zero counts (sparsity)",
@@ -141,6 +152,9 @@ def plot_curves(data):
         color = MODELS.get(name, f"C{(i + 1) % 10}")
         t = [p["T"] for p in pts]
         a.plot(t, [p["r2"] for p in pts], "-o", ms=3, color=color, label=name)
+        if all("r2_rate" in p for p in pts):
+            a.plot(t, [p["r2_rate"] for p in pts], "--", color=color,
+                   label=f"{name}, from the rates")
         b.plot(t, [p["zero_fraction"] for p in pts], "-o", ms=3, color=color,
                label=name)
     for ax, label in ((a, "mean R²"), (b, "fraction of zero counts")):
@@ -163,8 +177,10 @@ def main(argv=None):
         data = measure(args)
     for name, model in data["models"].items():
         last = model["points"][-1]
+        rates = (f"; from the rates R² {last['r2_rate']:.3f}, distance "
+                 f"{last['distance_rate']:.3f}" if "r2_rate" in last else "")
         print(f"{name}: T={last['T']} R² {last['r2']:.3f}, zeros "
-              f"{last['zero_fraction']:.3f}, distance {last['distance']:.3f}")
+              f"{last['zero_fraction']:.3f}, distance {last['distance']:.3f}{rates}")
     best = min(data["sparse_coding"]["points"], key=lambda p: p["distance"])
     print(f"sparse coding, best alpha {best['alpha']:g}: R² {best['r2']:.3f}, zeros "
           f"{best['zero_fraction']:.3f}, distance {best['distance']:.3f}")
