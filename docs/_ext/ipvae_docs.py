@@ -26,7 +26,7 @@ import shutil
 
 DOCS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-__all__ = ["example_argv", "ExampleFigures", "public_modules", "setup"]
+__all__ = ["example_argv", "ExampleFigures", "public_modules", "substitutions", "setup"]
 
 
 def _output_folder(src_file):
@@ -181,10 +181,25 @@ def _write_equations(app):
     _write_if_changed(os.path.join(app.srcdir, "equations.md"), render.render())
 
 
-def _set_numbers(app, config):
+def substitutions():
+    """
+    Every ``{{ name }}`` a page may use: the numbers runs make at build time
+    (`ipvae_numbers.compute`) and those of the committed runs (the examples'
+    and benchmarks' JSON, `ipvae_results.committed`); a name from both is an
+    error.
+    """
     import ipvae_numbers
+    import ipvae_results
     numbers = ipvae_numbers.compute()
-    config.myst_substitutions = {**numbers, **(config.myst_substitutions or {})}
+    committed = ipvae_results.committed()
+    both = sorted(set(numbers) & set(committed))
+    if both:
+        raise ValueError(f"numbers given twice: {both}")
+    return {**numbers, **committed}
+
+
+def _set_numbers(app, config):
+    config.myst_substitutions = {**substitutions(), **(config.myst_substitutions or {})}
 
 
 def _skip_foreign_member(app, what, name, obj, skip, options):
