@@ -341,11 +341,19 @@ ALLOWED_NUMBERS = {
     r"within 0\.02 of the\s+Lasso": "the tolerance a test asserts (tests/test_lca.py)",
     r"σ soft-clamp 3\.45": "a constant of the official code (ipvae_snn.defaults)",
     r"Δ = 0\.1 s by default": "the default window (ipvae_snn.defaults.DEFAULT_WINDOW_S)",
-    # the README is read on GitHub, without substitutions: its scores are
-    # checked against a run by test_quoted_scores_match_a_run instead
-    r"R² \d\.\d{3} with\s+\d+\.\d % zero counts at T = 1000, a rate–distortion"
-    r"\s+distance of \d\.\d{3}|\d\.\d{3} for the official-code model":
-        "the README's scores, checked by test_quoted_scores_match_a_run",
+    r"more than\s+\(0\.5\)": "OFFSET_LIMIT, a constant of ipvae_snn.data",
+    r"at least 0\.6 with no runaway": "the acceptance bar tests/test_own_images.py asserts",
+}
+
+#: Numbers a test checks against a run instead (the issue's other way):
+#: page -> (the pattern of the text it checks, the test).
+CHECKED_NUMBERS = {
+    # the README is read on GitHub, without substitutions
+    "README.md": (r"R² \d\.\d{3} with\s+\d+\.\d % zero counts at T = 1000, a "
+                  r"rate–distortion\s+distance of \d\.\d{3}|\d\.\d{3} for the "
+                  r"official-code model", "test_quoted_scores_match_a_run"),
+    "docs/own-images.md": (r"(?m)^\| (held-out patches x|photo\.png through|raw ).*\|$",
+                           "tests/test_own_images.py::test_the_docs_table_is_a_run"),
 }
 
 
@@ -365,8 +373,10 @@ def _prose(text):
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?:\s?%)?|(?<![\w.])\d[\d,]*\s?%")
 
 
-def _hand_written_numbers(text):
+def _hand_written_numbers(text, page=None):
     prose = _prose(text)
+    if page in CHECKED_NUMBERS:
+        prose = re.sub(CHECKED_NUMBERS[page][0], "", prose)
     for pattern in ALLOWED_NUMBERS:
         prose = re.sub(pattern, "", prose)
     return [" ".join(line.split())[:120] for line in prose.splitlines()
@@ -382,7 +392,7 @@ def test_no_hand_copied_number(page):
     ALLOWED_NUMBERS.
     """
     with open(os.path.join(ROOT, page), encoding="utf-8") as f:
-        found = _hand_written_numbers(f.read())
+        found = _hand_written_numbers(f.read(), page)
     assert not found, f"{page}: numbers written by hand: {found}"
 
 
