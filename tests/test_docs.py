@@ -328,7 +328,7 @@ NUMBERS_EXEMPT = {"docs/cortex-comparison.md", "docs/statistics.md"}
 #: (docs/_ext/ipvae_numbers.py, docs/_ext/ipvae_results.py).
 ALLOWED_NUMBERS = {
     r"arXiv:\d{4}\.\d{5}": "the paper's arXiv identifier",
-    r"(?:Python|CPython|Pythons|brian2cuda|[Bb]rian2|from|to|and)\s+[≥<]?\s?"
+    r"(?:Python|CPython|Pythons|brian2cuda|[Bb]rian2|neo|from|to|and)\s+[≥<]?\s?"
     r"\d+\.\d+(?:\.\d+)?(?:[ab]\d+)?(?:[–/]\d+\.\d+(?:\.\d+)?)*":
         "versions of Python and of the packages the project supports",
     r"(?:×|x)\d+(?:\.\d+)?|\d+(?:\.\d+)?×":
