@@ -181,7 +181,9 @@ def _python_blocks(page):
 #: earlier code, or need a cluster, a GPU or the user's files), by page and
 #: position; every other block is run by the tests below.
 FRAGMENTS = {
+    ("docs/brian2-embedding.md", 1): "the user's own `stimuli` and a Brian2 model around it",
     ("docs/gpu.md", 0): "needs brian2cuda and the user's own group and synapses",
+    ("docs/spiking-lca.md", 0): "the user's `patches`; a standalone build (bench_lca.py runs it)",
     ("docs/hubel-wiesel.md", 0): "continues the page's network `net`",
     ("docs/learning.md", 1): "a 25-minute fit",
     ("docs/learning.md", 2): "needs an official checkpoint folder",
@@ -339,8 +341,15 @@ ALLOWED_NUMBERS = {
     r"default 9\.0, H100/H200": "the default CUDA compute capability (gpu.py)",
     r"within 0\.01 on the": "the tolerance a test asserts (tests/test_embed.py)",
     r"within 0\.02 of the\s+Lasso": "the tolerance a test asserts (tests/test_lca.py)",
-    r"σ soft-clamp 3\.45": "a constant of the official code (ipvae_snn.defaults)",
+    r"σ soft-clamp 3\.45|exp\(3\.45 tanh\(dec_log_sigma / 3\.45\)\)":
+        "a constant of the official code (ipvae_snn.defaults.SIGMA_SOFTCLAMP)",
+    r"(?m)^\| the paper \(official results files.*$|the\s+paper's\s+MNIST\s+row:\s+R²"
+    r"\s+0\.951\s+at\s+84\.4\s+%\s+zeros":
+        "the paper's published scores (PAPER of benchmarks/bench_rate_distortion.py)",
     r"Δ = 0\.1 s by default": "the default window (ipvae_snn.defaults.DEFAULT_WINDOW_S)",
+    r"issue's\s+bar\s+was\s+0\.01|issue's\s+bar:\s+0\.3|at\s+most\s+0\.5\s+%\s+of\s+the\s+"
+    r"patches|by\s+more\s+than\s+0\.005|R²\s+≥\s+0\.95\s+with\s+≥\s+80\s+%\s+zeros":
+        "the acceptance bars benchmarks/bench_rate_distortion.py checks (its constants)",
     r"more than\s+\(0\.5\)": "OFFSET_LIMIT, a constant of ipvae_snn.data",
     r"at least 0\.6 with no runaway": "the acceptance bar tests/test_own_images.py asserts",
 }
@@ -352,6 +361,8 @@ CHECKED_NUMBERS = {
     "README.md": (r"R² \d\.\d{3} with\s+\d+\.\d % zero counts at T = 1000, a "
                   r"rate–distortion\s+distance of \d\.\d{3}|\d\.\d{3} for the "
                   r"official-code model", "test_quoted_scores_match_a_run"),
+    "docs/learning.md": (r"(?m)^\| (shipped|\s*\(the default\)|\s*\(official code, "
+                         r"1,024 iterations\)) \|.*$", "test_quoted_scores_match_a_run"),
     "docs/own-images.md": (r"(?m)^\| (held-out patches x|photo\.png through|raw ).*\|$",
                            "tests/test_own_images.py::test_the_docs_table_is_a_run"),
 }

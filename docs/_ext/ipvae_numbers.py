@@ -130,6 +130,13 @@ def _run():
     numbers["train_spike_cost"] = f"{prov['hyper_parameters']['spike_cost']:g}"
     numbers["train_epochs"] = str(prov["hyper_parameters"]["max_iter"])
     numbers["train_batch_size"] = str(prov["hyper_parameters"]["batch_size"])
+    numbers["train_learning_rate"] = f"{prov['hyper_parameters']['learning_rate']:g}"
+    numbers["train_init_scale"] = f"{prov['hyper_parameters']['init_scale']:g}"
+    digits = json.loads(str(ipvae_snn.load_model("digits").metadata["provenance"]))
+    numbers["digits_train_spike_cost"] = f"{digits['hyper_parameters']['spike_cost']:g}"
+    numbers["digits_train_epochs"] = str(digits["hyper_parameters"]["max_iter"])
+    numbers["digits_train_batches"] = _thousands(digits["n_batches"])
+    numbers["digits_train_seconds"] = _thousands(digits["training_seconds"])
     numbers.update(_sequences(params))
     return numbers
 
