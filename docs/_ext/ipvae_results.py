@@ -69,8 +69,7 @@ def _rate_distortion(report):
     paper = rd["paper"]
     rows.append(["the paper (official results files, van Hateren patches)", 1000,
                  f"{paper['r2']:g}", f"{paper['zero_fraction']:g}", "",
-                 _f(paper.get("distance", ((1 - paper["r2"]) ** 2
-                                           + (1 - paper["zero_fraction"]) ** 2) ** 0.5))])
+                 f"{_f(paper['distance'])} (LCA {_f(paper['lca_distance'])})"])
     out["rd_plane_table"] = _table(
         ["model", "T", "R² mean", "zeros", "count / neuron / window", "distance"], rows)
     d = models["natural (default)"]
@@ -90,6 +89,7 @@ def _rate_distortion(report):
     out["rd_margin"] = _f(c["margin"], 4)
     out["rd_sc_r2"] = _f(best["r2"])
     out["rd_sc_zeros"] = _f(best["zero_fraction"])
+    out["rd_sc_distance"] = _f(best["distance"])
     out["rd_sc_distance_4"] = _f(best["distance"], 4)
     out["rd_sc_alpha"] = f"{best['alpha']:g}"
     # the default's dictionary at other spike costs (--cost-scales)
