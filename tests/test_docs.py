@@ -78,7 +78,7 @@ def test_build_writes_the_equations_page_and_the_api_page(tmp_path):
             if not member.startswith("__"):
                 entry = re.search(rf"^\.\. auto(class|function|data):: "
                                   rf"{re.escape(name)}\.{member}$", page, re.MULTILINE)
-                lazy = re.search(rf"^\.\. py:(class|function):: {member}$", page,
+                lazy = re.search(rf"^\.\. py:(class|function|data):: {member}$", page,
                                  re.MULTILINE)
                 assert entry or lazy, (name, member)
 

@@ -21,6 +21,7 @@ It makes, at build time, everything the pages show that the code computes:
 import importlib
 import importlib.util
 import os
+import sys
 import pkgutil
 import shutil
 
@@ -157,9 +158,34 @@ def module_page(mod_name):
             out += [f".. autoclass:: {full}", "   :members:", "   :show-inheritance:", ""]
         elif callable(obj):
             out += [f".. autofunction:: {full}", ""]
+        elif _attr_doc(mod_name, name) is None and _defining_doc(name, obj):
+            # a constant a package re-exports: its ``#:`` comment is in the module
+            # that defines it, and autodoc would show the docstring of its type
+            out += [f".. py:data:: {name}", "",
+                    *[f"   {line}" for line in _defining_doc(name, obj)], ""]
         else:
             out += [f".. autodata:: {full}", ""]
     return "\n".join(out)
+
+
+def _attr_doc(mod_name, name):
+    """The ``#:`` comment of ``name`` in ``mod_name``'s source (or None)."""
+    from sphinx.pycode import ModuleAnalyzer
+    try:
+        docs = ModuleAnalyzer.for_module(mod_name).find_attr_docs()
+    except Exception:       # no source to read: nothing to find
+        return None
+    return docs.get(("", name))
+
+
+def _defining_doc(name, obj):
+    """The ``#:`` comment of ``name`` in the package's module that defines ``obj`` (or None)."""
+    for other in sorted(m for m in sys.modules if m.split(".")[0] == "ipvae_snn"):
+        if getattr(sys.modules[other], name, None) is obj:
+            doc = _attr_doc(other, name)
+            if doc:
+                return list(doc)
+    return None
 
 
 def _write_api(app):
