@@ -415,6 +415,17 @@ def test_number_scan_finds_a_copied_figure_and_spares_the_rest():
     assert _hand_written_numbers(page) == ["R² 0.862 at T = 1000, 75 % zeros."]
 
 
+def test_no_substitution_inside_code():
+    """MyST leaves ``{{ name }}`` inside a code span as it is: a number there
+    would show as its name."""
+    for p in ["README.md"] + [f"docs/{p}" for p in _pages()]:
+        with open(os.path.join(ROOT, p), encoding="utf-8") as f:
+            text = re.sub(r"^(```|~~~).*?^\1\s*$", "", f.read(), flags=re.S | re.M)
+        for span in re.findall(r"`[^`\n]+`", text):
+            names = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", span)) - {"name"}
+            assert not names, f"{p}: substitution inside code: {span}"
+
+
 def test_committed_runs_give_every_substitution_the_pages_use():
     """
     Each ``{{ name }}`` of a page is a number of the build's runs or of a
