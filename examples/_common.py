@@ -66,7 +66,16 @@ class Outputs:
         os.makedirs(folder, exist_ok=True)
         self.folder = folder
         self.written = []
+        self.numbers = {}
         self._start = time.perf_counter()
+
+    def quote(self, **numbers):
+        """
+        Keep numbers the documentation quotes, ``name=text`` as printed;
+        `finish` writes them as ``<script>.json`` beside the figures, so a
+        page's numbers and its figures come from the same run.
+        """
+        self.numbers.update({k: str(v) for k, v in numbers.items()})
 
     def elapsed(self):
         """Seconds since the folder was set up."""
@@ -102,8 +111,17 @@ class Outputs:
         """
         Print the files written and the run's total time; return exit status 0.
 
-        ``simulation_s``, when given, is printed beside the total.
+        ``simulation_s``, when given, is printed beside the total. The
+        numbers kept by `quote` are written as ``<script>.json`` first, with
+        the command line that made them.
         """
+        if self.numbers:
+            # the command without its output folder (a path of this machine)
+            argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--out"
+                    and not (i and sys.argv[i] == "--out") and not a.startswith("--out=")]
+            self.save_json(f"{script}.json", {
+                "command": " ".join(["python", f"examples/{script}.py", *argv]),
+                "numbers": self.numbers})
         for path in self.written:
             print(f"wrote {path}")
         detail = "" if simulation_s is None else f" (simulation {simulation_s:.1f} s)"

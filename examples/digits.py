@@ -105,6 +105,19 @@ def main(argv=None):
           f"{np.nanmean(result.r2[:, last]):.3f}, mean rate "
           f"{result.mean_count[:, last].mean() / result.window_s:.2f} spikes/s")
     runaway = sorted({p for p, _, _ in result.runaway_events()})
+    outputs.quote(digits_example_n=str(n_digits), digits_example_last=str(last),
+                  digits_example_build_s=f"{timing['build_s']:.1f}",
+                  digits_example_total_s=f"{timing['total_s']:.1f}",
+                  digits_example_runaway=str(len(runaway)),
+                  **{f"digits_example_r2_t{t}": f"{np.nanmean(result.r2[:, t]):.3f}"
+                     for t in [0, *shown]},
+                  **{f"digits_example_rate_t{t}":
+                     f"{result.mean_count[:, t].mean() / result.window_s:.1f}"
+                     for t in (0, last)},
+                  **{f"digits_example_count_t{t}": f"{result.mean_count[:, t].mean():.2f}"
+                     for t in (0, last)},
+                  **{f"digits_example_active_t{t}":
+                     f"{1 - result.zero_fraction[:, t].mean():.2f}" for t in (0, last)})
     print(f"runaway: {len(runaway)} of {n_digits} digits drove neurons to the upper "
           f"clamp" + (f" (digits {', '.join(str(labels[p]) for p in runaway[:10])})"
                       if runaway else ""))
@@ -137,6 +150,8 @@ def main(argv=None):
                 for d in np.unique(labels)}
     by_class_text = ", ".join(f"{d}: {v:.2f}" for d, v in by_class.items())
     print(f"mean R² at T={last} by class: {by_class_text}")
+    outputs.quote(digits_example_class_r2_min=f"{min(by_class.values()):.2f}",
+                  digits_example_class_r2_max=f"{max(by_class.values()):.2f}")
     return outputs.finish("digits")
 
 

@@ -257,6 +257,28 @@ def main(argv=None):
     print(f"grating preference vs receptive-field orientation: median |difference| "
           f"{np.median(np.abs(d_rf)):.1f}°")
 
+    d_bar = circular_difference(b_tuning.preferred[keep], g_tuning.preferred[keep])
+    outputs.quote(
+        hw_sampling_deg=f"{g_tuning.sampling_deg:g}",
+        hw_n_orientations=str(n_ori), hw_n_windows=str(n_windows),
+        hw_n_tuning=str(summary["n_tuning_neurons"]),
+        hw_cv=f"{summary['circular_variance']:.2f}",
+        hw_bandwidth_deg=f"{summary['orientation_bandwidth_deg']:.1f}",
+        hw_bandwidth_raw_deg=f"{summary['orientation_bandwidth_raw_deg']:.1f}",
+        hw_osi=f"{summary['osi']:.2f}",
+        hw_bar_n_tuning=str(b_summary["n_tuning_neurons"]),
+        hw_bar_cv=f"{b_summary['circular_variance']:.2f}",
+        hw_bar_bandwidth_deg=f"{b_summary['orientation_bandwidth_deg']:.1f}",
+        hw_rf_difference_deg=f"{np.median(np.abs(d_rf)):.1f}",
+        hw_bar_difference_deg=f"{np.nanmedian(np.abs(d_bar)):.1f}",
+        hw_total_s=f"{timing['total_s']:.0f}", hw_build_s=f"{timing['build_s']:.0f}",
+        hw_runaway=str(len({p for p, _, _ in result.runaway_events()})),
+        hw_smoothing_deg=f"{stats.RINGACH_SMOOTHING:g}",
+        hw_grating_peak_max=f"{g_rates.max():.0f}", hw_bar_peak_max=f"{b_rates.max():.0f}",
+        **{f"hw_cv_q{q}": f"{np.nanpercentile(g_tuning.circular_variance[keep], q):.2f}"
+           for q in (10, 25, 75, 90)},
+        **{f"hw_bandwidth_q{q}": f"{np.nanpercentile(g_tuning.half_width[keep], q):.1f}"
+           for q in (10, 25, 75, 90)})
     outputs.save(plot_stimuli(gratings, g_cond, bars, b_cond),
                  "hubel_wiesel_stimuli.png")
     outputs.save(plot_tuning_curves(

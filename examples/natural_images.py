@@ -149,6 +149,15 @@ def main(argv=None):
           f"realization R² at T={continuous_windows - 1}: "
           f"{cont.r2[0, -1]:.3f} (window realization, same patch: "
           f"{traced.r2[0, min(continuous_windows, traced_windows) - 1]:.3f})")
+    outputs.quote(
+        natural_patch=str(patch), natural_cont_t=str(continuous_windows - 1),
+        natural_cont_r2=f"{cont.r2[0, -1]:.3f}",
+        natural_window_r2_same_patch=(
+            f"{traced.r2[0, min(continuous_windows, traced_windows) - 1]:.3f}"),
+        natural_snn_r2_last=f"{np.nanmean(snn.r2[:, last]):.3f}",
+        natural_snn_build_s=f"{snn.info['timing']['build_s']:.1f}",
+        natural_snn_total_s=f"{snn.info['timing']['total_s']:.1f}",
+        natural_traced_s=f"{t_traced:.1f}")
     return outputs.finish("natural_images")
 
 

@@ -123,6 +123,49 @@ def plot_curves(conditions, n_windows):
     return fig
 
 
+#: Short names of the conditions in the numbers the docs quote.
+KEYS = {"natural, held-out": "natural", "natural, training images": "training",
+        "rotated 90°": "rotated", "inverted (-x)": "inverted", "digits": "digits",
+        "white noise": "noise", "contrast ×1.5": "c15", "contrast ×2": "c2",
+        "contrast ×2, max_count 20": "c2cap20", "contrast ×2, max_count 200": "c2cap200"}
+
+
+def quote_numbers(outputs, conditions, result, n, probe, last, shown):
+    """The summary's numbers (and the example figure's R²) for the docs page."""
+    rows = ["| condition | median R² T = " + f"{probe} | median R² T = {last} | "
+            "rate (sp/s) | max count | silent | runaway | first |",
+            "|---|---|---|---|---|---|---|---|"]
+    for c in conditions:
+        k = f"ood_{KEYS[c.name]}"
+        hit = c.first_runaway[c.first_runaway >= 0]
+        values = dict(r2_probe=f"{np.nanmedian(c.r2[:, probe]):.3f}",
+                      r2_last=f"{np.nanmedian(c.r2[:, last]):.3f}",
+                      rate=f"{c.rate[:, last].mean():.1f}",
+                      rate_t0=f"{c.rate[:, 0].mean():.1f}",
+                      max_count=str(c.max_count),
+                      silent_pct=f"{100 * c.zero[:, last].mean():.0f} %",
+                      runaway=str(hit.size),
+                      runaway_fraction=f"{hit.size / len(c.rows):.2f}",
+                      first=str(hit.min()) if hit.size else "–")
+        outputs.quote(**{f"{k}_{name}": v for name, v in values.items()})
+        rows.append(f"| {c.name} | {values['r2_probe']} | {values['r2_last']} | "
+                    f"{values['rate']} | {values['max_count']} | "
+                    f"{values['silent_pct']} | {hit.size}/{len(c.rows)} | "
+                    f"{values['first']} |")
+    outputs.quote(ood_table="\n".join(rows), ood_n=str(n), ood_probe=str(probe),
+                  ood_last=str(last))
+    # the example figure: the first patch of each condition at the shown windows
+    for c in conditions[:len(KEYS) - 2]:
+        for w in shown:
+            outputs.quote(**{f"ood_example_{KEYS[c.name]}_r2_t{w}":
+                             f"{result.r2[c.rows[0], w]:.2f}"})
+    first = [int(c.rows[0]) for c in conditions[:len(KEYS) - 2]]
+    early = result.r2[first, shown[0]]
+    outputs.quote(ood_example_t_early=str(shown[0]),
+                  ood_example_r2_early_min=f"{early.min():.2f}",
+                  ood_example_r2_early_max=f"{early.max():.2f}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     import ipvae_snn
@@ -175,6 +218,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     outputs.save_text("ood_summary.txt", text)
+    quote_numbers(outputs, conditions, result, n, probe, last, shown)
 
     outputs.save(plot_curves(conditions, n_windows), "ood_curves.png")
     examples = [int(c.rows[0]) for c in conditions[:len(names)]]

@@ -23,15 +23,16 @@ OUTPUTS = {
         "natural_reconstructions.png", "natural_window_curves.png",
         "natural_raster_window.png", "natural_membrane_window.png",
         "natural_raster_continuous.png", "natural_membrane_continuous.png",
-        "natural_membrane_continuous_zoom.png"],
+        "natural_membrane_continuous_zoom.png", "natural_images.json"],
     "digits.py": ["digits_reconstructions.png", "digits_raster.png",
-                  "digits_active_fields.png"],
+                  "digits_active_fields.png", "digits.json"],
     "hubel_wiesel.py": ["hubel_wiesel_stimuli.png", "hubel_wiesel_tuning.png",
-                        "hubel_wiesel_examples.png", "hubel_wiesel_preferred.png"],
+                        "hubel_wiesel_examples.png", "hubel_wiesel_preferred.png",
+                        "hubel_wiesel.json"],
     "cortex_comparison.py": ["cortex_comparison.png", "cortex_distributions.png",
                              "cortex_table.txt", "cortex_table.json"],
     "out_of_distribution.py": ["ood_curves.png", "ood_examples.png",
-                               "ood_summary.txt"],
+                               "ood_summary.txt", "out_of_distribution.json"],
     "rate_distortion.py": ["rate_distortion_plane.png", "rate_distortion_curves.png",
                            "rate_distortion.json"],
     "embed_in_brian2.py": ["embed_in_brian2.png"],
@@ -79,6 +80,14 @@ def test_example_quick_mode_writes_its_figures(script, tmp_path, snn_cache):
             _check_png(str(path))
         else:
             assert path.stat().st_size > 200
+        if name == script.replace(".py", ".json"):
+            # the numbers the docs quote, with the command that made them
+            # (without --out, a path of this machine)
+            import json
+            doc = json.loads(path.read_text())
+            assert doc["command"] == f"python examples/{script} --quick", doc["command"]
+            assert doc["numbers"] and all(isinstance(v, str) and v
+                                          for v in doc["numbers"].values())
     if script == "cortex_comparison.py":
         import json
 

@@ -21,12 +21,13 @@ It makes, at build time, everything the pages show that the code computes:
 import importlib
 import importlib.util
 import os
+import sys
 import pkgutil
 import shutil
 
 DOCS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-__all__ = ["example_argv", "ExampleFigures", "public_modules", "setup"]
+__all__ = ["example_argv", "ExampleFigures", "public_modules", "substitutions", "setup"]
 
 
 def _output_folder(src_file):
@@ -157,9 +158,34 @@ def module_page(mod_name):
             out += [f".. autoclass:: {full}", "   :members:", "   :show-inheritance:", ""]
         elif callable(obj):
             out += [f".. autofunction:: {full}", ""]
+        elif _attr_doc(mod_name, name) is None and _defining_doc(name, obj):
+            # a constant a package re-exports: its ``#:`` comment is in the module
+            # that defines it, and autodoc would show the docstring of its type
+            out += [f".. py:data:: {name}", "",
+                    *[f"   {line}" for line in _defining_doc(name, obj)], ""]
         else:
             out += [f".. autodata:: {full}", ""]
     return "\n".join(out)
+
+
+def _attr_doc(mod_name, name):
+    """The ``#:`` comment of ``name`` in ``mod_name``'s source (or None)."""
+    from sphinx.pycode import ModuleAnalyzer
+    try:
+        docs = ModuleAnalyzer.for_module(mod_name).find_attr_docs()
+    except Exception:       # no source to read: nothing to find
+        return None
+    return docs.get(("", name))
+
+
+def _defining_doc(name, obj):
+    """The ``#:`` comment of ``name`` in the package's module that defines ``obj`` (or None)."""
+    for other in sorted(m for m in sys.modules if m.split(".")[0] == "ipvae_snn"):
+        if getattr(sys.modules[other], name, None) is obj:
+            doc = _attr_doc(other, name)
+            if doc:
+                return list(doc)
+    return None
 
 
 def _write_api(app):
@@ -181,10 +207,25 @@ def _write_equations(app):
     _write_if_changed(os.path.join(app.srcdir, "equations.md"), render.render())
 
 
-def _set_numbers(app, config):
+def substitutions():
+    """
+    Every ``{{ name }}`` a page may use: the numbers runs make at build time
+    (`ipvae_numbers.compute`) and those of the committed runs (the examples'
+    and benchmarks' JSON, `ipvae_results.committed`); a name from both is an
+    error.
+    """
     import ipvae_numbers
+    import ipvae_results
     numbers = ipvae_numbers.compute()
-    config.myst_substitutions = {**numbers, **(config.myst_substitutions or {})}
+    committed = ipvae_results.committed()
+    both = sorted(set(numbers) & set(committed))
+    if both:
+        raise ValueError(f"numbers given twice: {both}")
+    return {**numbers, **committed}
+
+
+def _set_numbers(app, config):
+    config.myst_substitutions = {**substitutions(), **(config.myst_substitutions or {})}
 
 
 def _skip_foreign_member(app, what, name, obj, skip, options):

@@ -18,7 +18,9 @@ this build's run gave. Nothing here is copied from an earlier run:
   patches, seed 0, the same call the example makes), for the page that shows
   that example's figures;
 - the training record of the default model from the provenance its file
-  carries (the command that made it recorded those when it ran).
+  carries (the command that made it recorded those when it ran);
+- a stimulus sequence with either kind of blank against separate runs, with
+  the reference (docs/brian2-embedding.md's table).
 
 The results are cached in ``docs/_build/numbers.json`` under a key of the
 package version, the models' fingerprints and this file's text, so an
@@ -128,7 +130,42 @@ def _run():
     numbers["train_spike_cost"] = f"{prov['hyper_parameters']['spike_cost']:g}"
     numbers["train_epochs"] = str(prov["hyper_parameters"]["max_iter"])
     numbers["train_batch_size"] = str(prov["hyper_parameters"]["batch_size"])
+    numbers["train_learning_rate"] = f"{prov['hyper_parameters']['learning_rate']:g}"
+    numbers["train_init_scale"] = f"{prov['hyper_parameters']['init_scale']:g}"
+    digits = json.loads(str(ipvae_snn.load_model("digits").metadata["provenance"]))
+    numbers["digits_train_spike_cost"] = f"{digits['hyper_parameters']['spike_cost']:g}"
+    numbers["digits_train_epochs"] = str(digits["hyper_parameters"]["max_iter"])
+    numbers["digits_train_batches"] = _thousands(digits["n_batches"])
+    numbers["digits_train_seconds"] = _thousands(digits["training_seconds"])
+    numbers.update(_sequences(params))
     return numbers
+
+
+def _sequences(params):
+    """docs/brian2-embedding.md's blank table: a sequence with either blank
+    against separate runs from the prior (the reference, seed 0)."""
+    from ipvae_snn.data import natural_patches
+    from ipvae_snn.reference import infer_sequence
+    from ipvae_snn.sequences import StimulusSequence
+    import ipvae_snn
+    stimuli = natural_patches(n_patches=192, seed=5).reshape(64, 3, -1)
+    rows = {}
+    for blank in ("prior", "zero"):
+        result = infer_sequence(params, StimulusSequence(stimuli, 65, 16, blank=blank),
+                                seed=0)
+        rows[blank] = {t: [row["r2"] for row in result.stimulus_metrics(t)]
+                       for t in (16, 64)}
+    separate = [ipvae_snn.infer(params, stimuli[:, s], 65, seed=0, record_counts=False,
+                                progress=False, warn=False).r2 for s in range(3)]
+    rows["separate"] = {t: [float(np.nanmean(r2[:, t])) for r2 in separate]
+                        for t in (16, 64)}
+    labels = {"prior": '`"prior"` (default)', "zero": '`"zero"`',
+              "separate": "separate runs from the prior"}
+    lines = ["| blank | T = 16 | T = 64 |", "|---|---|---|"]
+    for name, by_t in rows.items():
+        lines.append(f"| {labels[name]} | " + " | ".join(
+            ", ".join(_fmt(v) for v in by_t[t]) for t in (16, 64)) + " |")
+    return {"sequence_blank_table": "\n".join(lines)}
 
 
 def _key():
