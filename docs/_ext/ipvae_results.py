@@ -63,15 +63,18 @@ def _rate_distortion(report):
         for t in rd["windows"]:
             p = models[name][t]
             rows.append([label, t, _f(p["r2"]), _f(p["zero_fraction"]),
-                         _f(p["mean_count"], 2), _f(p["distance"])])
+                         _f(p["mean_count"], 2), _f(p["distance"]),
+                         _f(p["r2_rate"]), _f(p["distance_rate"])])
     rows.append([f"sparse coding, best alpha ({best['alpha']:g})", "–", _f(best["r2"]),
-                 _f(best["zero_fraction"]), "(real-valued)", _f(best["distance"])])
+                 _f(best["zero_fraction"]), "(real-valued)", _f(best["distance"]), "", ""])
     paper = rd["paper"]
     rows.append(["the paper (official results files, van Hateren patches)", 1000,
                  f"{paper['r2']:g}", f"{paper['zero_fraction']:g}", "",
-                 f"{_f(paper['distance'])} (LCA {_f(paper['lca_distance'])})"])
+                 f"{_f(paper['distance'])} (LCA {_f(paper['lca_distance'])})", "",
+                 _f(rd["checks"]["rate_readout"]["paper_code"])])
     out["rd_plane_table"] = _table(
-        ["model", "T", "R² mean", "zeros", "count / neuron / window", "distance"], rows)
+        ["model", "T", "R² mean", "zeros", "count / neuron / window", "distance",
+         "R² from the rates", "distance from the rates"], rows)
     d = models["natural (default)"]
     o = models["official"]
     for t, p in d.items():
@@ -85,6 +88,11 @@ def _rate_distortion(report):
         out[f"rd_official_r2_t{t}"] = _f(p["r2"])
         out[f"rd_official_zeros_t{t}_2"] = _f(p["zero_fraction"], 2)
         out[f"rd_official_distance_t{t}"] = _f(p["distance"])
+    rate = rd["checks"]["rate_readout"]
+    out["rd_rate_r2"] = _f(rate["r2"])
+    out["rd_rate_zeros"] = _f(rate["zero_fraction"])
+    out["rd_rate_distance"] = _f(rate["distance"])
+    out["rd_rate_paper"] = _f(rate["paper_code"])
     c = rd["checks"]["distance_below_best_sc"]
     out["rd_margin"] = _f(c["margin"], 4)
     out["rd_sc_r2"] = _f(best["r2"])
