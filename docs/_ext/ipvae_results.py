@@ -183,7 +183,11 @@ def _range(low, high, units=""):
     return f"{low:g} – {high:g}{units}"
 
 
-def v1_ranges(path=os.path.join(_ROOT, "ipvae_snn", "cortex_v1.json")):
+#: The V1 ranges the statistics are compared with.
+CORTEX_V1 = os.path.join(_ROOT, "ipvae_snn", "cortex_v1.json")
+
+
+def v1_ranges(path=CORTEX_V1):
     """``v1_<measure>``: each ranged measure's V1 range as the table prints it."""
     measures = _load(path)["measures"]
     return {f"v1_{key}": _range(*m["range"], m["units"])
@@ -270,7 +274,8 @@ def _setting(run):
     out = _measures("set", o)
     out["set_gain_noise"] = f"{o['gain_noise']:g}"
     out["set_window_ms"] = f"{o['window_s'] * 1e3:g}"
-    out["set_n_gratings"] = str(o["n_gratings"])
+    for key in ("n_gratings", "n_patches", "trials", "n_windows"):
+        out[f"set_{key.replace('trials', 'n_trials')}"] = str(o[key])
     out["set_outside"] = ", ".join(r["label"].rstrip("*†‡").replace(", smoothed", "")
                                    for r in o["rows"] if r["inside"] is False)
     # the window at which the median rate reaches the top of its range: the
@@ -308,12 +313,26 @@ def _noise_correlation(key):
     return fmt
 
 
+def _sensitivity(run):
+    """``ipvae-snn stats --protocol sensitivity --json``: the gain axis's thresholds."""
+    gains = sorted((p for p in run["output"]["values"]["points"] if p["axis"] == "gain_noise"),
+                   key=lambda p: p["gain_noise"])
+    both = [p["gain_noise"] for p in gains if not p.get("error")
+            and {"fano_factor", "noise_correlation"} <= set(p["inside"])]
+    first = min(both)
+    leaves = [p["gain_noise"] for p in gains if p["gain_noise"] > first
+              and (p.get("error") or "fano_factor" not in p["inside"])]
+    return {"sens_gain_both_inside": f"{first:g}",
+            "sens_gain_fano_leaves": f"{min(leaves):g}"}
+
+
 #: Committed command outputs, by file name under `RUNS_DIR`, with the
 #: formatter of the numbers the pages quote from them.
 RUNS = {"cortex_comparison.json": _cortex_example,
         "stats_default_20ms.json": _default_20ms,
         "stats_setting.json": _setting,
         "protocol_onset.json": _onset,
+        "protocol_sensitivity.json": _sensitivity,
         "protocol_noise_correlation.json": _noise_correlation("nc_default"),
         "protocol_noise_correlation_gain.json": _noise_correlation("nc_gain")}
 
