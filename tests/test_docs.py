@@ -148,11 +148,18 @@ def test_statistics_page_gives_the_reference_ranges():
     with open(os.path.join(DOCS, "statistics.md"), encoding="utf-8") as f:
         text = f.read()
     ref = load_cortex_reference()
-    for m in ref["measures"].values():
+    sys.path.insert(0, os.path.join(DOCS, "_ext"))
+    try:
+        import ipvae_results
+    finally:
+        sys.path.remove(os.path.join(DOCS, "_ext"))
+    ranges = ipvae_results.v1_ranges()       # the page quotes the file, not a copy
+    for key, m in ref["measures"].items():
         assert m["label"] in text, m["label"]
         if m["range"] is not None:
             low, high = m["range"]
-            assert f"{low:g} – {high:g}" in text, (m["label"], m["range"])
+            assert f"{{{{ v1_{key} }}}}" in text, (m["label"], m["range"])
+            assert ranges[f"v1_{key}"].startswith(f"{low:g} – {high:g}"), ranges
         for s in m["sources"]:
             short = ref["references"][s["reference"]]["short"]
             assert short.split(" et al.")[0].split(" &")[0] in text, short
