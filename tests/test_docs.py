@@ -6,7 +6,9 @@ and every link and figure of the pages exists. ``tests/test_docs_site.py``
 checks the built site in a browser.
 """
 
+import glob
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -146,11 +148,18 @@ def test_statistics_page_gives_the_reference_ranges():
     with open(os.path.join(DOCS, "statistics.md"), encoding="utf-8") as f:
         text = f.read()
     ref = load_cortex_reference()
-    for m in ref["measures"].values():
+    sys.path.insert(0, os.path.join(DOCS, "_ext"))
+    try:
+        import ipvae_results
+    finally:
+        sys.path.remove(os.path.join(DOCS, "_ext"))
+    ranges = ipvae_results.v1_ranges()       # the page quotes the file, not a copy
+    for key, m in ref["measures"].items():
         assert m["label"] in text, m["label"]
         if m["range"] is not None:
             low, high = m["range"]
-            assert f"{low:g} – {high:g}" in text, (m["label"], m["range"])
+            assert f"{{{{ v1_{key} }}}}" in text, (m["label"], m["range"])
+            assert ranges[f"v1_{key}"].startswith(f"{low:g} – {high:g}"), ranges
         for s in m["sources"]:
             short = ref["references"][s["reference"]]["short"]
             assert short.split(" et al.")[0].split(" &")[0] in text, short
@@ -320,9 +329,9 @@ def test_quoted_scores_match_a_run(scores):
 
 
 # ------------------------------------------------------------ no hand-copied numbers
-#: Pages whose numbers another command writes (helper 7's statistics command,
-#: being folded in by the lead); they are scanned once it has landed.
-NUMBERS_EXEMPT = {"docs/cortex-comparison.md", "docs/statistics.md"}
+#: Pages whose numbers another command writes; none now (the statistics
+#: pages quote the committed runs of docs/figures/runs/).
+NUMBERS_EXEMPT = set()
 
 #: The only decimal numbers and percentages a page may write out, as the
 #: patterns that match them in context: named constants, not results of a run.
@@ -352,6 +361,12 @@ ALLOWED_NUMBERS = {
         "the acceptance bars benchmarks/bench_rate_distortion.py checks (its constants)",
     r"more than\s+\(0\.5\)": "OFFSET_LIMIT, a constant of ipvae_snn.data",
     r"at least 0\.6 with no runaway": "the acceptance bar tests/test_own_images.py asserts",
+    r"interpolating the curve at 0\.1°": "the resolution of "
+                                          "ipvae_snn.stats.tuning_half_width",
+    r"bins of 0\.25 counts": "bin_width of ipvae_snn.stats.mean_matched_fano",
+    r"bins of 0\.25 of r_signal": "the bins of ipvae_snn.stats.correlations",
+    r"within\s+10\s+%\s+\(,\s+cpp_standalone,\s+20-ms\s+windows,\s+σ\s+=\s+0\.5\)":
+        "the tolerance and setting tests/test_gain_noise.py asserts",
 }
 
 #: Numbers a test checks against a run instead (the issue's other way):
@@ -429,7 +444,8 @@ def test_no_substitution_inside_code():
 def test_committed_runs_give_every_substitution_the_pages_use():
     """
     Each ``{{ name }}`` of a page is a number of the build's runs or of a
-    committed run's JSON (docs/figures/*.json, benchmarks/results/*.json), and
+    committed run's JSON (docs/figures/*.json, docs/figures/runs/*.json,
+    benchmarks/results/*.json), and
     each example's JSON is quoted by a page; the build fails on an undefined
     one too, this says which.
     """
@@ -444,7 +460,15 @@ def test_committed_runs_give_every_substitution_the_pages_use():
             text = re.sub(r"`[^`\n]*`", "", f.read())      # `{{ name }}` shown as code
             for name in re.findall(r"\{\{\s*(\w+)\s*\}\}", text):
                 used.setdefault(name, p)
-    committed = {**ipvae_results.example_numbers(), **ipvae_results.benchmark_numbers()}
+    committed = {**ipvae_results.example_numbers(), **ipvae_results.benchmark_numbers(),
+                 **ipvae_results.run_numbers(), "cortex_v1.json": ipvae_results.v1_ranges()}
+    # every committed command output is one `RUNS` formats, and says its command
+    runs = glob.glob(os.path.join(ipvae_results.RUNS_DIR, "*.json"))
+    assert {os.path.basename(p) for p in runs} == set(ipvae_results.RUNS)
+    for path in runs:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+        assert run["command"] and run["output"], path
     given = {name for numbers in committed.values() for name in numbers}
     # the names the build's own runs give (docs/_ext/ipvae_numbers.py)
     with open(os.path.join(DOCS, "_ext", "ipvae_numbers.py"), encoding="utf-8") as f:

@@ -10,6 +10,14 @@ benchmarks' own JSON output, never figures copied by hand.
 - ``benchmarks/results/<bench>.json``: a benchmark's ``--json-out`` report;
   `BENCHMARKS` maps each file to the function that formats the numbers a page
   quotes from it.
+- ``docs/figures/runs/<name>.json``: a command's ``--json`` output as it
+  printed it, under ``output``, with the ``command`` that printed it and how
+  long it ran (``python docs/_ext/ipvae_results.py record NAME COMMAND...``
+  writes one); `RUNS` maps each file to the function that formats the numbers
+  a page quotes from it (``ipvae-snn stats`` and its protocols,
+  ``examples/cortex_comparison.py``'s ``cortex_table.json``).
+- ``ipvae_snn/cortex_v1.json``: the V1 ranges the statistics are set beside
+  (`v1_ranges`), so a page quotes the file the table compares with.
 
 ``python docs/_ext/ipvae_results.py`` prints them.
 """
@@ -18,14 +26,17 @@ import glob
 import json
 import os
 
-__all__ = ["committed", "example_numbers", "benchmark_numbers", "EXAMPLES_DIR",
-           "RESULTS_DIR", "BENCHMARKS"]
+__all__ = ["committed", "example_numbers", "benchmark_numbers", "run_numbers",
+           "v1_ranges", "record", "EXAMPLES_DIR", "RESULTS_DIR", "RUNS_DIR",
+           "BENCHMARKS", "RUNS"]
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: Where the examples' JSON lies, beside their figures.
 EXAMPLES_DIR = os.path.join(_ROOT, "docs", "figures")
 #: Where the benchmarks' committed reports lie.
 RESULTS_DIR = os.path.join(_ROOT, "benchmarks", "results")
+#: Where the commands' committed ``--json`` outputs lie.
+RUNS_DIR = os.path.join(EXAMPLES_DIR, "runs")
 
 
 def _load(path):
@@ -175,13 +186,207 @@ def benchmark_numbers(folder=RESULTS_DIR):
             if os.path.exists(os.path.join(folder, name))}
 
 
+def _range(low, high, units=""):
+    units = "" if units in ("", "dimensionless") else f" {units}"
+    return f"{low:g} – {high:g}{units}"
+
+
+#: The V1 ranges the statistics are compared with.
+CORTEX_V1 = os.path.join(_ROOT, "ipvae_snn", "cortex_v1.json")
+
+
+def v1_ranges(path=CORTEX_V1):
+    """``v1_<measure>``: each ranged measure's V1 range as the table prints it."""
+    measures = _load(path)["measures"]
+    return {f"v1_{key}": _range(*m["range"], m["units"])
+            for key, m in measures.items() if m["range"]}
+
+
+def _g(value, digits=3):
+    return f"{value:.{digits}g}"
+
+
+def _fenced(text):
+    return "```\n" + text.rstrip("\n") + "\n```"
+
+
+def _rows(output):
+    return {r["measure"]: r for r in output["rows"]}
+
+
+def _measures(prefix, output):
+    """The values of one cortex table, as its formatter prints them."""
+    v = output["values"]
+    out = {f"{prefix}_{key}": _g(v[key]) for key in (
+        "fano_factor", "noise_correlation", "isi_cv", "isi_lv", "lifetime_sparseness",
+        "population_sparseness", "log10_rate_sd", "median_rate_hz", "circular_variance",
+        "orientation_bandwidth_deg", "orientation_bandwidth_raw_deg", "osi")}
+    for key in ("fano_factor", "lifetime_sparseness", "log10_rate_sd",
+                "circular_variance", "isi_cv", "isi_lv"):
+        out[f"{prefix}_{key}_2"] = f"{v[key]:.2f}"
+    inside = [r for r in output["rows"] if r["inside"] is not None]
+    names = [r["label"].rstrip("*†‡").replace(", smoothed", "") for r in inside
+             if r["inside"]]
+    out[f"{prefix}_n_inside"] = str(len(names))
+    out[f"{prefix}_n_compared"] = str(len(inside))
+    out[f"{prefix}_inside"] = ", ".join(names) or "none"
+    out[f"{prefix}_counting_s"] = f"{v['counting_window_s']:g}"
+    out[f"{prefix}_analysis_s"] = f"{v['analysis_s']:g}"
+    out[f"{prefix}_n_pairs"] = f"{v['n_correlation_pairs']:,}"
+    out[f"{prefix}_smoothing_deg"] = f"{v['orientation_smoothing_deg']:g}"
+    out[f"{prefix}_sampling_deg"] = f"{v['orientation_sampling_deg']:g}"
+    return out
+
+
+def _cortex_example(run):
+    """examples/cortex_comparison.py's ``cortex_table.json`` (window realization)."""
+    import ipvae_snn.stats as stats
+    o = run["output"]
+    out = _measures("cx", o)
+    out["cx_table"] = _fenced(stats.format_cortex_table(o["rows"]))
+    for key in ("n_patches", "n_trials", "n_windows"):
+        out[f"cx_{key}"] = str(o[key])
+    out["cx_seconds"] = f"{run['seconds']:.0f}"
+    out["cx_n_gratings"] = str(o["n_gratings"])
+    return out
+
+
+def _side_by_side(default, setting):
+    """The default and the setting's tables, side by side (rows with a range)."""
+    d, s = _rows(default["output"]), _rows(setting["output"])
+    yes = {True: "yes", False: "no", None: "–"}
+
+    def value(r):
+        v = r["network"] if r["network"] is not None else r["raw"]
+        text = _g(v)
+        return text if r["meaningful"] else f"{text} (placed, †)"
+    rows = []
+    for key, r in d.items():
+        if r["low"] is None:
+            continue
+        units = "" if r["units"] == "dimensionless" else f" {r['units']}"
+        rows.append([r["label"], f"{r['low']:g} – {r['high']:g}{units}", value(r),
+                     yes[r["inside"]], value(s[key]), yes[s[key]["inside"]]])
+    n = [o["output"]["inside"] for o in (default, setting)]
+    rows.append(["**inside**", "", "", f"**{n[0]['n_inside']} of {n[0]['n_ranged']}**",
+                 "", f"**{n[1]['n_inside']} of {n[1]['n_ranged']}**"])
+    ms = f"{setting['output']['window_s'] * 1e3:g} ms"
+    return _table(["measure", "V1 range", f"default, {ms}", "inside",
+                   f"setting: gain noise {setting['output']['gain_noise']:g}, {ms}",
+                   "inside"], rows)
+
+
+def _setting(run):
+    """``ipvae-snn stats --window-ms 20 --gain-noise 0.25 --json``, with the default's."""
+    o = run["output"]
+    out = _measures("set", o)
+    out["set_gain_noise"] = f"{o['gain_noise']:g}"
+    out["set_window_ms"] = f"{o['window_s'] * 1e3:g}"
+    for key in ("n_gratings", "n_patches", "trials", "n_windows"):
+        out[f"set_{key.replace('trials', 'n_trials')}"] = str(o[key])
+    out["set_outside"] = ", ".join(r["label"].rstrip("*†‡").replace(", smoothed", "")
+                                   for r in o["rows"] if r["inside"] is False)
+    # the window at which the median rate reaches the top of its range: the
+    # median count per window over the range's top rate
+    high = _rows(o)["median_rate_hz"]["high"]
+    out["set_window_for_rate_ms"] = (
+        f"{o['values']['median_rate_hz'] * o['window_s'] / high * 1e3:.0f}")
+    path = os.path.join(RUNS_DIR, "stats_default_20ms.json")
+    if os.path.exists(path):
+        out["set_side_by_side"] = _side_by_side(_load(path), run)
+    return out
+
+
+def _default_20ms(run):
+    return _measures("d20", run["output"])
+
+
+def _onset(run):
+    """``ipvae-snn stats --protocol onset --gain-noise σ --json``: both gains."""
+    out = {}
+    for r in run["output"]["values"]["runs"]:
+        key = "onset_gain" if r["gain_noise"] else "onset_default"
+        out[f"{key}_before"] = f"{r['fano_before']:.2f}"
+        out[f"{key}_after"] = f"{r['fano_after']:.2f}"
+        out[f"{key}_drop"] = f"{-r['change']:.2f}"
+    return out
+
+
+def _noise_correlation(key):
+    """``ipvae-snn stats --protocol noise-correlation --json``: mean r_sc and its slope."""
+    def fmt(run):
+        v = run["output"]["values"]
+        return {f"{key}_mean_r_sc": _g(v["mean_r_sc"], 2),
+                f"{key}_slope": _g(v["slope_r_sc_on_r_signal"], 2)}
+    return fmt
+
+
+def _sensitivity(run):
+    """``ipvae-snn stats --protocol sensitivity --json``: the gain axis's thresholds."""
+    gains = sorted((p for p in run["output"]["values"]["points"] if p["axis"] == "gain_noise"),
+                   key=lambda p: p["gain_noise"])
+    both = [p["gain_noise"] for p in gains if not p.get("error")
+            and {"fano_factor", "noise_correlation"} <= set(p["inside"])]
+    first = min(both)
+    leaves = [p["gain_noise"] for p in gains if p["gain_noise"] > first
+              and (p.get("error") or "fano_factor" not in p["inside"])]
+    return {"sens_gain_both_inside": f"{first:g}",
+            "sens_gain_fano_leaves": f"{min(leaves):g}"}
+
+
+#: Committed command outputs, by file name under `RUNS_DIR`, with the
+#: formatter of the numbers the pages quote from them.
+RUNS = {"cortex_comparison.json": _cortex_example,
+        "stats_default_20ms.json": _default_20ms,
+        "stats_setting.json": _setting,
+        "protocol_onset.json": _onset,
+        "protocol_sensitivity.json": _sensitivity,
+        "protocol_noise_correlation.json": _noise_correlation("nc_default"),
+        "protocol_noise_correlation_gain.json": _noise_correlation("nc_gain")}
+
+
+def run_numbers(folder=RUNS_DIR):
+    """``{file name: {name: text}}`` of every committed command output `RUNS` knows."""
+    return {name: fmt(_load(os.path.join(folder, name)))
+            for name, fmt in RUNS.items() if os.path.exists(os.path.join(folder, name))}
+
+
+def record(name, command, stdout=None, folder=RUNS_DIR):
+    """
+    Run ``command`` (a list; it prints JSON) and write its output to
+    ``folder/name.json`` with the command and its run time; ``stdout``: the
+    JSON file of a run made already (then ``command`` only names it).
+    """
+    import shlex
+    import subprocess
+    import time
+    start = time.perf_counter()
+    if stdout is None:
+        text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        seconds = time.perf_counter() - start
+    else:
+        with open(stdout, encoding="utf-8") as f:
+            text = f.read()
+        seconds = None
+    output = json.loads(text)
+    if seconds is None:
+        seconds = output.get("seconds") or output.get("simulation_s")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(command=shlex.join(command), seconds=seconds,
+                       recorded=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                       output=output), f, indent=1)
+        f.write("\n")
+
+
 def committed():
     """
     Every number of the committed runs, ``{name: text}``; a name given by two
     files is an error (one number, one source).
     """
     numbers, source = {}, {}
-    for group in (example_numbers(), benchmark_numbers()):
+    for group in (example_numbers(), benchmark_numbers(), run_numbers(),
+                  {"cortex_v1.json": v1_ranges()}):
         for path, values in group.items():
             for name, text in values.items():
                 if name in numbers:
@@ -191,5 +396,9 @@ def committed():
 
 
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:2] == ["record"]:
+        record(sys.argv[2], sys.argv[3:])
+        sys.exit(0)
     for name, value in sorted(committed().items()):
         print(f"{name} = {value}")
