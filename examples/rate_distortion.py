@@ -18,7 +18,7 @@ patches (chelsea and gravel, the shared split). The script writes
 ``rate_distortion_curves.png``
     R² (from the counts, and dashed from the rates) and zero fraction against
     the number of inference steps T (Fig. 3);
-``rate_distortion.json``
+``rate_distortion_points.json``
     every point.
 
 With ``--from-json FILE`` it draws the points of a
@@ -186,7 +186,7 @@ def main(argv=None):
           f"{best['zero_fraction']:.3f}, distance {best['distance']:.3f}")
     outputs.save(plot_plane(data), "rate_distortion_plane.png")
     outputs.save(plot_curves(data), "rate_distortion_curves.png")
-    outputs.save_json("rate_distortion.json", data)
+    outputs.save_json("rate_distortion_points.json", data)
     return outputs.finish("rate_distortion")
 
 

@@ -34,7 +34,7 @@ OUTPUTS = {
     "out_of_distribution.py": ["ood_curves.png", "ood_examples.png",
                                "ood_summary.txt", "out_of_distribution.json"],
     "rate_distortion.py": ["rate_distortion_plane.png", "rate_distortion_curves.png",
-                           "rate_distortion.json"],
+                           "rate_distortion_points.json"],
     "embed_in_brian2.py": ["embed_in_brian2.png"],
 }
 

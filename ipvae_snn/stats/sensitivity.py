@@ -113,7 +113,9 @@ def cortex_sensitivity(params, gain_noises=SENSITIVITY_GAINS,
             values, error = exp.values, None
         except InvalidValueError as exc:     # e.g. activity at the clamp: no statistics
             values, error = {}, str(exc)
-        rows = cortex_table(values)
+        # the reference has no spike times (they are placed in their windows):
+        # its ISI measures are not compared, as `ipvae-snn stats` does not
+        rows = cortex_table(values, placed_spike_times=True)
         point = dict(axis=axis, gain_noise=float(g), window_s=float(w), cost_scale=float(c),
                      values={r["measure"]: r["network"] for r in rows}, rows=rows,
                      error=error, **inside_summary(rows))
