@@ -146,7 +146,13 @@ def notices_on_stderr(level=logging.INFO):
 def main(argv=None):
     """Entry point of the ``ipvae-snn`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BrokenPipeError:
+        # --help into a closed pipe: argparse before Python 3.11 lets the
+        # write error through (3.11 ignores it)
+        _silence_stdout(sys.stdout)
+        return EXIT_BROKEN_PIPE
     # the command as typed, for the provenance of what it writes
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None or not _stream_open(sys.stdout):
