@@ -1,10 +1,8 @@
 """
-The one thing setup.cfg cannot say: the packages are every package found under
-``ipvae_snn/`` (none listed by hand, so a new one cannot be forgotten) plus
-``ipvae_snn.equations``, which lives in the top-level ``equations/`` folder
-(``package_dir`` in setup.cfg maps it). Everything else is in setup.cfg.
+Kept for tools that still call ``setup.py``; the whole configuration, the
+package list included, is in setup.cfg.
 """
 
-from setuptools import find_packages, setup
+from setuptools import setup
 
-setup(packages=[*find_packages(include=["ipvae_snn", "ipvae_snn.*"]), "ipvae_snn.equations"])
+setup()

@@ -183,3 +183,16 @@ def test_every_subcommand_runs_from_the_installed_wheel(venv):
         pytest.skip("convert needs torch (the official extra), absent here")
     doc = json.loads(_run(venv, cli, "convert", official, "official.npz", "--json"))
     assert os.path.isfile(os.path.join(venv["work"], "official.npz")) and doc
+
+
+def test_setup_cfg_lists_every_package():
+    # a package folder missing from setup.cfg's list would be left out of a
+    # plain `pip install .` (the wheel tests above then fail too, more slowly)
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(ROOT, "setup.cfg"))
+    listed = set(cfg["options"]["packages"].split())
+    on_disk = {os.path.relpath(d, ROOT).replace(os.sep, ".")
+               for d, _, files in os.walk(os.path.join(ROOT, "ipvae_snn"))
+               if "__init__.py" in files and "__pycache__" not in d}
+    assert on_disk | {"ipvae_snn.equations"} == listed
