@@ -404,6 +404,20 @@ def test_cli_fit_rejects_bad_calibration_options(tmp_path, capsys, option, value
     assert not out.exists()
 
 
+@pytest.mark.parametrize("extra", [["--calibration-images", "camera"],
+                                   ["--calibration-images", ","],
+                                   ["--digits", "--calibration-images", "chelsea"]])
+def test_cli_fit_calibration_images_must_be_held_out(tmp_path, capsys, extra):
+    from ipvae_snn.cli import main
+    out = tmp_path / "m.npz"
+    argv = ["fit", "--out", str(out), "--n-patches", "64", *extra]
+    if "--digits" in extra:
+        argv.remove("--n-patches"), argv.remove("64")
+    assert main(argv) == 2
+    assert "--calibration-images" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_kl_step_gradient_matches_finite_differences():
     """The one-step KL term's gradient (beta > 0) against central differences."""
     from ipvae_snn.learning.updates import kl_step_gradient as _kl_step_gradient
@@ -474,7 +488,8 @@ def test_auto_calibrations_pick_the_best_candidate(rng_patches):
         **dict(SMALL, max_iter=1), operating_point="auto", calibration_window=8,
         prior_cap="auto").fit(rng_patches)
     points = learner.calibration_["operating_point"]
-    assert len(points) == 20
+    from ipvae_snn.learning.updates import COST_SCALES, SPIKE_SCALES
+    assert len(points) == len(SPIKE_SCALES) * len(COST_SCALES)
     best = min(points, key=lambda row: row[2])
     assert learner.operating_point_ == best[:2]
     caps = learner.calibration_["prior_cap"]
@@ -518,6 +533,27 @@ def test_prior_calibration_keeps_only_caps_whose_r2_does_not_fall(official_param
     curves[-0.5] = (0.70, 0.85, 0.849)
     _, _, cap = calibrate_prior(params, x, 16, infer_fn, caps=list(curves), late=256)
     assert cap == -0.5
+
+
+def test_calibration_patches_replace_the_training_patches(rng_patches, monkeypatch):
+    """With ``X_calibration`` the calibrations score those patches, never the
+    training ones, and choose the point best on them."""
+    held_out = np.random.default_rng(9).standard_normal((60, 64)) * 0.5
+    learner = SpikingDictionaryLearner(
+        **dict(SMALL, max_iter=1), operating_point="auto", calibration_window=8,
+        prior_cap="auto")
+    seen = _capture(monkeypatch, learner)
+    learner.fit(rng_patches, X_calibration=held_out)
+    n_training = -(-rng_patches.shape[0] // SMALL["batch_size"])
+    calibration_runs = seen[n_training:]
+    assert len(calibration_runs) == len(learner.calibration_["operating_point"]) + len(
+        learner.calibration_["prior_cap"])
+    for result in calibration_runs:
+        np.testing.assert_array_equal(np.sort(result.x, axis=0), np.sort(held_out, axis=0))
+    best = min(learner.calibration_["operating_point"], key=lambda row: row[2])
+    assert learner.operating_point_ == best[:2]
+    with pytest.raises(ValueError, match="features"):
+        SpikingDictionaryLearner(**SMALL).fit(rng_patches, X_calibration=held_out[:, :16])
 
 
 def test_a_fixed_operating_point_and_cap(rng_patches):

@@ -62,6 +62,10 @@ def add_parser(subparsers):
                    help="comma-separated photographs to cut whitened training patches "
                         "from: image files (PNG, JPEG, TIFF) or bundled images "
                         "(default: the reference model's training images)")
+    p.add_argument("--calibration-images", default=None, metavar="FILES|NAMES",
+                   help="comma-separated photographs, none of them in --images, whose "
+                        "patches choose the operating point and the prior cap at the end "
+                        "of the fit (default: the training patches)")
     p.add_argument("--init", default="random", metavar="random|NAME|F.npz",
                    help="starting model: a random dictionary (default), a bundled "
                         "model ('default' or a name as --model takes it), or a model "
@@ -165,6 +169,26 @@ def _training_patches(args):
         x = dihedral_augment(x, seed=args.seed)
         source += "; turned and mirrored at random"
     return x, source
+
+
+def _calibration_patches(args, n_pixels):
+    """Patches of ``--calibration-images`` (held out of the training set), or None."""
+    from ..data import patches_from_images
+    from ..learning.calibration import CALIBRATION_PATCHES
+    if args.calibration_images is None:
+        return None, None
+    if args.patches is not None or args.digits:
+        raise CLIError("--calibration-images needs training patches cut from --images "
+                       "(not --patches or --digits)")
+    names = [s.strip() for s in args.calibration_images.split(",") if s.strip()]
+    training = {s.strip() for s in args.images.split(",") if s.strip()}
+    if not names or training & set(names):
+        raise CLIError(f"--calibration-images must name photographs outside --images "
+                       f"({', '.join(sorted(training & set(names))) or 'none given'})")
+    side = int(round(np.sqrt(n_pixels)))
+    x = patches_from_images(names, n_patches=CALIBRATION_PATCHES, seed=args.seed,
+                            patch_size=side)
+    return x, f"{', '.join(names)}; {x.shape[0]} patches, seed {args.seed}"
 
 
 def _operating_point(text):
@@ -322,6 +346,7 @@ def run(args):
                   figures=[figure_option])
     _check_checkpoint(args)
     x, source = _training_patches(args)
+    x_calibration, calibration_source = _calibration_patches(args, x.shape[1])
     k = args.n_components
     if k is None:
         k = init.n_latents if isinstance(init, IPVAEParams) else 512
@@ -346,7 +371,7 @@ def run(args):
     try:
         with scheduler_client(args) as client:
             learner.set_params(client=client)
-            learner.fit(x, resume=args.resume)
+            learner.fit(x, resume=args.resume, X_calibration=x_calibration)
             where = scheduler_label(client)
     except (KeyboardInterrupt, Terminated):
         # a new fit starts without a file there (_check_checkpoint): one that
@@ -361,7 +386,8 @@ def run(args):
                 f"--checkpoint-every {args.checkpoint_every} batches); nothing to resume")
         raise
     seconds = time.perf_counter() - start
-    params = _with_provenance(learner, args, source, seconds, x.shape[0])
+    params = _with_provenance(learner, args, source, seconds, x.shape[0],
+                              calibration_source)
     params.save(args.out)
     if figure:
         from ..plotting import plot_dictionary
@@ -383,7 +409,7 @@ def run(args):
     return 0
 
 
-def _with_provenance(learner, args, source, seconds, n_patches):
+def _with_provenance(learner, args, source, seconds, n_patches, calibration_source=None):
     """
     The fitted model with its provenance in the metadata (key ``provenance``,
     JSON): the command, seed, package and library versions, training time,
@@ -404,7 +430,8 @@ def _with_provenance(learner, args, source, seconds, n_patches):
                scikit_learn=sklearn.__version__, python=platform.python_version(),
                training_seconds=round(learner.fit_seconds_, 1),
                command_seconds=round(seconds, 1), training_patches=int(n_patches),
-               source=source, n_batches=int(learner.n_batches_),
+               source=source, calibration_source=calibration_source or "the training patches",
+               n_batches=int(learner.n_batches_),
                operating_point=list(learner.operating_point_),
                prior_cap=learner.prior_cap_, hyper_parameters=hyper,
                init=args.init, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))

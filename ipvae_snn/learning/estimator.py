@@ -331,7 +331,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         return self.params_.n_latents
 
     # --------------------------------------------------------------- fit
-    def fit(self, X, y=None, *, resume=False):
+    def fit(self, X, y=None, *, resume=False, X_calibration=None):
         """
         Learn the model from patches ``X``.
 
@@ -346,6 +346,13 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             The checkpoint must come from a fit with the same data and
             hyper-parameters; the resumed fit then ends with exactly the
             parameters of an uninterrupted one.
+        X_calibration : array_like, shape (n_calibration, n_features), optional
+            Patches the end-of-fit calibrations (``operating_point``,
+            ``prior_cap``) score instead of ``X``: patches of photographs held
+            out of the training set, so that the operating point is chosen on
+            images the dictionary never saw (it is a rate–distortion choice,
+            and on training patches it comes out sparser than what holds on
+            new photographs).
 
         Returns
         -------
@@ -353,6 +360,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         """
         X = _validate_data(self, X, reset=True, dtype=np.float64,
                            ensure_min_samples=1)
+        if X_calibration is not None:
+            X_calibration = _validate_data(self, X_calibration, reset=False,
+                                           dtype=np.float64, ensure_min_samples=1)
         hyper = self._check_hyper_parameters()
         state = None
         if resume:
@@ -368,7 +378,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         if state is None:
             check_new_checkpoint(self.checkpoint)      # never overwrite a user's file
             state = self._initial_state(X, hyper)
-        return self._run(X, state)
+        return self._run(X, state, X if X_calibration is None else X_calibration)
 
     def _check_hyper_parameters(self):
         """Validate the hyper-parameters; returns the result-relevant ones."""
@@ -448,7 +458,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                     hyper=hyper, data_hash=data_hash(X))
 
     # -------------------------------------------------------------- loop
-    def _run(self, X, state):
+    def _run(self, X, state, X_calibration):
         n = X.shape[0]
         bs = min(self.batch_size, n)
         per_epoch = math.ceil(n / bs)
@@ -489,7 +499,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             bar.close()
         if self.checkpoint:
             save_checkpoint(self.checkpoint, state)
-        self._set_fitted(state, X)
+        self._set_fitted(state, X_calibration)
         return self
 
     def _step(self, xb, state, total):

@@ -41,7 +41,7 @@ _ADAM = (0.9, 0.999, 1e-8)
 #: Candidate spike sizes relative to the learnt one (`calibrate_operating_point`).
 SPIKE_SCALES = (0.5, 0.6, 0.7, 0.85, 1.0)
 #: Candidate spike-cost factors (`calibrate_operating_point`).
-COST_SCALES = (1.0, 1.15, 1.3, 1.5)
+COST_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5)
 
 #: A fit stops when this many batches in a row (or all its batches, when it
 #: has fewer) had every patch run away to the upper clamp of u: no update is
