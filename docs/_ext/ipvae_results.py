@@ -99,11 +99,19 @@ def _rate_distortion(report):
         out[f"rd_official_r2_t{t}"] = _f(p["r2"])
         out[f"rd_official_zeros_t{t}_2"] = _f(p["zero_fraction"], 2)
         out[f"rd_official_distance_t{t}"] = _f(p["distance"])
+    bars = report["bars"]
+    out["rd_bar_margin"] = f"{bars['sc_margin']:g}"
+    out["rd_bar_rate"] = f"{bars['rate_readout_max']:g}"
+    out["rd_bar_ood_r2_16"] = f"{bars['ood_r2_16']:g}"
+    out["rd_bar_ood_clamp_pct"] = f"{100 * bars['ood_clamp_max']:g} %"
     rate = rd["checks"]["rate_readout"]
     out["rd_rate_r2"] = _f(rate["r2"])
     out["rd_rate_zeros"] = _f(rate["zero_fraction"])
     out["rd_rate_distance"] = _f(rate["distance"])
     out["rd_rate_paper"] = _f(rate["paper_code"])
+    out["rd_rate_met"] = "meets" if rate["met"] else "does not meet"
+    out["rd_margin_met"] = ("meets" if rd["checks"]["distance_below_best_sc"]["met"]
+                            else "does not meet")
     c = rd["checks"]["distance_below_best_sc"]
     out["rd_margin"] = _f(c["margin"], 4)
     out["rd_sc_r2"] = _f(best["r2"])
@@ -148,11 +156,15 @@ def _rate_distortion(report):
         if at_clamp:
             r2_last = (f"{_f(last['r2_bounded'])} of {rb['n_patches'] - at_clamp:,} "
                        f"bounded patches (mean of all: {last['r2']:,.0f})")
+        best = rb["sparse_coding"][name]["best"]
         rows.append([name, _f(by_t[16]["r2"]), _f(by_t[64]["r2_bounded"]), r2_last,
-                     _f(last["zero_fraction"]), at_clamp])
+                     _f(last["zero_fraction"]), at_clamp, _f(last["distance"]),
+                     f"{_f(best['distance'])} ({best['alpha']:g})"])
     out["rd_ood_table"] = _table(["photograph", "R² T=16", "R² T=64 (bounded)",
-                                  "R² T=1000", "zeros T=1000", "patches at the clamp"],
-                                 rows)
+                                  "R² T=1000", "zeros T=1000", "patches at the clamp",
+                                  "distance T=1000", "sparse coding (best alpha)"], rows)
+    out["rd_ood_n_below_sc"] = str(sum(c["distance_met"] for c in rb["checks"].values()))
+    out["rd_ood_n_images"] = str(len(rb["images"]))
     out["rd_ood_min_r2_16"] = _f(min(c["r2_16"] for c in rb["checks"].values()), 2)
     out["rd_ood_all_met"] = "all" if rb["all_met"] else "not all"
     # digits
@@ -297,6 +309,11 @@ def _setting(run):
     return out
 
 
+def _setting_continuous(run):
+    """The setting in the continuous realization: ISI measures compared too."""
+    return _measures("setc", run["output"])
+
+
 def _default_20ms(run):
     return _measures("d20", run["output"])
 
@@ -339,6 +356,7 @@ def _sensitivity(run):
 RUNS = {"cortex_comparison.json": _cortex_example,
         "stats_default_20ms.json": _default_20ms,
         "stats_setting.json": _setting,
+        "stats_setting_continuous.json": _setting_continuous,
         "protocol_onset.json": _onset,
         "protocol_sensitivity.json": _sensitivity,
         "protocol_noise_correlation.json": _noise_correlation("nc_default"),
