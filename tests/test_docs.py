@@ -356,8 +356,7 @@ ALLOWED_NUMBERS = {
     r"\s+0\.951\s+at\s+84\.4\s+%\s+zeros":
         "the paper's published scores (PAPER of benchmarks/bench_rate_distortion.py)",
     r"Δ = 0\.1 s by default": "the default window (ipvae_snn.defaults.DEFAULT_WINDOW_S)",
-    r"issue's\s+bar\s+was\s+0\.01|issue's\s+bar:\s+0\.3|at\s+most\s+0\.5\s+%\s+of\s+the\s+"
-    r"patches|by\s+more\s+than\s+0\.005|R²\s+≥\s+0\.95\s+with\s+≥\s+80\s+%\s+zeros":
+    r"by\s+more\s+than\s+0\.005|R²\s+≥\s+0\.95\s+with\s+≥\s+80\s+%\s+zeros":
         "the acceptance bars benchmarks/bench_rate_distortion.py checks (its constants)",
     r"more than\s+\(0\.5\)": "OFFSET_LIMIT, a constant of ipvae_snn.data",
     r"at least 0\.6 with no runaway": "the acceptance bar tests/test_own_images.py asserts",
