@@ -40,23 +40,17 @@ from _common import (DEFAULT_PACKAGES, BenchmarkError, base_parser, limit_thread
                      load_shared_patches, machine_info, print_table, run_main)
 from ipvae_snn import SpikingIPVAE, load_model
 from ipvae_snn.defaults import DEFAULT_WINDOW_S
-from ipvae_snn.lca import SpikingLCA, code_points, lasso_codes, lca_dictionary
+from ipvae_snn.lca import (LAMBDA_SWEEPS, RATE_PER_NORM, SpikingLCA, code_points,
+                           lasso_codes, lca_dictionary, mean_atom_norm)
 from ipvae_snn.params import BUNDLED_MODELS, DEFAULT_MODEL_NAME, bundled_model_path
 from ipvae_snn.ratedistortion import distance
 
-__all__ = ["main", "model_provenance", "ipvae_rows", "lca_sweep", "mean_atom_norm",
-           "LAMBDAS", "RATE_PER_CODE"]
+__all__ = ["main", "model_provenance", "ipvae_rows", "lca_sweep", "LAMBDAS",
+           "RATE_PER_CODE"]
 
-#: λ sweeps per dictionary, in units of the dictionary's mean atom norm (λ
-#: scales with it). The two dictionaries' optima differ (on the default's Φ
-#: near 0.5, on the learnt one near 0.3): their atoms' shapes and overlaps
-#: differ, not only their norms.
-LAMBDAS = dict(ipvae=(0.35, 0.5, 0.7, 1.0), learnt=(0.2, 0.3, 0.5))
-#: Spikes per second per unit of code, in units of the dictionary's mean
-#: atom norm (codes scale inversely with it, so a spike carries the same
-#: share of the drive on any dictionary): on the default's Φ (norm ≈ 0.12)
-#: about 100 Hz per unit of code.
-RATE_PER_CODE = 800.0
+#: The λ sweeps (units of the dictionary's mean atom norm) and the spike rate
+#: per unit of code (units of the mean atom norm) of `ipvae_snn.lca`.
+LAMBDAS, RATE_PER_CODE = LAMBDA_SWEEPS, RATE_PER_NORM
 
 _COLUMNS = [("model", "model", ""), ("dictionary", "dictionary", ""),
             ("lam", "λ", ".3g"), ("lam_rel", "λ/norm", ".3g"),
@@ -151,11 +145,6 @@ def _commit():
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
-
-
-def mean_atom_norm(phi):
-    """The mean Euclidean norm of a dictionary's atoms (columns)."""
-    return float(np.linalg.norm(np.asarray(phi, dtype=np.float64), axis=0).mean())
 
 
 def _cumulative_events(counts, fan_out):

@@ -12,7 +12,7 @@ import pytest
 from ipvae_snn import default_params
 from ipvae_snn.data import HELD_OUT_IMAGES, natural_patches
 from ipvae_snn.lca import (SpikingLCA, code_points, lasso_codes, lasso_objective, lca_codes,
-                           lca_dictionary, synaptic_events)
+                           lca_dictionary, mean_atom_norm, synaptic_events)
 from ipvae_snn.results import SpikingResult
 from ipvae_snn.validation import InputError, InvalidValueError
 
@@ -61,6 +61,32 @@ def test_code_points_by_hand():
     assert p["r2"] == pytest.approx(0.5)
     assert p["zero_fraction"] == pytest.approx(2 / 3)
     assert p["distance"] == pytest.approx(math.hypot(0.5, 1 / 3))
+
+
+def test_lambda_scales_with_the_atom_norm(patches, phi):
+    # Φ → cΦ: the Lasso codes at cλ are a/c (substitute a' = a/c into
+    # ½‖x − cΦa'‖² + cλ‖a'‖₁: the same objective), the reconstruction the same
+    lam, c = 0.06, 3.0
+    a = lasso_codes(phi, patches[:4], lam)
+    a_scaled = lasso_codes(c * phi, patches[:4], c * lam)
+    np.testing.assert_allclose(a_scaled, a / c, atol=1e-4 * a.max())
+    assert mean_atom_norm(c * phi) == pytest.approx(c * mean_atom_norm(phi))
+    assert mean_atom_norm(np.eye(3)) == 1.0
+
+
+@pytest.mark.runtime
+@pytest.mark.slow
+def test_spiking_lca_rescaled_dictionary_spikes_alike():
+    # λ and the rate per unit of code scaled with the atoms (cλ, cρ on cΦ):
+    # the same drive per spike, so the same spike counts (up to a spike where
+    # rounding moves a threshold crossing across a step)
+    rng = np.random.default_rng(4)
+    phi = rng.standard_normal((6, 4)) * 0.2
+    x = rng.standard_normal((2, 6))
+    runs = [SpikingLCA(c * phi, lam=0.1 * c, rate_per_code=200.0 * c, window=0.02)
+            .run(x, n_windows=3, record_spikes=False).counts for c in (1.0, 4.0)]
+    assert runs[0].sum() > 20
+    assert np.abs(runs[0].astype(int) - runs[1]).max() <= 1
 
 
 # --------------------------------------------------------------- validation
