@@ -147,15 +147,18 @@ def _commit():
     return out.stdout.strip() or None
 
 
-def _cumulative_events(counts, fan_out):
-    """Mean synaptic events per patch up to the end of each window."""
-    spikes = np.cumsum(counts.sum(axis=2, dtype=np.int64), axis=1)   # (n, windows)
-    return spikes.mean(axis=0) * fan_out, spikes.mean(axis=0)
+def _cumulative_events(result, fan_out):
+    """Mean synaptic events and spikes per patch up to the end of each window."""
+    # mean_count (per neuron, every window, whichever windows were recorded)
+    # times the neurons: each patch's spikes per window, exact integers
+    per_window = np.rint(result.mean_count * result.params.n_latents)
+    spikes = np.cumsum(per_window, axis=1).mean(axis=0)            # (windows,)
+    return spikes * fan_out, spikes
 
 
 def _network_rows(result, name, dictionary, lam, windows, fan_out, wall_s, rate=None,
                   lam_rel=None):
-    events, spikes = _cumulative_events(result.counts, fan_out)
+    events, spikes = _cumulative_events(result, fan_out)
     rows = []
     for t in windows:
         r2 = float(np.nanmean(result.r2[:, t]))
@@ -172,7 +175,7 @@ def ipvae_rows(params, x, windows, device="cpp_standalone", seed=0):
     """The spiking iP-VAE's rows (`_COLUMNS`) at each window of one run."""
     net = SpikingIPVAE(params, device=device)
     t0 = time.perf_counter()
-    res = net.run(x, windows[-1] + 1, seed=seed, warn=False)
+    res = net.run(x, windows[-1] + 1, seed=seed, warn=False, record_windows=windows)
     wall = time.perf_counter() - t0
     return _network_rows(res, "spiking iP-VAE", "ipvae", float("nan"), windows,
                          net.params.n_latents, wall)
@@ -182,7 +185,8 @@ def _lca_run(x, name, phi, lam, rate, windows, device, tau, lam_rel):
     lca = SpikingLCA(phi, lam=lam, device=device, tau=tau, rate_per_code=rate,
                      patches_per_run=16)
     t0 = time.perf_counter()
-    res = lca.run(x, windows[-1] + 1, record_spikes=False, progress=len(x) >= 1000)
+    res = lca.run(x, windows[-1] + 1, record_windows=windows, record_spikes=False,
+                  progress=len(x) >= 1000)
     return _network_rows(res, "spiking LCA", name, lam, windows, lca.n_atoms - 1,
                          time.perf_counter() - t0, rate=rate, lam_rel=lam_rel)
 
