@@ -14,7 +14,11 @@ bundled default), run as given. The LCA runs on each dictionary
 learning on training patches, ``learnt``) at each λ of its sweep, beside
 scikit-learn's non-negative Lasso codes (`SparseCoder`) of the same
 dictionary, λ and patches; at its best λ also with fewer spikes per unit of
-code (``--rates``), the accuracy–energy trade-off of a rate code. λ and the
+code (``--rates``), the accuracy–energy trade-off of a rate code. With
+``--cortex``, both networks' cortex tables (`ipvae_snn.stats.cortex_experiment`:
+``--cortex-patches`` patches × 20 trials × 41 windows, 480 gratings 3° apart;
+the LCA at its best λ on the iP-VAE's Φ) and how many of their measures lie
+inside the V1 ranges (a few minutes more). λ and the
 spike rates are given relative to the dictionary's mean atom norm, so the
 sweep means the same on a rescaled Φ (Φ → cΦ takes the Lasso codes at cλ to
 a/c: the same reconstruction and zeros). Check: at its best λ the spiking
@@ -37,7 +41,8 @@ import time
 import numpy as np
 
 from _common import (DEFAULT_PACKAGES, BenchmarkError, base_parser, limit_threads,
-                     load_shared_patches, machine_info, print_table, run_main)
+                     load_shared_patches, machine_info, positive_int, print_table,
+                     run_main)
 from ipvae_snn import SpikingIPVAE, load_model
 from ipvae_snn.defaults import DEFAULT_WINDOW_S
 from ipvae_snn.lca import (LAMBDA_SWEEPS, RATE_PER_NORM, SpikingLCA, code_points,
@@ -45,12 +50,16 @@ from ipvae_snn.lca import (LAMBDA_SWEEPS, RATE_PER_NORM, SpikingLCA, code_points
 from ipvae_snn.params import BUNDLED_MODELS, DEFAULT_MODEL_NAME, bundled_model_path
 from ipvae_snn.ratedistortion import distance
 
-__all__ = ["main", "model_provenance", "ipvae_rows", "lca_sweep", "LAMBDAS",
-           "RATE_PER_CODE"]
+__all__ = ["main", "model_provenance", "ipvae_rows", "lca_sweep", "cortex_tables",
+           "LAMBDAS", "RATE_PER_CODE", "CORTEX_PROTOCOL"]
 
 #: The λ sweeps (units of the dictionary's mean atom norm) and the spike rate
 #: per unit of code (units of the mean atom norm) of `ipvae_snn.lca`.
 LAMBDAS, RATE_PER_CODE = LAMBDA_SWEEPS, RATE_PER_NORM
+
+#: The cortex experiment of ``--cortex``: trials per patch, windows per trial,
+#: grating orientations (3° apart: the LCA's tuning is narrow) × 8 phases.
+CORTEX_PROTOCOL = dict(n_trials=20, n_windows=41, n_orientations=60, count_windows=5)
 
 _COLUMNS = [("model", "model", ""), ("dictionary", "dictionary", ""),
             ("lam", "λ", ".3g"), ("lam_rel", "λ/norm", ".3g"),
@@ -82,6 +91,11 @@ def _parse(argv):
                         choices=("runtime", "cpp_standalone"))
     parser.add_argument("--tau", type=float, default=0.01,
                         help="the LCA state's time constant, seconds")
+    parser.add_argument("--cortex", action="store_true",
+                        help="also both networks' cortex tables (ipvae_snn.stats) and "
+                             "their measures inside the V1 ranges")
+    parser.add_argument("--cortex-patches", type=positive_int, default=10,
+                        help="natural patches of the cortex experiment (20 trials each)")
     args = parser.parse_args(argv)
     args.command = "python benchmarks/bench_lca.py " + shlex.join(
         sys.argv[1:] if argv is None else argv)
@@ -248,6 +262,45 @@ def lca_sweep(x, name, phi, windows, lambdas=None, rates=(), device="cpp_standal
                       best_lasso=min(a["lasso"] for a in agreement))
 
 
+def cortex_tables(params, phi, lam, rate, x, device="cpp_standalone", tau=0.01, seed=0):
+    """
+    Both spiking networks' cortex tables (`ipvae_snn.stats.cortex_table`) by
+    one protocol (`CORTEX_PROTOCOL`) on natural patches ``x``: the iP-VAE
+    ``params`` and the spiking LCA on ``phi`` at ``lam`` and ``rate``.
+    """
+    import warnings
+
+    from ipvae_snn import stats, stimuli
+    proto = CORTEX_PROTOCOL
+    gratings = stimuli.grating_set(np.arange(proto["n_orientations"]) * 180.0
+                                   / proto["n_orientations"])
+    lca = SpikingLCA(phi, lam=lam, device=device, tau=tau, rate_per_code=rate)
+    n_natural = len(x) * proto["n_trials"]
+
+    def lca_run(patches, n_windows, seed=None, record_windows=None):
+        # spike times of the natural trials (the ISI measures); the gratings'
+        # tuning needs only counts, and their spikes would take gigabytes
+        return lca.run(patches, n_windows, seed=seed, record_windows=record_windows,
+                       record_spikes=len(patches) == n_natural)
+    runs = {"spiking iP-VAE": SpikingIPVAE(params, device=device).run, "spiking LCA": lca_run}
+    out = {}
+    for name, run in runs.items():
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # runaway / input-scale notes
+            exp = stats.cortex_experiment(run, x, n_trials=proto["n_trials"],
+                                          n_windows=proto["n_windows"], gratings=gratings,
+                                          count_windows=proto["count_windows"], seed=seed)
+        rows = stats.cortex_table(exp.values, placed_spike_times=exp.natural.spikes is None)
+        out[name] = dict(rows=rows, inside=stats.inside_summary(rows),
+                         wall_s=time.perf_counter() - t0)
+        print(f"  cortex table, {name}: {out[name]['inside']['n_inside']} of "
+              f"{out[name]['inside']['n_ranged']} measures inside the V1 ranges, "
+              f"{out[name]['wall_s']:.0f} s", flush=True)
+    return dict(protocol=dict(proto, n_patches=len(x), n_gratings=len(gratings[0]),
+                              lam=lam, rate_per_code=rate), networks=out)
+
+
 def benchmark(args):
     start = time.perf_counter()
     with limit_threads(args.threads):
@@ -266,6 +319,14 @@ def benchmark(args):
                                                rates=args.rates, device=args.device,
                                                tau=args.tau)
             rows += lca_rows
+        cortex = None
+        if args.cortex:
+            b = checks["ipvae"]["best"] if "ipvae" in checks else dict(
+                lam=LAMBDAS["ipvae"][1] * mean_atom_norm(params.phi))
+            norm = mean_atom_norm(params.phi)
+            cortex = cortex_tables(params, params.phi, b["lam"], RATE_PER_CODE * norm,
+                                   x[:args.cortex_patches], args.device, args.tau,
+                                   args.seed)
     report = dict(benchmark="lca", command=args.command, commit=_commit(),
                   config=dict(vars(args)),
                   ipvae_model=model, n_patches=len(x),
@@ -273,7 +334,7 @@ def benchmark(args):
                   ipvae_windows=args.ipvae_windows,
                   window_s=DEFAULT_WINDOW_S, device=args.device, tau_s=args.tau,
                   lambdas_rel=LAMBDAS, rate_per_code_rel=RATE_PER_CODE, rows=rows,
-                  lca_vs_lasso=checks, seconds=time.perf_counter() - start,
+                  lca_vs_lasso=checks, cortex=cortex, seconds=time.perf_counter() - start,
                   machine=machine_info(args.threads, DEFAULT_PACKAGES + ("scikit-learn",)))
     return rows, report
 
@@ -287,6 +348,11 @@ def print_report(rows, report):
               f"Lasso at that λ {b['lasso']:.4f} (difference {b['difference']:+.4f}, "
               f"{'within' if b['ok'] else 'NOT within'} 0.02); best Lasso "
               f"{check['best_lasso']:.4f}")
+    if report.get("cortex"):
+        for name, c in report["cortex"]["networks"].items():
+            print(f"cortex table, {name}: {c['inside']['n_inside']} of "
+                  f"{c['inside']['n_ranged']} measures inside the V1 ranges (outside: "
+                  f"{', '.join(c['inside']['outside']) or 'none'})")
     print(f"total {report['seconds']:.0f} s")
 
 

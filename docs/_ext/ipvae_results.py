@@ -258,6 +258,45 @@ def _lca(report):
         ["dictionary", "spikes/s per unit of code (÷ mean atom norm)",
          "spikes/s per unit of code", f"R² T={last}", "zeros", "distance",
          "synaptic events / patch (millions)"], table)
+    if report.get("cortex"):
+        out.update(_lca_cortex(report["cortex"]))
+    return out
+
+
+def _lca_cortex(cortex):
+    """bench_lca --cortex: both networks' cortex tables side by side."""
+    proto = cortex["protocol"]
+    out = {f"lca_cx_{key}": f"{proto[key]:,}" for key in
+           ("n_patches", "n_trials", "n_windows", "n_gratings")}
+    nets = cortex["networks"]
+    yes = {True: "yes", False: "no", None: "–"}
+
+    def value(r):
+        v = r["network"] if r["network"] is not None else r.get("raw")
+        text = "n/a" if v is None else _g(v)
+        return text if r["network"] is not None or v is None else f"{text} (placed, †)"
+    by = {name: {r["measure"]: r for r in n["rows"]} for name, n in nets.items()}
+    first = next(iter(by.values()))
+    rows = []
+    for key, r in first.items():
+        if r["low"] is None:
+            continue
+        units = "" if r["units"] == "dimensionless" else f" {r['units']}"
+        row = [r["label"], f"{r['low']:g} – {r['high']:g}{units}"]
+        for name in nets:
+            row += [value(by[name][key]), yes[by[name][key]["inside"]]]
+        rows.append(row)
+    total = ["**inside**", ""]
+    for name, n in nets.items():
+        total += ["", f"**{n['inside']['n_inside']} of {n['inside']['n_ranged']}**"]
+        key = "snn" if "iP-VAE" in name else "lca"
+        out[f"lca_cx_{key}_inside"] = (f"{n['inside']['n_inside']} of "
+                                       f"{n['inside']['n_ranged']}")
+    rows.append(total)
+    head = ["measure", "V1 range"]
+    for name in nets:
+        head += [name, "inside"]
+    out["lca_cx_table"] = _table(head, rows)
     return out
 
 
