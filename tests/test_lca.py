@@ -11,8 +11,9 @@ import pytest
 
 from ipvae_snn import default_params
 from ipvae_snn.data import HELD_OUT_IMAGES, natural_patches
-from ipvae_snn.lca import (SpikingLCA, code_points, lasso_codes, lasso_objective, lca_codes,
-                           lca_dictionary, mean_atom_norm, synaptic_events)
+from ipvae_snn.lca import (RATE_PER_NORM, SpikingLCA, code_points, lasso_codes,
+                           lasso_objective, lca_codes, lca_dictionary, mean_atom_norm,
+                           synaptic_events)
 from ipvae_snn.results import SpikingResult
 from ipvae_snn.validation import InputError, InvalidValueError
 
@@ -38,7 +39,7 @@ def test_lca_soft_thresholds_orthonormal_atoms():
 
 def test_lca_matches_sklearn_lasso_on_the_ipvae_dictionary(patches, phi):
     patches = patches[:8]
-    for lam in (0.12, 0.2):
+    for lam in (1.0 * mean_atom_norm(phi), 1.6 * mean_atom_norm(phi)):   # scale-free λ
         a_lca = lca_codes(phi, patches, lam, tol=1e-8)
         a_sk = lasso_codes(phi, patches, lam)
         e_lca = lasso_objective(phi, patches, a_lca, lam)
@@ -160,10 +161,12 @@ def test_spike_count_closed_form_and_events():
                                np.maximum(x[:, :3] - 0.2, 0), atol=0.1 + 1e-9)
 
 
-def _spiking_vs_lasso(device, patches, phi, lams):
+def _spiking_vs_lasso(device, patches, phi, lams_rel):
     rows = []
-    for lam in lams:
-        res = SpikingLCA(phi, lam=lam, device=device, window=0.1).run(
+    norm = mean_atom_norm(phi)            # λ and the rate scale with the atoms' norm
+    for lam in (rel * norm for rel in lams_rel):
+        res = SpikingLCA(phi, lam=lam, device=device, window=0.1,
+                         rate_per_code=RATE_PER_NORM * norm).run(
             patches, n_windows=3, record_spikes=False)
         spk = np.hypot(1 - np.nanmean(res.r2[:, 2]), 1 - res.zero_fraction[:, 2].mean())
         rows.append((spk, code_points(phi, patches, lasso_codes(phi, patches, lam))))
@@ -174,7 +177,7 @@ def _spiking_vs_lasso(device, patches, phi, lams):
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_spiking_lca_at_best_lambda_matches_lasso_standalone(patches, phi):
-    rows, best = _spiking_vs_lasso("cpp_standalone", patches, phi, (0.04, 0.08, 0.12))
+    rows, best = _spiking_vs_lasso("cpp_standalone", patches, phi, (0.35, 0.7, 1.0))
     spk, lasso = rows[best]
     assert abs(spk - lasso["distance"]) <= 0.02, rows
     # and the best λ of the spiking LCA is within 0.02 of the best Lasso
