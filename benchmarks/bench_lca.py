@@ -165,7 +165,9 @@ def _cumulative_events(result, fan_out):
     """Mean synaptic events and spikes per patch up to the end of each window."""
     # mean_count (per neuron, every window, whichever windows were recorded)
     # times the neurons: each patch's spikes per window, exact integers
-    per_window = np.rint(result.mean_count * result.params.n_latents)
+    # (float32 in the iP-VAE's result: summed as integers, exactly)
+    per_window = np.rint(result.mean_count.astype(np.float64)
+                         * result.params.n_latents).astype(np.int64)
     spikes = np.cumsum(per_window, axis=1).mean(axis=0)            # (windows,)
     return spikes * fan_out, spikes
 
