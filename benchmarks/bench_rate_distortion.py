@@ -42,11 +42,22 @@ Sections (each can be skipped):
     (`ipvae_snn.data.digit_split`), T = 16, 64, 1000, beside sparse coding on
     the same split and the paper's MNIST row (R² 0.951 at 84.4 % zeros).
     Check: R² ≥ 0.95 with ≥ 80 % zeros at T = 1000.
+``lca`` (on request: ``--sections rate-distortion,lca``; about 20 minutes for
+2,000 patches on one core)
+    The spiking LCA beside the spiking iP-VAE on the first ``--lca-patches``
+    held-out patches of the ``rate-distortion`` section (default: all), by
+    ``benchmarks/bench_lca.py``'s pipeline: the default model as a Brian2
+    network and the spiking LCA on its Φ and on a learnt dictionary, each over
+    its λ sweep beside scikit-learn's Lasso codes, at the windows
+    ``--lca-windows``; distance and synaptic events per patch against
+    simulated time. Check: at its best λ the spiking LCA is within 0.02 of the
+    Lasso codes at that λ.
 
 Usage::
 
     python benchmarks/bench_rate_distortion.py --json-out bench_rate_distortion.json
     python benchmarks/bench_rate_distortion.py --quick          # minutes, no checks
+    python benchmarks/bench_rate_distortion.py --sections rate-distortion,lca
 """
 
 import os
@@ -116,6 +127,10 @@ def _parse(argv):
     parser.add_argument("--sc-n-train", type=positive_int, default=40960)
     parser.add_argument("--sc-epochs", type=positive_int, default=3)
     parser.add_argument("--ood-patches", type=positive_int, default=1000)
+    parser.add_argument("--lca-patches", type=positive_int, default=None,
+                        help="held-out patches of the lca section (default: all)")
+    parser.add_argument("--lca-windows", default="0,1,2,4,8",
+                        help="the lca section's read-out windows of the spiking LCA")
     return parser.parse_args(argv)
 
 
@@ -313,14 +328,49 @@ def _digits(args, rows, report):
                     met=bool(last["r2"] >= 0.95 and last["zero_fraction"] >= 0.8)))
 
 
+def _lca(args, rows, report):
+    """The spiking LCA beside the spiking iP-VAE: bench_lca's pipeline."""
+    import bench_lca
+    from ipvae_snn.lca import lca_dictionary
+    x, source = _held_out(args)
+    x = x[:args.lca_patches]
+    windows = bench_lca._windows(args.lca_windows, "--lca-windows")
+    ipvae_windows = sorted(set(windows) | {t for t in WINDOWS if t <= args.steps})
+    params, model = bench_lca.model_provenance(None)
+    ipvae = bench_lca.ipvae_rows(params, x, ipvae_windows, seed=args.seed)
+    rows.extend(dict(section="lca", model="spiking iP-VAE (default)", T=r["T"],
+                     r2=r["r2"], zero_fraction=r["zero_fraction"], distance=r["distance"])
+                for r in ipvae if r["T"] in windows or r["T"] == ipvae_windows[-1])
+    dictionaries = {}
+    for name in ("ipvae", "learnt"):
+        phi = params.phi if name == "ipvae" else lca_dictionary(name)
+        lca_rows, check = bench_lca.lca_sweep(x, name, phi, windows)
+        dictionaries[name] = dict(rows=lca_rows, **check)
+        best = check["best"]
+        label = f"{name} Φ, λ {best['lam']:.3g}"
+        rows.extend(dict(section="lca", model=f"spiking LCA, {label}", T=r["T"], r2=r["r2"],
+                         zero_fraction=r["zero_fraction"], distance=r["distance"])
+                    for r in lca_rows if r["model"] == "spiking LCA"
+                    and r["lam"] == best["lam"])
+        rows.extend(dict(section="lca", model=f"Lasso, {label}", r2=r["r2"],
+                         zero_fraction=r["zero_fraction"], distance=r["distance"])
+                    for r in lca_rows if r["model"] == "sklearn Lasso"
+                    and r["lam"] == best["lam"])
+    report["lca"] = dict(source=source, n_patches=int(x.shape[0]), windows=windows,
+                         ipvae_windows=ipvae_windows, window_s=bench_lca.DEFAULT_WINDOW_S,
+                         ipvae_model=model, ipvae=ipvae, dictionaries=dictionaries,
+                         checks={name: d["best"] for name, d in dictionaries.items()})
+
+
 def _benchmark(args):
     if args.quick:
         args.n_patches, args.steps = min(args.n_patches, 300), min(args.steps, 256)
         args.spike_costs, args.ood_patches = "", min(args.ood_patches, 200)
         args.cost_scales = "0.8"
         args.sc_n_train = min(args.sc_n_train, 5120)
+        args.lca_patches = min(args.lca_patches or 32, 32)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    unknown = sections - {"rate-distortion", "robustness", "digits"}
+    unknown = sections - {"rate-distortion", "robustness", "digits", "lca"}
     if unknown:
         raise BenchmarkError(f"unknown section(s) {sorted(unknown)}")
     rows, report = [], dict(config=dict(vars(args)), machine=machine_info(args.threads),
@@ -334,6 +384,8 @@ def _benchmark(args):
             _robustness(args, rows, report)
         if "digits" in sections:
             _digits(args, rows, report)
+        if "lca" in sections:
+            _lca(args, rows, report)
     report["seconds"] = time.perf_counter() - start
     return rows, report
 
@@ -378,6 +430,19 @@ def _print_report(rows, report):
               f"{c['zero_fraction']:.4f} at T={c['T']} ({'met' if c['met'] else 'NOT met'}"
               f"); paper MNIST R² {dg['paper_mnist']['r2']} at "
               f"{dg['paper_mnist']['zero_fraction']} zeros")
+    lca = report.get("lca")
+    if lca:
+        import bench_lca            # its table: synaptic events against simulated time
+        best = [r for name, d in lca["dictionaries"].items() for r in d["rows"]
+                if r["lam"] == d["best"]["lam"] and r.get("rate") in
+                (None, bench_lca.RATE_PER_CODE * d["mean_atom_norm"])]
+        print_table(lca["ipvae"] + best, bench_lca._COLUMNS)
+        for name, b in lca["checks"].items():
+            print(f"lca ({lca['n_patches']} patches, T={lca['windows'][-1]}): spiking LCA "
+                  f"on the {name} dictionary at its best λ {b['lam']:.3g}: distance "
+                  f"{b['spiking']:.4f}, Lasso {b['lasso']:.4f} (difference "
+                  f"{b['difference']:+.4f}, {'within' if b['ok'] else 'NOT within'} "
+                  f"0.02), {b['events_per_patch']:.3g} synaptic events per patch")
     print(f"total {report['seconds']:.0f} s")
 
 

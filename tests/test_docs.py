@@ -193,6 +193,7 @@ FRAGMENTS = {
     ("docs/brian2-embedding.md", 1): "the user's own `stimuli` and a Brian2 model around it",
     ("docs/gpu.md", 0): "needs brian2cuda and the user's own group and synapses",
     ("docs/spiking-lca.md", 0): "the user's `patches`; a standalone build (bench_lca.py runs it)",
+    ("docs/spiking-lca.md", 1): "the cortex experiment: tens of minutes",
     ("docs/hubel-wiesel.md", 0): "continues the page's network `net`",
     ("docs/learning.md", 1): "a 25-minute fit",
     ("docs/learning.md", 2): "needs an official checkpoint folder",

@@ -11,8 +11,9 @@ import pytest
 
 from ipvae_snn import default_params
 from ipvae_snn.data import HELD_OUT_IMAGES, natural_patches
-from ipvae_snn.lca import (SpikingLCA, code_points, lasso_codes, lasso_objective, lca_codes,
-                           lca_dictionary, synaptic_events)
+from ipvae_snn.lca import (RATE_PER_NORM, SpikingLCA, code_points, lasso_codes,
+                           lasso_objective, lca_codes, lca_dictionary, mean_atom_norm,
+                           synaptic_events)
 from ipvae_snn.results import SpikingResult
 from ipvae_snn.validation import InputError, InvalidValueError
 
@@ -38,7 +39,7 @@ def test_lca_soft_thresholds_orthonormal_atoms():
 
 def test_lca_matches_sklearn_lasso_on_the_ipvae_dictionary(patches, phi):
     patches = patches[:8]
-    for lam in (0.12, 0.2):
+    for lam in (1.0 * mean_atom_norm(phi), 1.6 * mean_atom_norm(phi)):   # scale-free λ
         a_lca = lca_codes(phi, patches, lam, tol=1e-8)
         a_sk = lasso_codes(phi, patches, lam)
         e_lca = lasso_objective(phi, patches, a_lca, lam)
@@ -61,6 +62,32 @@ def test_code_points_by_hand():
     assert p["r2"] == pytest.approx(0.5)
     assert p["zero_fraction"] == pytest.approx(2 / 3)
     assert p["distance"] == pytest.approx(math.hypot(0.5, 1 / 3))
+
+
+def test_lambda_scales_with_the_atom_norm(patches, phi):
+    # Φ → cΦ: the Lasso codes at cλ are a/c (substitute a' = a/c into
+    # ½‖x − cΦa'‖² + cλ‖a'‖₁: the same objective), the reconstruction the same
+    lam, c = 0.06, 3.0
+    a = lasso_codes(phi, patches[:4], lam)
+    a_scaled = lasso_codes(c * phi, patches[:4], c * lam)
+    np.testing.assert_allclose(a_scaled, a / c, atol=1e-4 * a.max())
+    assert mean_atom_norm(c * phi) == pytest.approx(c * mean_atom_norm(phi))
+    assert mean_atom_norm(np.eye(3)) == 1.0
+
+
+@pytest.mark.runtime
+@pytest.mark.slow
+def test_spiking_lca_rescaled_dictionary_spikes_alike():
+    # λ and the rate per unit of code scaled with the atoms (cλ, cρ on cΦ):
+    # the same drive per spike, so the same spike counts (up to a spike where
+    # rounding moves a threshold crossing across a step)
+    rng = np.random.default_rng(4)
+    phi = rng.standard_normal((6, 4)) * 0.2
+    x = rng.standard_normal((2, 6))
+    runs = [SpikingLCA(c * phi, lam=0.1 * c, rate_per_code=200.0 * c, window=0.02)
+            .run(x, n_windows=3, record_spikes=False).counts for c in (1.0, 4.0)]
+    assert runs[0].sum() > 20
+    assert np.abs(runs[0].astype(int) - runs[1]).max() <= 1
 
 
 # --------------------------------------------------------------- validation
@@ -134,10 +161,12 @@ def test_spike_count_closed_form_and_events():
                                np.maximum(x[:, :3] - 0.2, 0), atol=0.1 + 1e-9)
 
 
-def _spiking_vs_lasso(device, patches, phi, lams):
+def _spiking_vs_lasso(device, patches, phi, lams_rel):
     rows = []
-    for lam in lams:
-        res = SpikingLCA(phi, lam=lam, device=device, window=0.1).run(
+    norm = mean_atom_norm(phi)            # λ and the rate scale with the atoms' norm
+    for lam in (rel * norm for rel in lams_rel):
+        res = SpikingLCA(phi, lam=lam, device=device, window=0.1,
+                         rate_per_code=RATE_PER_NORM * norm).run(
             patches, n_windows=3, record_spikes=False)
         spk = np.hypot(1 - np.nanmean(res.r2[:, 2]), 1 - res.zero_fraction[:, 2].mean())
         rows.append((spk, code_points(phi, patches, lasso_codes(phi, patches, lam))))
@@ -148,7 +177,7 @@ def _spiking_vs_lasso(device, patches, phi, lams):
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_spiking_lca_at_best_lambda_matches_lasso_standalone(patches, phi):
-    rows, best = _spiking_vs_lasso("cpp_standalone", patches, phi, (0.04, 0.08, 0.12))
+    rows, best = _spiking_vs_lasso("cpp_standalone", patches, phi, (0.35, 0.7, 1.0))
     spk, lasso = rows[best]
     assert abs(spk - lasso["distance"]) <= 0.02, rows
     # and the best λ of the spiking LCA is within 0.02 of the best Lasso

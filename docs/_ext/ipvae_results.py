@@ -186,9 +186,135 @@ def _rate_distortion(report):
     return out
 
 
+def _millions(value):
+    """Millions, two significant digits (whole millions from 10)."""
+    m = value / 1e6
+    return f"{m:.0f}" if m >= 10 else f"{m:.2g}"
+
+
+def _lca(report):
+    """
+    The numbers of docs/spiking-lca.md and docs/rate-distortion.md from
+    bench_lca's report (synaptic events in millions per patch).
+    """
+    out = {"lca_n_patches": f"{report['n_patches']:,}",
+           "lca_tau_ms": f"{report['tau_s'] * 1e3:g}",
+           "lca_rate_per_norm": f"{report['rate_per_code_rel']:g}",
+           "lca_minutes": f"{report['seconds'] / 60:.0f}",
+           "lca_model": f"{report['ipvae_model']['model']} "
+                        f"({report['ipvae_model']['fingerprint']})"}
+    rows = report["rows"]
+    snn = {r["T"]: r for r in rows if r["model"] == "spiking iP-VAE"}
+    last = max(report["windows"])
+    best, summary = {}, []
+    for name, check in report["lca_vs_lasso"].items():
+        b = check["best"]
+        lca_rate = report["rate_per_code_rel"] * check["mean_atom_norm"]
+        best[name] = {r["T"]: r for r in rows if r["model"] == "spiking LCA"
+                      and r["dictionary"] == name and r["lam"] == b["lam"]
+                      and r["rate"] == lca_rate}
+        p = f"lca_{name}"
+        out[f"{p}_lam"] = f"{b['lam']:.3g}"
+        out[f"{p}_lam_rel"] = f"{b['lam_rel']:g}"
+        out[f"{p}_lams_rel"] = ", ".join(f"{a['lam_rel']:g}" for a in check["sweep"])
+        out[f"{p}_distance"] = _f(b["spiking"])
+        out[f"{p}_lasso"] = _f(b["lasso"])
+        out[f"{p}_difference"] = f"{b['difference']:+.4f}"
+        out[f"{p}_best_lasso"] = _f(check["best_lasso"])
+        out[f"{p}_within"] = "within" if b["ok"] else "not within"
+        out[f"{p}_norm"] = f"{check['mean_atom_norm']:.3g}"
+        for t, r in best[name].items():
+            out[f"{p}_distance_t{t}"] = _f(r["distance"])
+            out[f"{p}_events_t{t}"] = _millions(r["events_per_patch"])
+        label = {"ipvae": "the iP-VAE's Φ", "learnt": "learnt (unit-norm atoms)"}[name]
+        for a in check["sweep"]:
+            summary.append([label, f"{a['lam']:.3g} ({a['lam_rel']:g})",
+                            _f(a["spiking"]) if a["lam"] != b["lam"]
+                            else f"**{_f(a['spiking'])}**", _f(a["lasso"]),
+                            f"{a['spiking'] - a['lasso']:+.4f}",
+                            _millions(a["events_per_patch"])])
+    out["lca_sweep_table"] = _table(
+        ["dictionary", "λ (÷ mean atom norm)", f"spiking LCA, T={last}", "Lasso codes",
+         "difference", "synaptic events / patch (millions)"], summary)
+    # distance and synaptic events against simulated time, both networks
+    head = ["T", "simulated time", "iP-VAE distance", "iP-VAE events (M)"]
+    for name in best:
+        head += [f"LCA ({name}) distance", f"LCA ({name}) events (M)"]
+    table = []
+    for t in sorted(set(snn) | {t for b in best.values() for t in b}):
+        row = [t, f"{(t + 1) * report['window_s']:g} s"]
+        for r in [snn.get(t)] + [b.get(t) for b in best.values()]:
+            row += ([_f(r["distance"]), _millions(r["events_per_patch"])] if r
+                    else ["–", "–"])
+        table.append(row)
+    out["lca_time_table"] = _table(head, table)
+    for t, r in snn.items():
+        out[f"lca_snn_distance_t{t}"] = _f(r["distance"])
+        out[f"lca_snn_events_t{t}"] = _millions(r["events_per_patch"])
+    t_end = max(snn)
+    out["lca_snn_t_end"] = str(t_end)
+    out["lca_t_end"] = str(last)
+    out["lca_events_ratio"] = (
+        f"{snn[t_end]['events_per_patch'] / best['ipvae'][last]['events_per_patch']:.0f}")
+    # fewer spikes per unit of code at the best λ (the rate sweep)
+    table = []
+    for name, check in report["lca_vs_lasso"].items():
+        b = check["best"]
+        for r in sorted((r for r in rows if r["model"] == "spiking LCA"
+                         and r["dictionary"] == name and r["lam"] == b["lam"]
+                         and r["T"] == last), key=lambda r: r["rate"]):
+            table.append([name, f"{r['rate'] / check['mean_atom_norm']:g}",
+                          f"{r['rate']:.3g}", _f(r["r2"]), _f(r["zero_fraction"]),
+                          _f(r["distance"]), _millions(r["events_per_patch"])])
+    out["lca_rate_table"] = _table(
+        ["dictionary", "spikes/s per unit of code (÷ mean atom norm)",
+         "spikes/s per unit of code", f"R² T={last}", "zeros", "distance",
+         "synaptic events / patch (millions)"], table)
+    if report.get("cortex"):
+        out.update(_lca_cortex(report["cortex"]))
+    return out
+
+
+def _lca_cortex(cortex):
+    """bench_lca --cortex: both networks' cortex tables side by side."""
+    proto = cortex["protocol"]
+    out = {f"lca_cx_{key}": f"{proto[key]:,}" for key in
+           ("n_patches", "n_trials", "n_windows", "n_gratings")}
+    nets = cortex["networks"]
+    yes = {True: "yes", False: "no", None: "–"}
+
+    def value(r):
+        v = r["network"] if r["network"] is not None else r.get("raw")
+        text = "n/a" if v is None else _g(v)
+        return text if r["network"] is not None or v is None else f"{text} (placed, †)"
+    by = {name: {r["measure"]: r for r in n["rows"]} for name, n in nets.items()}
+    first = next(iter(by.values()))
+    rows = []
+    for key, r in first.items():
+        if r["low"] is None:
+            continue
+        units = "" if r["units"] == "dimensionless" else f" {r['units']}"
+        row = [r["label"], f"{r['low']:g} – {r['high']:g}{units}"]
+        for name in nets:
+            row += [value(by[name][key]), yes[by[name][key]["inside"]]]
+        rows.append(row)
+    total = ["**inside**", ""]
+    for name, n in nets.items():
+        total += ["", f"**{n['inside']['n_inside']} of {n['inside']['n_ranged']}**"]
+        key = "snn" if "iP-VAE" in name else "lca"
+        out[f"lca_cx_{key}_inside"] = (f"{n['inside']['n_inside']} of "
+                                       f"{n['inside']['n_ranged']}")
+    rows.append(total)
+    head = ["measure", "V1 range"]
+    for name in nets:
+        head += [name, "inside"]
+    out["lca_cx_table"] = _table(head, rows)
+    return out
+
+
 #: Committed benchmark reports, by file name, with the formatter of the
 #: numbers the pages quote from them.
-BENCHMARKS = {"bench_rate_distortion.json": _rate_distortion}
+BENCHMARKS = {"bench_rate_distortion.json": _rate_distortion, "bench_lca.json": _lca}
 
 
 def benchmark_numbers(folder=RESULTS_DIR):

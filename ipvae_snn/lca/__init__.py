@@ -16,10 +16,11 @@ Examples
 SpikingLCA(dictionary='ipvae', n_atoms=512, lam=0.08, device='runtime', window=0.1)
 """
 
-from .dictionary import DICTIONARIES, lca_dictionary, learnt_dictionary
+from .dictionary import (DICTIONARIES, LAMBDA_SWEEPS, RATE_PER_NORM, lca_dictionary,
+                         learnt_dictionary, mean_atom_norm)
 from .model import LCA_DEVICES, SpikingLCA, synaptic_events
 from .solver import code_points, lasso_codes, lasso_objective, lca_codes
 
 __all__ = ["SpikingLCA", "LCA_DEVICES", "synaptic_events", "lca_codes", "lasso_codes",
            "lasso_objective", "code_points", "lca_dictionary", "learnt_dictionary",
-           "DICTIONARIES"]
+           "mean_atom_norm", "DICTIONARIES", "LAMBDA_SWEEPS", "RATE_PER_NORM"]

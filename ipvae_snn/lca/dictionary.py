@@ -11,6 +11,11 @@ The spiking LCA's dictionary options.
     atoms, the sparse-coding baseline's recipe) on patches of the training
     photographs (`ipvae_snn.data.TRAIN_IMAGES`). It takes about a minute,
     so it is cached as ``.npz`` in the folder of compiled programs.
+
+λ and the spike rate per unit of code scale with a dictionary's atom norm
+(Φ → cΦ takes the Lasso codes at cλ to a/c: the same reconstruction and
+zeros), so the sweeps here are in units of its mean atom norm
+(`mean_atom_norm`): they mean the same on a rescaled Φ.
 """
 
 import os
@@ -21,10 +26,31 @@ from ..io import atomic_savez
 from ..validation import InvalidTypeError, check_choice, check_int
 from .solver import check_dictionary
 
-__all__ = ["lca_dictionary", "learnt_dictionary", "DICTIONARIES"]
+__all__ = ["lca_dictionary", "learnt_dictionary", "mean_atom_norm", "DICTIONARIES",
+           "LAMBDA_SWEEPS", "RATE_PER_NORM"]
 
 #: The named dictionaries.
 DICTIONARIES = ("ipvae", "learnt")
+#: λ sweeps per dictionary, in units of its mean atom norm. The optima
+#: differ (near 0.5 on the default iP-VAE's Φ, 0.3 on the learnt one): the
+#: atoms' shapes and overlaps differ, not only their norms.
+LAMBDA_SWEEPS = dict(ipvae=(0.35, 0.5, 0.7, 1.0), learnt=(0.2, 0.3, 0.5))
+#: Spikes per second per unit of code, in units of the mean atom norm (codes
+#: scale inversely with it, so a spike carries the same share of the drive on
+#: any dictionary): about 100 Hz per unit of code on the default's Φ.
+RATE_PER_NORM = 800.0
+
+
+def mean_atom_norm(phi):
+    """
+    The mean Euclidean norm of a dictionary's atoms (columns).
+
+    Examples
+    --------
+    >>> mean_atom_norm(np.array([[3.0, 0.0], [4.0, 2.0]]))
+    3.5
+    """
+    return float(np.linalg.norm(check_dictionary(phi), axis=0).mean())
 
 
 def learnt_dictionary(n_atoms=512, n_train=10240, epochs=3, seed=0, cache_dir=None):
