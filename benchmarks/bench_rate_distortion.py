@@ -31,7 +31,8 @@ Sections (each can be skipped):
     1,000 patches (``--ood-patches``) from each bundled photograph outside the
     default model's training set, T = 16, 64, 256, 1000, beside sparse coding
     (the same dictionary, its best alpha on that photograph). Checks, per
-    photograph: distance at the last T ≤ the best sparse coding's; R² at
+    photograph: distance at the last T (of the bounded patches) ≤ the best
+    sparse coding's; R² at
     T = 16 ≥ 0.45; at most 0.2 % of patches reach the upper
     clamp by T = 1000; R² does not fall after T = 64 (each later window ≥ the
     T = 64 value − 0.005), measured on the patches that stayed bounded (one
@@ -292,10 +293,13 @@ def _robustness(args, rows, report):
         # R² of the patches that stayed bounded: one patch at the clamp (counted
         # by the clamp check) drags the mean to -10⁴ and would hide the rest
         later = [by_t[t]["r2_bounded"] for t in windows if t > 64]
+        # the distance of the bounded patches, for the same reason (the clamp
+        # check holds the others to its bar)
+        bounded = distance(last["r2_bounded"], last["zero_fraction"])
         checks[name] = dict(
-            distance=last["distance"], best_sc=best_sc["distance"],
-            best_sc_alpha=best_sc["alpha"],
-            distance_met=bool(last["distance"] <= best_sc["distance"]),
+            distance=last["distance"], distance_bounded=bounded,
+            best_sc=best_sc["distance"], best_sc_alpha=best_sc["alpha"],
+            distance_met=bool(bounded <= best_sc["distance"]),
             r2_16=by_t[16]["r2"], r2_16_met=bool(by_t[16]["r2"] >= OOD_R2_16),
             clamp_fraction=last["runaway_fraction"],
             clamp_met=bool(last["runaway_fraction"] <= OOD_CLAMP_MAX),
@@ -336,9 +340,11 @@ def _lca(args, rows, report):
     x = x[:args.lca_patches]
     windows = bench_lca._windows(args.lca_windows, "--lca-windows")
     ipvae_windows = sorted(set(windows) | {t for t in WINDOWS if t <= args.steps})
-    params, model = bench_lca.model_provenance(None)
+    checked, _ = _checked_model(args)
+    params, model = bench_lca.model_provenance(
+        None if checked == "natural (default)" else args.model)
     ipvae = bench_lca.ipvae_rows(params, x, ipvae_windows, seed=args.seed)
-    rows.extend(dict(section="lca", model="spiking iP-VAE (default)", T=r["T"],
+    rows.extend(dict(section="lca", model=f"spiking iP-VAE, {checked}", T=r["T"],
                      r2=r["r2"], zero_fraction=r["zero_fraction"], distance=r["distance"])
                 for r in ipvae if r["T"] in windows or r["T"] == ipvae_windows[-1])
     dictionaries = {}
@@ -416,7 +422,8 @@ def _print_report(rows, report):
     rb = report.get("robustness")
     if rb:
         for name, c in rb["checks"].items():
-            print(f"robustness {name}: distance {c['distance']:.4f} vs best sparse coding "
+            print(f"robustness {name}: distance {c['distance_bounded']:.4f} (bounded "
+                  f"patches) vs best sparse coding "
                   f"{c['best_sc']:.4f} ({'ok' if c['distance_met'] else 'ABOVE'}), "
                   f"R² at 16 {c['r2_16']:.3f} "
                   f"({'ok' if c['r2_16_met'] else 'LOW'}), at clamp "
