@@ -346,13 +346,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             The checkpoint must come from a fit with the same data and
             hyper-parameters; the resumed fit then ends with exactly the
             parameters of an uninterrupted one.
-        X_calibration : array_like, shape (n_calibration, n_features), optional
-            Patches the end-of-fit calibrations (``operating_point``,
-            ``prior_cap``) score instead of ``X``: patches of photographs held
-            out of the training set, so that the operating point is chosen on
-            images the dictionary never saw (it is a rate–distortion choice,
-            and on training patches it comes out sparser than what holds on
-            new photographs).
+        X_calibration : array_like, shape (n, n_features), optional
+            What the end-of-fit calibrations score instead of ``X``: patches of
+            photographs held out of training (a choice made on new images).
 
         Returns
         -------
@@ -360,9 +356,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         """
         X = _validate_data(self, X, reset=True, dtype=np.float64,
                            ensure_min_samples=1)
-        if X_calibration is not None:
-            X_calibration = _validate_data(self, X_calibration, reset=False,
-                                           dtype=np.float64, ensure_min_samples=1)
+        X_cal = X if X_calibration is None else _validate_data(
+            self, X_calibration, reset=False, dtype=np.float64, ensure_min_samples=1)
         hyper = self._check_hyper_parameters()
         state = None
         if resume:
@@ -378,7 +373,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         if state is None:
             check_new_checkpoint(self.checkpoint)      # never overwrite a user's file
             state = self._initial_state(X, hyper)
-        return self._run(X, state, X if X_calibration is None else X_calibration)
+        return self._run(X, state, X_cal)
 
     def _check_hyper_parameters(self):
         """Validate the hyper-parameters; returns the result-relevant ones."""
@@ -599,8 +594,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
          self.calibration_) = calibrate_fit(self, state["params"], X, state["seed"])
         self.fit_seconds_ = float(state["seconds"])
         self.seed_ = int(state["seed"])
-        self.n_batches_ = int(state["n_done"])
-        self.n_iter_ = int(state["epoch"])
+        self.n_batches_, self.n_iter_ = int(state["n_done"]), int(state["epoch"])
         self.history_ = {k: np.asarray(v, dtype=np.float64)
                          for k, v in state["history"].items()}
         self.components_ = self.params_.phi.T.copy()
