@@ -14,6 +14,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -27,7 +28,8 @@ from ipvae_snn.cli import is_user_error, positive_int
 __all__ = ["positive_int", "available_cpus", "base_parser", "limit_threads",
            "timed", "median", "machine_info", "load_shared_patches",
            "load_reference_params", "paired_agreement", "format_table",
-           "print_table", "write_json", "run_main", "BenchmarkError"]
+           "print_table", "write_json", "run_main", "BenchmarkError", "positive_floats",
+           "read_out_windows", "git_commit"]
 
 #: Packages whose versions every report lists (those installed).
 DEFAULT_PACKAGES = ("numpy", "scipy", "torch", "brian2", "threadpoolctl")
@@ -127,6 +129,40 @@ def _versions(packages):
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+def positive_floats(text, option):
+    """A comma-separated option of positive numbers (``''``: none)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BenchmarkError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    if any(not np.isfinite(v) or v <= 0 for v in values):
+        raise BenchmarkError(f"{option} must be positive numbers, got {text!r}")
+    return values
+
+
+def read_out_windows(text, option, minimum=3):
+    """A comma-separated option of read-out windows: sorted, distinct, ``>= 0``."""
+    try:
+        windows = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise BenchmarkError(f"{option} must be integers, got {text!r}") from None
+    if len(windows) < minimum or windows[0] < 0:
+        raise BenchmarkError(f"{option} needs at least {minimum} windows >= 0")
+    return windows
+
+
+def git_commit():
+    """The checkout's git commit (with ``+dirty`` for local changes), or None."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty=+dirty",
+                              "--abbrev=12"], cwd=here, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def machine_info(threads, packages=DEFAULT_PACKAGES):

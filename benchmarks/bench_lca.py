@@ -34,15 +34,14 @@ Usage::
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 
 import numpy as np
 
-from _common import (DEFAULT_PACKAGES, BenchmarkError, base_parser, limit_threads,
-                     load_shared_patches, machine_info, positive_int, print_table,
-                     run_main)
+from _common import (DEFAULT_PACKAGES, BenchmarkError, base_parser, git_commit,
+                     limit_threads, load_shared_patches, machine_info, positive_floats,
+                     positive_int, print_table, read_out_windows, run_main)
 from ipvae_snn import SpikingIPVAE, load_model
 from ipvae_snn.defaults import DEFAULT_WINDOW_S
 from ipvae_snn.lca import (LAMBDA_SWEEPS, RATE_PER_NORM, SpikingLCA, code_points,
@@ -99,30 +98,17 @@ def _parse(argv):
     args = parser.parse_args(argv)
     args.command = "python benchmarks/bench_lca.py " + shlex.join(
         sys.argv[1:] if argv is None else argv)
-    args.windows = _windows(args.windows, "--windows")
-    args.ipvae_windows = _windows(args.ipvae_windows, "--ipvae-windows")
-    try:
-        args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    except ValueError:
-        raise BenchmarkError(f"--rates must be numbers, got {args.rates!r}") from None
-    if any(not r > 0 for r in args.rates):
-        raise BenchmarkError("--rates must be positive")
+    try:        # bad values end as argparse's one-line error, exit status 2
+        args.windows = read_out_windows(args.windows, "--windows")
+        args.ipvae_windows = read_out_windows(args.ipvae_windows, "--ipvae-windows")
+        args.rates = positive_floats(args.rates, "--rates")
+    except BenchmarkError as exc:
+        parser.error(str(exc))
     args.dictionaries = [d.strip() for d in args.dictionaries.split(",") if d.strip()]
     bad = set(args.dictionaries) - set(LAMBDAS)
     if bad:
-        raise BenchmarkError(f"--dictionaries: unknown {sorted(bad)}; known: "
-                             f"{sorted(LAMBDAS)}")
+        parser.error(f"--dictionaries: unknown {sorted(bad)}; known: {sorted(LAMBDAS)}")
     return args
-
-
-def _windows(text, option):
-    try:
-        windows = sorted({int(t) for t in text.split(",") if t.strip()})
-    except ValueError:
-        raise BenchmarkError(f"{option} must be integers, got {text!r}") from None
-    if len(windows) < 3 or windows[0] < 0:
-        raise BenchmarkError(f"{option} needs at least 3 windows >= 0")
-    return windows
 
 
 def model_provenance(model):
@@ -147,18 +133,6 @@ def model_provenance(model):
                                                   "training_patches", "source")
                              if k in meta}
     return params, out
-
-
-def _commit():
-    """The checkout's git commit (with ``+dirty`` for local changes), or None."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty=+dirty",
-                              "--abbrev=12"], cwd=here, capture_output=True, text=True,
-                             timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _cumulative_events(result, fan_out):
@@ -329,7 +303,7 @@ def benchmark(args):
             cortex = cortex_tables(params, params.phi, b["lam"], RATE_PER_CODE * norm,
                                    x[:args.cortex_patches], args.device, args.tau,
                                    args.seed)
-    report = dict(benchmark="lca", command=args.command, commit=_commit(),
+    report = dict(benchmark="lca", command=args.command, commit=git_commit(),
                   config=dict(vars(args)),
                   ipvae_model=model, n_patches=len(x),
                   patches="patches_shared.npz['shared']", windows=args.windows,

@@ -32,9 +32,8 @@ Sections (each can be skipped):
     default model's training set, T = 16, 64, 256, 1000, beside sparse coding
     (the same dictionary, its best alpha on that photograph). Checks, per
     photograph: distance at the last T (of the bounded patches) ≤ the best
-    sparse coding's; R² at
-    T = 16 ≥ 0.45; at most 0.2 % of patches reach the upper
-    clamp by T = 1000; R² does not fall after T = 64 (each later window ≥ the
+    sparse coding's; R² at T = 16 ≥ 0.45; at most 0.2 % of patches reach the
+    upper clamp by T = 1000; R² does not fall after T = 64 (each later window ≥ the
     T = 64 value − 0.005), measured on the patches that stayed bounded (one
     patch at the clamp, which the clamp check counts, takes the mean R² to
     about −10⁴; the table's mean includes it).
@@ -61,6 +60,7 @@ Usage::
     python benchmarks/bench_rate_distortion.py --sections rate-distortion,lca
 """
 
+import functools
 import os
 import sys
 import time
@@ -68,7 +68,8 @@ import time
 import numpy as np
 
 from _common import (BenchmarkError, base_parser, limit_threads, load_shared_patches,
-                     machine_info, positive_int, print_table, run_main)
+                     machine_info, positive_floats, positive_int, print_table,
+                     read_out_windows, run_main)
 from ipvae_snn import IPVAEParams, load_model
 from ipvae_snn.data import (HELD_OUT_IMAGES, TRAIN_IMAGES, available_images,
                             dihedral_augment, digit_split, natural_patches)
@@ -135,16 +136,6 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def _floats(text, option):
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise BenchmarkError(f"{option} must be comma-separated numbers, got {text!r}") from None
-    if any(not np.isfinite(v) or v <= 0 for v in values):
-        raise BenchmarkError(f"{option} must be positive numbers, got {text!r}")
-    return values
-
-
 def _held_out(args):
     try:
         x, _ = load_shared_patches(args.n_patches)
@@ -198,14 +189,13 @@ def _checked_model(args):
     return f"{os.path.basename(args.model)} (checked)", load_model(args.model)
 
 
-def _sc_dictionary(args):
-    """Sparse coding's dictionary, learnt once per run on training patches: ``(D, seconds)``."""
-    if getattr(args, "_sc", None) is None:
-        x_train = natural_patches(TRAIN_IMAGES, args.sc_n_train, seed=args.seed)
-        start = time.perf_counter()
-        dictionary = sparse_coding_dictionary(x_train, 512, args.sc_epochs, seed=args.seed)
-        args._sc = (dictionary, time.perf_counter() - start)
-    return args._sc
+@functools.lru_cache(maxsize=1)
+def _sc_dictionary(n_train, epochs, seed):
+    """Sparse coding's dictionary on training patches, learnt once per run: ``(D, seconds)``."""
+    x_train = natural_patches(TRAIN_IMAGES, n_train, seed=seed)
+    start = time.perf_counter()
+    dictionary = sparse_coding_dictionary(x_train, 512, epochs, seed=seed)
+    return dictionary, time.perf_counter() - start
 
 
 def _rate_distortion(args, rows, report):
@@ -217,16 +207,18 @@ def _rate_distortion(args, rows, report):
     if checked != "natural (default)":
         models.insert(0, (checked, default, args.model))
     n_curve = len(models)           # scored at every window of the paper's Fig. 3
-    gain_name = f"natural, gain noise {args.gain_noise:g}"
+    # its variants' rows: named after the bundled default, or after the candidate
+    label = ("natural", "default") if checked == "natural (default)" else (checked,) * 2
+    gain_name = f"{label[0]}, gain noise {args.gain_noise:g}"
     if args.gain_noise < 0:
         raise BenchmarkError(f"--gain-noise must be >= 0, got {args.gain_noise}")
     if args.gain_noise > 0:
         models.insert(n_curve, (gain_name, default, None))
-    for factor in _floats(args.cost_scales, "--cost-scales"):
-        models.append((f"default, cost x{factor:g}",
+    for factor in positive_floats(args.cost_scales, "--cost-scales"):
+        models.append((f"{label[1]}, cost x{factor:g}",
                        change_spike_size(default, 1.0, factor), None))
     sweep = []
-    for cost in _floats(args.spike_costs, "--spike-costs"):
+    for cost in positive_floats(args.spike_costs, "--spike-costs"):
         params, path, seconds = _sweep_model(args, cost)
         models.append((f"spike cost {cost:g}", params, path))
         sweep.append(dict(spike_cost=cost, path=path, fit_seconds=seconds))
@@ -239,7 +231,7 @@ def _rate_distortion(args, rows, report):
                                     gain_noise=args.gain_noise if name == gain_name else 0.0)
         rows.extend(dict(section="rate-distortion", model=name, **p)
                     for p in points[name] if p["T"] in windows)
-    dictionary, sc_fit = _sc_dictionary(args)
+    dictionary, sc_fit = _sc_dictionary(args.sc_n_train, args.sc_epochs, args.seed)
     sc = sparse_coding_points(dictionary, x, SC_ALPHAS)
     rows.extend(dict(section="rate-distortion", model="sparse coding", **p) for p in sc)
     best_sc = min(sc, key=lambda p: p["distance"])
@@ -278,7 +270,7 @@ def _robustness(args, rows, report):
     _, params = _checked_model(args)
     names = [n for n in available_images() if n not in TRAIN_IMAGES]
     windows = tuple(t for t in OOD_WINDOWS if t <= args.steps)
-    dictionary, _ = _sc_dictionary(args)
+    dictionary, _ = _sc_dictionary(args.sc_n_train, args.sc_epochs, args.seed)
     per_image, sc_per_image, checks = {}, {}, {}
     for name in names:
         x = natural_patches([name], args.ood_patches, seed=args.seed + 5)
@@ -338,7 +330,7 @@ def _lca(args, rows, report):
     from ipvae_snn.lca import lca_dictionary
     x, source = _held_out(args)
     x = x[:args.lca_patches]
-    windows = bench_lca._windows(args.lca_windows, "--lca-windows")
+    windows = read_out_windows(args.lca_windows, "--lca-windows")
     ipvae_windows = sorted(set(windows) | {t for t in WINDOWS if t <= args.steps})
     checked, _ = _checked_model(args)
     params, model = bench_lca.model_provenance(
