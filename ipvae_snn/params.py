@@ -26,6 +26,7 @@ from importlib import resources
 
 import numpy as np
 
+from .contrast import CONTRAST_KEYS, ContrastNormalization
 from .defaults import (CLAMP_DU, CLAMP_MIN, CLAMP_U, FLOAT32_EPS, MAX_ABS_VALUE,
                        MAX_CLAMP_U, MAX_SELF_INHIBITION, SIGMA_SOFTCLAMP,
                        SOFTPLUS_THRESHOLD)
@@ -74,7 +75,7 @@ _DERIVED_KEYS = {
     "phi", "dec_sigma", "dec_var", "dec_log_sigma", "dec_log_sigma_softclamped",
     "dec_log_sigma_clamp_c", "bias", "log_bias", "lr", "log_lr", "u_init",
     "clamp_u", "clamp_du", "c_u", "c_du", "eps", "hard_clamp_min", "rate_eps",
-    "softplus_threshold",
+    "softplus_threshold", *CONTRAST_KEYS,
 }
 
 
@@ -122,6 +123,8 @@ class IPVAEParams:
         Constant added to ``exp(u)`` to form the Poisson rate.
     softplus_threshold : float
         Above this argument softplus returns its input (torch's convention).
+    contrast : ContrastNormalization, optional
+        Divides every input by its contrast before the network (`ipvae_snn.contrast`).
     metadata : dict, optional
         Further arrays kept with the model and written back on `save`.
 
@@ -152,7 +155,7 @@ class IPVAEParams:
 
     def __init__(self, phi, sigma, bias, lr, u_init, clamp_u=CLAMP_U,
                  clamp_du=CLAMP_DU, clamp_min=CLAMP_MIN, rate_eps=FLOAT32_EPS,
-                 softplus_threshold=SOFTPLUS_THRESHOLD, metadata=None):
+                 softplus_threshold=SOFTPLUS_THRESHOLD, contrast=None, metadata=None):
         self.phi = _as_float_array("phi", phi, 2)
         n_pixels, n_latents = self.phi.shape
         if n_pixels == 0 or n_latents == 0:
@@ -185,13 +188,12 @@ class IPVAEParams:
         if self.lr <= 0:
             raise InvalidValueError(f"parameter 'lr' must be > 0, got {self.lr:g}")
         if self.rate_eps < 0:
-            raise InvalidValueError(f"parameter 'rate_eps' must be >= 0, got "
-                             f"{self.rate_eps:g}")
-        for name in ("clamp_u", "clamp_du"):
-            if getattr(self, name) <= self.clamp_min:
-                raise InvalidValueError(f"parameter '{name}' ({getattr(self, name):g}) "
-                                 f"must exceed clamp_min ({self.clamp_min:g})")
+            raise InvalidValueError(f"parameter 'rate_eps' must be >= 0, got {self.rate_eps:g}")
+        for name in (n for n in ("clamp_u", "clamp_du") if getattr(self, n) <= self.clamp_min):
+            raise InvalidValueError(f"parameter '{name}' ({getattr(self, name):g}) "
+                                    f"must exceed clamp_min ({self.clamp_min:g})")
         self._check_magnitudes()
+        self.contrast = ContrastNormalization.check(contrast, "parameter 'contrast'")
         self.metadata = dict(metadata or {})
 
     def _check_magnitudes(self):
@@ -292,7 +294,7 @@ class IPVAEParams:
                     clamp_u=self.clamp_u, clamp_du=self.clamp_du,
                     clamp_min=self.clamp_min, rate_eps=self.rate_eps,
                     softplus_threshold=self.softplus_threshold,
-                    metadata=dict(self.metadata))
+                    contrast=self.contrast, metadata=dict(self.metadata))
 
     def replace(self, **changes):
         """A validated copy with some parameters changed."""
@@ -309,7 +311,8 @@ class IPVAEParams:
             return NotImplemented
         a, b = self.get_params(), other.get_params()
         a.pop("metadata"), b.pop("metadata")
-        return all(np.array_equal(a[k], b[k]) for k in a)
+        return a.pop("contrast") == b.pop("contrast") and all(
+            np.array_equal(a[k], b[k]) for k in a)
 
     def __repr__(self):
         return (f"IPVAEParams(n_pixels={self.n_pixels}, n_latents={self.n_latents}, "
@@ -386,9 +389,10 @@ class IPVAEParams:
             else:
                 scalars[attr] = default
         metadata = {k: np.asarray(arrays[k]) for k in keys - _DERIVED_KEYS}
+        contrast = ContrastNormalization.from_arrays(arrays, source)
         try:
             return cls(phi=phi, sigma=sigma, bias=bias, lr=lr, u_init=u_init,
-                       metadata=metadata, **scalars)
+                       contrast=contrast, metadata=metadata, **scalars)
         except ValueError as exc:
             raise InvalidValueError(f"{source}: {exc}") from None
 
@@ -413,6 +417,7 @@ class IPVAEParams:
                 log_sigma / SIGMA_SOFTCLAMP)
         if np.all(self.bias > 0):
             out["log_bias"] = np.log(self.bias)
+        out.update({} if self.contrast is None else self.contrast.to_arrays())
         return out
 
     @classmethod

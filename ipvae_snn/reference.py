@@ -30,6 +30,7 @@ import numpy as np
 from . import metrics
 from ._memory import check_memory
 from ._progress import ProgressBar
+from .contrast import normalize_input
 from .data import check_input_scale, check_patches
 from .executor import make_executor
 from .sampling import DEFAULT_GAIN_TAU, check_gain_noise, gain_process, poisson_counts
@@ -110,6 +111,7 @@ def replay(params, x, counts, u0=None, dtype=np.float64):
     ----------
     params : IPVAEParams
     x : array_like, shape (n_patches, n_pixels)
+        The inputs, as `infer` takes them (normalised here if the model says so).
     counts : array_like, shape (n_patches, n_windows, n_latents)
         The counts ``z_t`` used by the update of each window.
     u0 : array_like, shape (n_latents,) or (n_patches, n_latents), optional
@@ -133,7 +135,7 @@ def replay(params, x, counts, u0=None, dtype=np.float64):
     >>> bool(np.allclose(u[:, :5], run.u))
     True
     """
-    x = check_patches(x, params.n_pixels, name="x")
+    x = normalize_input(params, check_patches(x, params.n_pixels, name="x"))[0]   # as infer
     counts = np.asarray(counts)
     if counts.ndim != 3 or counts.shape[0] != x.shape[0] \
             or counts.shape[2] != params.n_latents:
@@ -430,7 +432,8 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     """
     params = check_params(params)
     seed = check_seed(seed)
-    x = check_patches(x, params.n_pixels, name="x")
+    # what the network sees: divided by each patch's contrast, for a model with it
+    x, input_gain = normalize_input(params, check_patches(x, params.n_pixels, name="x"))
     if warn:                                    # learning's batches pass warn=False
         check_input_scale(params, x, name="x")
     n_windows = check_int(n_windows, "n_windows")
@@ -485,6 +488,7 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
         counts=out["counts"], u=out["u"], u_neurons=u_neurons, u_final=out["u_final"],
         r2=out["r2"], mse=out["mse"], zero_fraction=out["zero_fraction"],
         mean_count=out["mean_count"], runaway_onset=out["runaway_onset"],
+        input_gain=input_gain,
         info=dict(realization="reference", seed=_seed_repr(seed), dtype=dtype.name,
                   block_size=block_size, n_jobs=min(executor.n_workers, len(blocks)),
                   max_count=max_count, runaway_margin=runaway_margin, seconds=elapsed,
@@ -519,7 +523,8 @@ def infer_sequence(params, sequence, *, seed=None, dtype=np.float32, record_u=Fa
     ((4, 58, 512), [16, 16])
     """
     params, seed, dtype = check_params(params), check_seed(seed), check_float_dtype(dtype)
-    sequence, n_windows, n = check_sequence(sequence, params), sequence.n_windows, sequence.n_trials
+    sequence = check_sequence(sequence, params).seen_by(params)   # normalised
+    n_windows, n = sequence.n_windows, sequence.n_trials
     if max_count is not None:
         max_count = check_number(max_count, "max_count", low=0, low_open=True)
     u_neurons, k = check_neurons(record_u, params.n_latents), params.n_latents

@@ -228,7 +228,11 @@ class InferenceResult:
     Attributes
     ----------
     x : ndarray, shape (n_patches, n_pixels)
-        The input patches.
+        The input patches as the network saw them: divided by ``input_gain``
+        for a model with a contrast normalisation (`ipvae_snn.contrast`).
+    input_gain : ndarray, shape (n_patches,) or None
+        That normalisation's gain per patch (None: none); ``x`` and the
+        reconstructions times it are in the input's own units (R² is the same).
     n_windows : int
         Number of simulated windows.
     windows : ndarray of int, shape (n_recorded,)
@@ -254,9 +258,10 @@ class InferenceResult:
     """
 
     def __init__(self, params, x, n_windows, windows, counts, u, u_final, r2, mse,
-                 zero_fraction, mean_count, runaway_onset, info=None, u_neurons=None):
+                 zero_fraction, mean_count, runaway_onset, info=None, u_neurons=None,
+                 input_gain=None):
         self.params = params
-        self.x = x
+        self.x, self.input_gain = x, input_gain
         self.n_windows = int(n_windows)
         self.windows = np.asarray(windows, dtype=np.int64)
         self.counts = counts
@@ -404,7 +409,7 @@ class InferenceResult:
         return row
 
     # ---------------------------------------------------------------- I/O
-    _ARRAYS = ("x", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
+    _ARRAYS = ("x", "input_gain", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
                "zero_fraction", "mean_count", "runaway_onset")
 
     def to_arrays(self):
@@ -514,7 +519,8 @@ class SpikingResult(InferenceResult):
             edges = np.concatenate([[0], np.cumsum(extra["spikes_n"])])
             spikes = [(extra["spikes_i"][a:b], extra["spikes_t"][a:b])
                       for a, b in zip(edges[:-1], edges[1:])]
-        kwargs = {k: getattr(base, k) for k in ("params", "x", "n_windows", "windows",
+        kwargs = {k: getattr(base, k) for k in ("params", "x", "input_gain", "n_windows",
+                                                "windows",
                                                 "counts", "u", "u_neurons", "u_final",
                                                 "r2", "mse", "zero_fraction", "mean_count",
                                                 "runaway_onset", "info")}

@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 
 from . import metrics
+from .contrast import normalize_input
 from .defaults import DEFAULT_WINDOW_S, MAX_ABS_VALUE, SUMMARY_WINDOWS
 from .io import atomic_savez, json_dumps
 from .results import RunawayWarning
@@ -209,6 +210,19 @@ class StimulusSequence:
             n = len(range(self.n_trials)[trials])
             return np.broadcast_to(out, (n,) + out.shape[1:])
         return out
+
+    def seen_by(self, params):
+        """
+        The sequence as the network of ``params`` sees it: for a model with a
+        contrast normalisation (`ipvae_snn.contrast`), each stimulus divided by
+        its gain (blanks stay blank); otherwise this sequence.
+        """
+        stimuli, gain = normalize_input(params, self.stimuli)
+        if gain is None:
+            return self
+        return StimulusSequence(stimuli, self.stimulus_windows, self.blank_windows,
+                                trials=self.n_trials, tau_blank=self.tau_blank,
+                                blank=self.blank)
 
     def to_arrays(self):
         """The sequence as arrays (for `SequenceResult.save`)."""

@@ -169,7 +169,7 @@ LAYERS = (
                      "ipvae_snn.datasets", "ipvae_snn._equations", "ipvae_snn.equations",
                      "ipvae_snn._progress", "ipvae_snn._signals", "ipvae_snn._memory",
                      "ipvae_snn._version", "ipvae_snn.cluster")),
-    ("model", ("ipvae_snn.params", "ipvae_snn.official")),
+    ("model", ("ipvae_snn.contrast", "ipvae_snn.params", "ipvae_snn.official")),
     ("inputs", ("ipvae_snn.data", "ipvae_snn.images", "ipvae_snn.scale",
                 "ipvae_snn.stimuli")),
     ("inference", ("ipvae_snn.reference", "ipvae_snn.metrics", "ipvae_snn.executor",

@@ -96,6 +96,9 @@ def add_parser(subparsers):
                    help="read-out windows 1..T per batch (default %(default)s)")
     p.add_argument("--learn-sigma", action="store_true",
                    help="also fit the decoder std by its closed form")
+    p.add_argument("--normalize-contrast", action="store_true",
+                   help="divide every patch by its contrast in training and in the fitted "
+                        "model, which carries the normalisation (ipvae_snn.contrast)")
     p.add_argument("--beta", type=nonnegative_float, default=0.0,
                    help="weight of the one-step KL term (default %(default)s)")
     p.add_argument("--backend", default="reference", choices=("reference", "network"),
@@ -241,6 +244,7 @@ def _held_out(args, params):
 _OPTIONS = {"max_iter": "--epochs", "batch_size": "--batch-size",
             "learning_rate": "--learning-rate", "spike_cost": "--spike-cost",
             "t_train": "--t-train", "learn_sigma": "--learn-sigma", "beta": "--beta",
+            "normalize_contrast": "--normalize-contrast",
             "target_rate": "--target-rate", "backend": "--backend", "device": "--device",
             "n_components": "--n-components", "init": "--init",
             "random_state": "--seed", "X": "the training patches (--patches, "
@@ -359,13 +363,14 @@ def run(args):
         t_train=args.t_train, batch_size=args.batch_size, max_iter=args.epochs,
         learning_rate=args.learning_rate, learn_sigma=args.learn_sigma,
         beta=args.beta, target_rate=args.target_rate, checkpoint=args.checkpoint,
+        normalize_contrast=args.normalize_contrast,
         checkpoint_every=args.checkpoint_every, random_state=args.seed,
         progress=False if (args.quiet or args.json) else None)
     if args.resume:
         # the same check as the fit's, worded with the options
         from ..learning.readout import validate_data
-        load_checkpoint(args.checkpoint, validate_data(learner, x, reset=True,
-                                                       dtype=np.float64),
+        checked = validate_data(learner, x, reset=True, dtype=np.float64)
+        load_checkpoint(args.checkpoint, learner._training_data(checked, checked)[0],
                         learner._check_hyper_parameters(), k, names=_OPTIONS)
     start = time.perf_counter()
     try:

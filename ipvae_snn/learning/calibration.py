@@ -7,14 +7,38 @@ at the chosen operating point (spike size and cost) and with the prior capped
 import numpy as np
 
 from .._progress import ProgressBar
+from ..validation import InvalidValueError, check_number
 from . import updates
 from .checkpoint import STREAM_PRIOR, stream_seed
 
-__all__ = ["calibrate_fit", "CALIBRATION_PATCHES", "OPERATING_POINT_PATCHES"]
+__all__ = ["calibrate_fit", "check_calibration", "CALIBRATION_PATCHES", "OPERATING_POINT_PATCHES"]
 
 #: Training patches the calibrations score (the first of a seeded order).
 CALIBRATION_PATCHES = 4096
 OPERATING_POINT_PATCHES = 2048
+
+
+def check_calibration(operating_point, prior_cap):
+    """
+    Validate a learner's ``operating_point`` and ``prior_cap``: None, "auto" or
+    a value (a positive pair (spike size, cost factor); a number).
+
+    Examples
+    --------
+    >>> check_calibration((1.0, 0.0), None)
+    Traceback (most recent call last):
+    ...
+    ipvae_snn.validation.InvalidValueError: operating_point must be a positive number, got 0.0
+    """
+    if not (prior_cap is None or (isinstance(prior_cap, str) and prior_cap == "auto")):
+        check_number(prior_cap, "prior_cap")
+    point = operating_point
+    if not (point is None or (isinstance(point, str) and point == "auto")):
+        if not (isinstance(point, (tuple, list)) and len(point) == 2):
+            raise InvalidValueError(f"operating_point must be None, 'auto' or a "
+                                    f"pair (spike size, cost factor), got {point!r}")
+        for value in point:
+            check_number(value, "operating_point", low=0, low_open=True)
 
 
 def calibrate_fit(learner, params, X, seed):

@@ -24,15 +24,15 @@ from threadpoolctl import threadpool_limits
 
 from .._progress import ProgressBar
 from ..cluster import resolve_client, scheduler_address
+from ..contrast import ContrastNormalization
 from ..params import IPVAEParams
 from ..validation import (InvalidTypeError, InvalidValueError, MissingFileError,
-                          check_constraint, check_number)
+                          check_constraint)
 from . import updates
-from .calibration import calibrate_fit
+from .calibration import calibrate_fit, check_calibration
 from .checkpoint import (HISTORY_KEYS, STREAM_BATCH, STREAM_INIT, STREAM_ORDER,
                          base_seed, check_new_checkpoint, data_hash, load_checkpoint,
                          save_checkpoint, stream_seed)
-from .inference import run_inference
 from .readout import SpikeCodeMixin
 from .readout import validate_data as _validate_data
 
@@ -138,6 +138,10 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         lose (``docs/learning.md``). A number: that cap. None: no cap.
     running_decay : float, default=0.98
         Weight of the past in the running averages of σ² and the prior rate.
+    normalize_contrast : bool, default=False
+        Divide every patch by its contrast (`ipvae_snn.contrast`) in training and
+        in the fitted model (``contrast_``); a warm start's own normalisation
+        is not applied in training: this parameter decides.
     beta : float, default=0.0
         Weight of the one-step KL term ``KL(q_{t+1} ‖ q_t)`` in Φ's
         objective (0: the plain Olshausen–Field rule); it shrinks the columns
@@ -184,6 +188,8 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
     ----------
     params_ : IPVAEParams
         The learnt model (save it with ``params_.save(path)``).
+    contrast_ : ContrastNormalization or None
+        ``params_.contrast``: to the RMS contrast of ``X`` (``normalize_contrast``).
     components_ : ndarray, shape (n_components, n_features)
         Φᵀ: each row is one neuron's receptive field (scikit-learn's layout).
     n_features_in_ : int
@@ -259,7 +265,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
                  batch_size=256, max_iter=10, learning_rate=5e-3, optimizer="adam",
                  lr_schedule="cosine", norm_control="clip", max_norm=None,
                  learn_sigma=False, learn_prior=True, operating_point=None,
-                 calibration_window=256, prior_cap="auto",
+                 calibration_window=256, prior_cap="auto", normalize_contrast=False,
                  running_decay=0.98, beta=0.0, target_rate=None, homeostasis="global",
                  homeostasis_rate=0.05, transform_window=16, transform_output="counts",
                  checkpoint=None, checkpoint_every=100, callback=None, n_jobs=None,
@@ -284,6 +290,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         self.calibration_window = calibration_window
         self.prior_cap = prior_cap
         self.running_decay = running_decay
+        self.normalize_contrast = normalize_contrast
         self.beta = beta
         self.target_rate = target_rate
         self.homeostasis = homeostasis
@@ -359,6 +366,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         X_cal = X if X_calibration is None else _validate_data(
             self, X_calibration, reset=False, dtype=np.float64, ensure_min_samples=1)
         hyper = self._check_hyper_parameters()
+        X, X_cal = self._training_data(X, X_cal)
         state = None
         if resume:
             path = self.checkpoint if resume is True else os.fspath(resume)
@@ -375,6 +383,12 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             state = self._initial_state(X, hyper)
         return self._run(X, state, X_cal)
 
+    def _training_data(self, X, X_cal):
+        """``X, X_cal`` as the fitted model's network will see them; sets ``contrast_``."""
+        self.contrast_ = ContrastNormalization.from_patches(X) if self.normalize_contrast else None
+        return (X, X_cal) if self.contrast_ is None else (self.contrast_(X)[0],
+                                                          self.contrast_(X_cal)[0])
+
     def _check_hyper_parameters(self):
         """Validate the hyper-parameters; returns the result-relevant ones."""
         for name, rule in self._parameter_constraints.items():
@@ -382,16 +396,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         if self.callback is not None and not callable(self.callback):
             raise InvalidTypeError(f"callback must be callable, got {self.callback!r}")
         resolve_client(self.client)             # a wrong type or address: before any work
-        cap = self.prior_cap
-        if not (cap is None or (isinstance(cap, str) and cap == "auto")):
-            check_number(cap, "prior_cap")
-        point = self.operating_point
-        if not (point is None or (isinstance(point, str) and point == "auto")):
-            if not (isinstance(point, (tuple, list)) and len(point) == 2):
-                raise InvalidValueError(f"operating_point must be None, 'auto' or a "
-                                        f"pair (spike size, cost factor), got {point!r}")
-            for value in point:
-                check_number(value, "operating_point", low=0, low_open=True)
+        check_calibration(self.operating_point, self.prior_cap)
         hyper = {k: v for k, v in self.get_params(deep=False).items()
                  if k not in _NO_EFFECT + _CALIBRATION}
         init = hyper["init"]
@@ -433,7 +438,7 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             raise InvalidValueError(f"n_components={self.n_components}, but {what} has "
                              f"{params.n_latents} latents; set n_components="
                              f"{params.n_latents}")
-        return self._with_spike_cost(params)
+        return self._with_spike_cost(params.replace(contrast=None))  # fit normalises X
 
     def _with_spike_cost(self, params):
         if self.spike_cost is None:
@@ -580,18 +585,10 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
             state["history"][k].append(row[k])
         return row
 
-    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
-               block_size=None):
-        """Run the selected backend on chunks of ``block_size`` patches."""
-        return run_inference(self.backend, params, x, n_windows, seed=seed,
-                             record_windows=record_windows, record_u=record_u,
-                             device=self.device, n_jobs=self.n_jobs,
-                             client=resolve_client(self.client),
-                             block_size=block_size)
-
     def _set_fitted(self, state, X):
-        (self.params_, self.operating_point_, self.prior_cap_,
+        (params, self.operating_point_, self.prior_cap_,
          self.calibration_) = calibrate_fit(self, state["params"], X, state["seed"])
+        self.params_ = params.replace(contrast=self.contrast_)
         self.fit_seconds_ = float(state["seconds"])
         self.seed_ = int(state["seed"])
         self.n_batches_, self.n_iter_ = int(state["n_done"]), int(state["epoch"])

@@ -7,8 +7,10 @@ the R² score).
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..cluster import resolve_client
 from ..validation import InvalidValueError
 from .checkpoint import STREAM_TRANSFORM, stream_seed
+from .inference import run_inference
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data
@@ -21,10 +23,19 @@ __all__ = ["SpikeCodeMixin", "validate_data"]
 
 class SpikeCodeMixin:
     """
-    `transform`, `inverse_transform` and `score` of a fitted learner: its
-    ``params_``, ``seed_``, ``transform_window``, ``transform_output`` and
-    ``_infer`` (the learner's inference backend).
+    `transform`, `inverse_transform` and `score` of a fitted learner (its
+    ``params_``, ``seed_``, ``transform_window``, ``transform_output``), and
+    ``_infer``, the learner's inference backend, which its fit uses too.
     """
+
+    def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
+               block_size=None):
+        """Run the selected backend on chunks of ``block_size`` patches."""
+        return run_inference(self.backend, params, x, n_windows, seed=seed,
+                             record_windows=record_windows, record_u=record_u,
+                             device=self.device, n_jobs=self.n_jobs,
+                             client=resolve_client(self.client),
+                             block_size=block_size)
 
     def _check_X(self, X):
         check_is_fitted(self, "params_")
@@ -68,7 +79,9 @@ class SpikeCodeMixin:
             # The window realization is deterministic given its counts:
             # replay them to recover the potential of window T.
             from ..reference import replay
-            u = replay(self.params_, result.x, result.counts[:, :T])[:, T]
+            # result.x is what the network saw (already contrast-normalised)
+            seen_by = self.params_.replace(contrast=None)
+            u = replay(seen_by, result.x, result.counts[:, :T])[:, T]
         return np.exp(np.asarray(u, dtype=np.float64))
 
     def inverse_transform(self, X):

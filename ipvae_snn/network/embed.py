@@ -27,6 +27,7 @@ import functools
 import numpy as np
 
 from .._equations import REALIZATIONS
+from ..contrast import normalize_input
 from ..data import check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
@@ -128,7 +129,8 @@ class IPVAENetwork:
         if self.sequence is not None:
             raise InvalidValueError("the network presents a stimulus sequence: build "
                                     "a new one for other stimuli")
-        x = check_patches(patches, self.params.n_pixels, name="patches")
+        x, _ = normalize_input(self.params, check_patches(patches, self.params.n_pixels,
+                                                          name="patches"))
         if x.shape[0] != self.n_inputs:
             raise InvalidValueError(f"patches: the network was built for "
                                     f"{self.n_inputs} inputs, got {x.shape[0]}")
@@ -154,6 +156,9 @@ class IPVAENetwork:
         spec = self.spec
         x = self._x if patches is None or self.sequence else check_patches(
             patches, self.params.n_pixels, name="patches")
+        # the patches as the network saw them (the drive), for a model with a
+        # contrast normalisation; the sequence's stimuli were normalised when built
+        x, gain = (None, None) if x is None else normalize_input(self.params, x)
         boundary = self.monitors["boundary"]
         rows = np.array(boundary.u[:]).T                  # (times, neurons)
         n = self.n_inputs
@@ -184,9 +189,11 @@ class IPVAENetwork:
                                       realization=spec.realization, device="embedded",
                                       blank=self.sequence.blank,
                                       tau_blank=self.sequence.tau_blank))
-        return collector.result(info=dict(
+        result = collector.result(info=dict(
             realization=spec.realization, device="embedded", window_s=spec.window_s,
             dt_s=spec.dt_s, dtype=spec.dtype, replay=False))
+        result.input_gain = gain
+        return result
 
     def counts(self):
         """Spike counts per window, shape (n_inputs, n_windows, n_latents)."""
@@ -293,7 +300,7 @@ def ipvae_network(params, patches=None, n_windows=None, realization="window", wi
     if sequence is not None:
         if patches is not None or n_windows is not None:
             raise InvalidValueError("give either patches and n_windows or a sequence")
-        sequence = check_sequence(sequence, params)
+        sequence = check_sequence(sequence, params).seen_by(params)
         x, n_inputs, n_windows = None, sequence.n_trials, sequence.n_windows
         drive = sequence.drives(params).reshape(-1, params.n_latents)
         blank = np.tile(sequence.relax.astype(float), n_inputs)
@@ -302,7 +309,7 @@ def ipvae_network(params, patches=None, n_windows=None, realization="window", wi
             raise InvalidValueError("give patches and n_windows (or a sequence)")
         x = check_patches(patches, params.n_pixels, name="patches")
         n_windows, n_inputs = check_int(n_windows, "n_windows"), x.shape[0]
-        drive, blank = params.feedforward(x), None
+        drive, blank = params.feedforward(normalize_input(params, x)[0]), None
     spec = builder.NetworkSpec(realization, params.n_latents, n_windows, n_inputs,
                                checked.window_s, checked.steps_per_window,
                                checked.record_u, False, "float64",

@@ -16,6 +16,7 @@ import numpy as np
 from .._equations import REALIZATIONS
 from .._memory import check_memory
 from .._progress import ProgressBar
+from ..contrast import normalize_input
 from ..data import check_input_scale, check_patches
 from ..defaults import DEFAULT_WINDOW_S
 from ..params import IPVAEParams
@@ -233,7 +234,8 @@ class SpikingIPVAE:
         SpikingResult
         """
         p = self.params
-        x = check_patches(patches, p.n_pixels, name="patches")
+        # what the network sees: divided by each patch's contrast, for a model with it
+        x, input_gain = normalize_input(p, check_patches(patches, p.n_pixels, name="patches"))
         if warn:                                # learning's batches pass warn=False
             check_input_scale(p, x)
         n_windows = check_int(n_windows, "n_windows")
@@ -243,6 +245,7 @@ class SpikingIPVAE:
         collector, info = self._run_batch(x, p.feedforward(x), n_windows, windows, seed,
                                           replay_counts, progress, client)
         result = collector.result(info=info)
+        result.input_gain = input_gain
         if warn:
             result.warn_runaway(stacklevel=2)
         return result
@@ -283,7 +286,7 @@ class SpikingIPVAE:
         ((2, 17, 8), [3, 10])
         """
         p = self.params
-        sequence = check_sequence(sequence, p)
+        sequence = check_sequence(sequence, p).seen_by(p)      # normalised, if p says so
         if warn:
             check_input_scale(p, sequence.stimuli.reshape(-1, p.n_pixels), name="stimuli")
         seed = check_seed(seed)
