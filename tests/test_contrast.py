@@ -94,6 +94,16 @@ def test_infer_sees_the_normalised_input_and_r2_is_that_of_the_input(official, p
     assert infer(official, patches, 2, seed=4, warn=False).input_gain is None
 
 
+def test_result_file_keeps_the_gain(official, patches, tmp_path):
+    from ipvae_snn.results import InferenceResult
+    model = official.replace(contrast=ContrastNormalization(1.0, 0.3))
+    res = infer(model, patches, 3, seed=0, warn=False)
+    res.save(tmp_path / "r.npz")
+    back = InferenceResult.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.input_gain, res.input_gain)
+    assert back.params.contrast == model.contrast
+
+
 def test_without_semi_saturation_the_code_ignores_contrast(official, patches):
     # s = 0: a patch at 10× the contrast reaches the network unchanged, so the
     # same seed draws the same spikes (the cost follows the contrast)

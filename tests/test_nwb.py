@@ -23,7 +23,7 @@ pynwb = pytest.importorskip(
 pytestmark = pytest.mark.nwb
 
 #: Every array of a SpikingResult (None where a run does not record it).
-ARRAYS = ("x", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
+ARRAYS = ("x", "input_gain", "windows", "counts", "u", "u_neurons", "u_final", "r2", "mse",
           "zero_fraction", "mean_count", "runaway_onset", "u_trace", "u_trace_t",
           "u_trace_neurons")
 
@@ -37,7 +37,7 @@ def assert_same_result(a, b):
         x, y = np.asarray(x), np.asarray(y)
         assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), name
     assert a.n_windows == b.n_windows
-    assert a.params.fingerprint() == b.params.fingerprint()
+    assert a.params.fingerprint() == b.params.fingerprint() and a.params == b.params
     assert json.loads(json_dumps(a.info)) == json.loads(json_dumps(b.info))
     assert (a.spikes is None) == (b.spikes is None)
     for (i1, t1), (i2, t2) in zip(a.spikes or (), b.spikes or ()):
@@ -117,7 +117,10 @@ def test_simulate_nwb_has_the_runs_spikes_and_reads_back_exactly(capsys, tmp_pat
 def test_continuous_realization_round_trip_keeps_spike_lists_and_traces(tmp_path):
     from ipvae_snn import IPVAEParams
     from ipvae_snn.network import SpikingIPVAE
-    params = IPVAEParams.random(16, 8, random_state=0)
+    from ipvae_snn.contrast import ContrastNormalization
+    # with a contrast normalisation: its gains and the model's keys travel too
+    params = IPVAEParams.random(16, 8, random_state=0).replace(
+        contrast=ContrastNormalization(1.0))
     net = SpikingIPVAE(params, device="runtime", realization="continuous",
                        record_u=[0, 3])
     x = 3 * np.random.default_rng(0).standard_normal((3, 16))
@@ -126,6 +129,7 @@ def test_continuous_realization_round_trip_keeps_spike_lists_and_traces(tmp_path
     path = write_nwb(result, tmp_path / "c.nwb")
     back = read_nwb(path)
     assert_same_result(back, result)
+    assert back.input_gain is not None and back.params.contrast == params.contrast
     with pynwb.NWBHDF5IO(str(path), "r") as io:
         spikes = unit_spikes(io.read())
     assert sum(len(t) for t in spikes) == sum(len(i) for i, _ in result.spikes)

@@ -332,6 +332,10 @@ def _inputs_table(result):
                      "update", result.u_final),
              _column("runaway_onset", "first window whose potential neared the upper "
                      "clamp, -1 if none", result.runaway_onset)]
+    if result.input_gain is not None:
+        cols.append(_column("input_gain", "gain of the model's contrast normalisation "
+                            "(ipvae_snn.contrast): the stimulus template holds the input "
+                            "as the network saw it, divided by this", result.input_gain))
     if result.u is not None:
         cols.append(_column("u", "potential at the start of each recorded window of "
                             "the neurons u_neurons", result.u, compress=True))

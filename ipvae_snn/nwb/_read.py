@@ -109,7 +109,7 @@ def _read(pynwb, path, IPVAEParams, SpikingResult):
             u=data.get("u"), u_neurons=extra["u_neurons"], u_final=data["u_final"],
             r2=data["r2"], mse=data["mse"], zero_fraction=data["zero_fraction"],
             mean_count=data["mean_count"], runaway_onset=data["runaway_onset"],
-            info=_info(module["provenance"]), spikes=spikes,
+            info=_info(module["provenance"]), spikes=spikes, input_gain=data.get("input_gain"),
             u_trace=_trace(nwbfile, len(index)), u_trace_t=extra["u_trace_t"],
             u_trace_neurons=extra["u_trace_neurons"])
 
