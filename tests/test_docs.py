@@ -209,6 +209,7 @@ FRAGMENTS = {
 #: The blocks the tests run, by page and position, with their tier.
 RUN = {
     ("docs/learning.md", 0): "fast",
+    ("docs/model.md", 0): "fast",
     ("docs/own-images.md", 0): "fast",
     ("docs/brian2-embedding.md", 0): "slow",
     ("docs/statistics.md", 0): "standalone",
@@ -281,6 +282,10 @@ def test_python_block_runs(page, index, tmp_path, monkeypatch, request):
         assert namespace["result"].counts.shape[0] == 4
     elif page == "docs/statistics.md":
         assert "Fano" in namespace["stats"].format_cortex_table(namespace["rows"])
+    elif page == "docs/model.md":       # normalised, the faint patches are coded better
+        r2 = namespace["r2"]
+        assert r2["normalised"] > r2["as given"] + 0.05, r2
+        assert (namespace["result"].input_gain < 1).all()
     else:   # README.md and the index: the demo from Python, a raster written
         assert namespace["result"].counts.shape[-1] == 512
         assert (tmp_path / "raster.png").stat().st_size > 10_000

@@ -110,6 +110,9 @@ def _run():
     numbers["clamp_u"] = f"{float(params.clamp_u):g}"
     numbers["clamp_min"] = f"{float(params.clamp_min):g}"
     numbers["clamp_u_count"] = _thousands(round(float(np.exp(params.clamp_u)), -3))
+    from ipvae_snn.contrast import DEFAULT_SEMI_SATURATION
+    numbers["contrast_semi_saturation"] = f"{DEFAULT_SEMI_SATURATION:g}"
+    numbers["contrast_max_gain"] = f"{1 / DEFAULT_SEMI_SATURATION:.1f}"
     from ipvae_snn.network.program import DEFAULT_LOCK_TIMEOUT_S
     numbers["lock_timeout_s"] = f"{DEFAULT_LOCK_TIMEOUT_S:g}"
     # rates: counts per window over the default window length
