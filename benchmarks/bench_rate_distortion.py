@@ -37,6 +37,11 @@ Sections (each can be skipped):
     T = 64 value − 0.005), measured on the patches that stayed bounded (one
     patch at the clamp, which the clamp check counts, takes the mean R² to
     about −10⁴; the table's mean includes it).
+
+For a model with a contrast normalisation (`ipvae_snn.contrast`), both
+sections add sparse coding on the normalised patches (the same job: its codes
+of ``x / g``, R² of ``x``; reported beside the checks, which stay against plain
+sparse coding) and the ``rate-distortion`` section the model without it.
 ``digits``
     The bundled digits model on the test split of scikit-learn's digits
     (`ipvae_snn.data.digit_split`), T = 16, 64, 1000, beside sparse coding on
@@ -198,6 +203,18 @@ def _sc_dictionary(n_train, epochs, seed):
     return dictionary, time.perf_counter() - start
 
 
+def _normalised_sparse_coding(dictionary, params, x):
+    """
+    Sparse coding given the model's contrast normalisation (the same ``x / g``
+    the network sees; R² is that of ``x``), swept over alpha: ``{points, best}``,
+    or None for a model without one. The baseline on the same job.
+    """
+    if params.contrast is None:
+        return None
+    points = sparse_coding_points(dictionary, params.contrast(x)[0], SC_ALPHAS)
+    return dict(points=points, best=min(points, key=lambda p: p["distance"]))
+
+
 def _rate_distortion(args, rows, report):
     x, source = _held_out(args)
     windows = tuple(t for t in WINDOWS if t <= args.steps)
@@ -217,6 +234,9 @@ def _rate_distortion(args, rows, report):
     for factor in positive_floats(args.cost_scales, "--cost-scales"):
         models.append((f"{label[1]}, cost x{factor:g}",
                        change_spike_size(default, 1.0, factor), None))
+    if default.contrast is not None:        # what the contrast normalisation does
+        models.append((f"{label[1]}, without contrast normalisation",
+                       default.replace(contrast=None), None))
     sweep = []
     for cost in positive_floats(args.spike_costs, "--spike-costs"):
         params, path, seconds = _sweep_model(args, cost)
@@ -235,6 +255,10 @@ def _rate_distortion(args, rows, report):
     sc = sparse_coding_points(dictionary, x, SC_ALPHAS)
     rows.extend(dict(section="rate-distortion", model="sparse coding", **p) for p in sc)
     best_sc = min(sc, key=lambda p: p["distance"])
+    sc_norm = _normalised_sparse_coding(dictionary, default, x)
+    if sc_norm is not None:
+        rows.append(dict(section="rate-distortion", model="sparse coding, normalised",
+                         **sc_norm["best"]))
     default = {p["T"]: p for p in points[checked]}
     checks = {}
     if 1000 in default and 64 in default:
@@ -262,7 +286,8 @@ def _rate_distortion(args, rows, report):
         checked=checked, source=source, n_patches=int(x.shape[0]), windows=list(windows),
         models={name: dict(points=points[name], path=path) for name, _, path in models},
         sweep=sweep, sparse_coding=dict(points=sc, best=best_sc, fit_seconds=sc_fit,
-                                        n_train=args.sc_n_train, epochs=args.sc_epochs),
+                                        n_train=args.sc_n_train, epochs=args.sc_epochs,
+                                        normalised=sc_norm),
         paper=PAPER["vanhateren"], checks=checks)
 
 
@@ -277,9 +302,14 @@ def _robustness(args, rows, report):
         pts = ipvae_points(params, x, windows, seed=args.seed, n_jobs=args.threads)
         sc = sparse_coding_points(dictionary, x, SC_ALPHAS)
         best_sc = min(sc, key=lambda p: p["distance"])
-        per_image[name], sc_per_image[name] = pts, dict(points=sc, best=best_sc)
+        sc_norm = _normalised_sparse_coding(dictionary, params, x)
+        per_image[name] = pts
+        sc_per_image[name] = dict(points=sc, best=best_sc, normalised=sc_norm)
         rows.extend(dict(section="robustness", model=name, **p) for p in pts)
         rows.append(dict(section="robustness", model=f"{name}: best sparse coding", **best_sc))
+        if sc_norm is not None:
+            rows.append(dict(section="robustness", model=f"{name}: best sparse coding, "
+                                                         f"normalised", **sc_norm["best"]))
         by_t = {p["T"]: p for p in pts}
         last = by_t[windows[-1]]
         # R² of the patches that stayed bounded: one patch at the clamp (counted

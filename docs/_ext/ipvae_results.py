@@ -78,6 +78,20 @@ def _rate_distortion(report):
                          _f(p["r2_rate"]), _f(p["distance_rate"])])
     rows.append([f"sparse coding, best alpha ({best['alpha']:g})", "–", _f(best["r2"]),
                  _f(best["zero_fraction"]), "(real-valued)", _f(best["distance"]), "", ""])
+    plain = models.get("default, without contrast normalisation")
+    if plain is not None:           # the default without its contrast normalisation
+        p = plain[1000]
+        rows.append(["default without contrast normalisation", 1000, _f(p["r2"]),
+                     _f(p["zero_fraction"]), _f(p["mean_count"], 2), _f(p["distance"]),
+                     _f(p["r2_rate"]), _f(p["distance_rate"])])
+        out["rd_plain_distance"] = _f(p["distance"])
+    normed = sc.get("normalised")
+    if normed is not None:          # sparse coding given the same normalisation
+        b = normed["best"]
+        rows.append([f"sparse coding of the normalised patches, best alpha ({b['alpha']:g})",
+                     "–", _f(b["r2"]), _f(b["zero_fraction"]), "(real-valued)",
+                     _f(b["distance"]), "", ""])
+        out["rd_sc_norm_distance"] = _f(b["distance"])
     paper = rd["paper"]
     rows.append(["the paper (official results files, van Hateren patches)", 1000,
                  f"{paper['r2']:g}", f"{paper['zero_fraction']:g}", "",
@@ -157,14 +171,23 @@ def _rate_distortion(report):
             r2_last = (f"{_f(last['r2_bounded'])} of {rb['n_patches'] - at_clamp:,} "
                        f"bounded patches (mean of all: {last['r2']:,.0f})")
         best = rb["sparse_coding"][name]["best"]
+        normed = rb["sparse_coding"][name].get("normalised")
         rows.append([name, _f(by_t[16]["r2"]), _f(by_t[64]["r2_bounded"]), r2_last,
                      _f(last["zero_fraction"]), at_clamp,
                      _f(rb["checks"][name]["distance_bounded"]),
-                     f"{_f(best['distance'])} ({best['alpha']:g})"])
+                     f"{_f(best['distance'])} ({best['alpha']:g})"]
+                    + ([] if normed is None else [
+                        f"{_f(normed['best']['distance'])} ({normed['best']['alpha']:g})"]))
+    normalised = any(v.get("normalised") for v in rb["sparse_coding"].values())
     out["rd_ood_table"] = _table(["photograph", "R² T=16", "R² T=64 (bounded)",
                                   "R² T=1000", "zeros T=1000", "patches at the clamp",
-                                  "distance T=1000 (bounded)", "sparse coding (best alpha)"],
-                                 rows)
+                                  "distance T=1000 (bounded)", "sparse coding (best alpha)"]
+                                 + (["sparse coding, normalised patches"] if normalised
+                                    else []), rows)
+    if normalised:
+        out["rd_ood_n_below_sc_norm"] = str(sum(
+            rb["checks"][n]["distance_bounded"] <= rb["sparse_coding"][n]["normalised"]
+            ["best"]["distance"] for n in rb["images"]))
     out["rd_ood_n_below_sc"] = str(sum(c["distance_met"] for c in rb["checks"].values()))
     out["rd_ood_n_images"] = str(len(rb["images"]))
     out["rd_ood_min_r2_16"] = _f(min(c["r2_16"] for c in rb["checks"].values()), 2)
