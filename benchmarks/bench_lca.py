@@ -9,7 +9,9 @@ rate–distortion distance, and the synaptic events per patch up to the end of
 window T (spikes × fan-out: every spike reaches the network's other K − 1
 neurons in the LCA, all K in the iP-VAE, whose all-to-all synapses include
 the self term; an energy proxy). The iP-VAE is ``--model`` (default: the
-bundled default), run as given. The LCA runs on each dictionary
+bundled default), run as given; for a model with a contrast normalisation
+(`ipvae_snn.contrast`) the LCA and the Lasso code the same normalised patches
+its network sees (R² is that of the patches as given). The LCA runs on each dictionary
 (``--dictionaries``: that model's Φ, ``ipvae``; scikit-learn's dictionary
 learning on training patches, ``learnt``) at each λ of its sweep, beside
 scikit-learn's non-negative Lasso codes (`SparseCoder`) of the same
@@ -43,6 +45,7 @@ from _common import (DEFAULT_PACKAGES, BenchmarkError, base_parser, git_commit,
                      limit_threads, load_shared_patches, machine_info, positive_floats,
                      positive_int, print_table, read_out_windows, run_main)
 from ipvae_snn import SpikingIPVAE, load_model
+from ipvae_snn.contrast import normalize_input
 from ipvae_snn.defaults import DEFAULT_WINDOW_S
 from ipvae_snn.lca import (LAMBDA_SWEEPS, RATE_PER_NORM, SpikingLCA, code_points,
                            lasso_codes, lca_dictionary, mean_atom_norm)
@@ -256,8 +259,9 @@ def cortex_tables(params, phi, lam, rate, x, device="cpp_standalone", tau=0.01, 
     def lca_run(patches, n_windows, seed=None, record_windows=None):
         # spike times of the natural trials (the ISI measures); the gratings'
         # tuning needs only counts, and their spikes would take gigabytes
-        return lca.run(patches, n_windows, seed=seed, record_windows=record_windows,
-                       record_spikes=len(patches) == n_natural)
+        # the inputs as the iP-VAE's network sees them (its contrast normalisation)
+        return lca.run(normalize_input(params, patches)[0], n_windows, seed=seed,
+                       record_windows=record_windows, record_spikes=len(patches) == n_natural)
     runs = {"spiking iP-VAE": SpikingIPVAE(params, device=device).run, "spiking LCA": lca_run}
     out = {}
     for name, run in runs.items():
@@ -289,9 +293,13 @@ def benchmark(args):
         rows = ipvae_rows(params, x, args.ipvae_windows, args.device, args.seed)
         print(f"  spiking iP-VAE: {time.perf_counter() - t0:.0f} s", flush=True)
         checks = {}
+        # the same job: the LCA and the Lasso code what the iP-VAE's network sees,
+        # the patches divided by the model's contrast normalisation if it has one
+        # (R² is that of the patches as given either way)
+        x_seen = normalize_input(params, x)[0]
         for name in args.dictionaries:
             phi = params.phi if name == "ipvae" else lca_dictionary(name)
-            lca_rows, checks[name] = lca_sweep(x, name, phi, args.windows,
+            lca_rows, checks[name] = lca_sweep(x_seen, name, phi, args.windows,
                                                rates=args.rates, device=args.device,
                                                tau=args.tau)
             rows += lca_rows
