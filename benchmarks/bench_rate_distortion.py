@@ -372,7 +372,9 @@ def _lca(args, rows, report):
     dictionaries = {}
     for name in ("ipvae", "learnt"):
         phi = params.phi if name == "ipvae" else lca_dictionary(name)
-        lca_rows, check = bench_lca.lca_sweep(x, name, phi, windows)
+        # the same job: what the iP-VAE's network sees (its contrast normalisation)
+        lca_rows, check = bench_lca.lca_sweep(params.contrast(x)[0] if params.contrast
+                                              else x, name, phi, windows)
         dictionaries[name] = dict(rows=lca_rows, **check)
         best = check["best"]
         label = f"{name} Φ, λ {best['lam']:.3g}"
