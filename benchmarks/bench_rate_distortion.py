@@ -76,6 +76,7 @@ from _common import (BenchmarkError, base_parser, limit_threads, load_shared_pat
                      machine_info, positive_floats, positive_int, print_table,
                      read_out_windows, run_main)
 from ipvae_snn import IPVAEParams, load_model
+from ipvae_snn.contrast import normalize_input
 from ipvae_snn.data import (HELD_OUT_IMAGES, TRAIN_IMAGES, available_images,
                             dihedral_augment, digit_split, natural_patches)
 from ipvae_snn.learning.updates import change_spike_size
@@ -211,7 +212,7 @@ def _normalised_sparse_coding(dictionary, params, x):
     """
     if params.contrast is None:
         return None
-    points = sparse_coding_points(dictionary, params.contrast(x)[0], SC_ALPHAS)
+    points = sparse_coding_points(dictionary, normalize_input(params, x)[0], SC_ALPHAS)
     return dict(points=points, best=min(points, key=lambda p: p["distance"]))
 
 
@@ -373,8 +374,8 @@ def _lca(args, rows, report):
     for name in ("ipvae", "learnt"):
         phi = params.phi if name == "ipvae" else lca_dictionary(name)
         # the same job: what the iP-VAE's network sees (its contrast normalisation)
-        lca_rows, check = bench_lca.lca_sweep(params.contrast(x)[0] if params.contrast
-                                              else x, name, phi, windows)
+        lca_rows, check = bench_lca.lca_sweep(normalize_input(params, x)[0], name, phi,
+                                              windows)
         dictionaries[name] = dict(rows=lca_rows, **check)
         best = check["best"]
         label = f"{name} Φ, λ {best['lam']:.3g}"
