@@ -432,10 +432,11 @@ def infer(params, x, n_windows, *, seed=None, dtype=np.float32,
     """
     params = check_params(params)
     seed = check_seed(seed)
-    # what the network sees: divided by each patch's contrast, for a model with it
-    x, input_gain = normalize_input(params, check_patches(x, params.n_pixels, name="x"))
+    x = check_patches(x, params.n_pixels, name="x")
     if warn:                                    # learning's batches pass warn=False
         check_input_scale(params, x, name="x")
+    # what the network sees: divided by each patch's contrast, for a model with it
+    x, input_gain = normalize_input(params, x)
     n_windows = check_int(n_windows, "n_windows")
     dtype = check_float_dtype(dtype)
     if max_count is not None:

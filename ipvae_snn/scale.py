@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from .contrast import normalize_input
 from .validation import InputScaleError
 
 __all__ = ["check_input_scale", "input_scale_problem", "InputScaleWarning",
@@ -105,6 +106,8 @@ def input_scale_problem(params, x, name="patches"):
     ipvae_snn.data.patches_from_images (ipvae-snn --images FILE) or scale them down
     """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if params is not None:       # the scale the network sees (a contrast normalisation's)
+        x = normalize_input(params, x)[0]
     reference = _training_rms(params)
     rms = np.sqrt(np.mean(x ** 2, axis=1))
     limit = SCALE_LIMIT * reference

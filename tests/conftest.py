@@ -123,6 +123,17 @@ def params():
 
 
 @pytest.fixture(scope="session")
+def raw_params():
+    """
+    The default model's dictionary without its contrast normalisation: it sees
+    its inputs as given, so high-contrast inputs drive it to the clamp (the
+    tests of runaways, caps and the scale rule; the normalisation would take
+    the contrast away).
+    """
+    return default_params().replace(contrast=None)
+
+
+@pytest.fixture(scope="session")
 def official_params():
     """The bundled model trained with the official code (``"official"``)."""
     return load_model("official")

@@ -200,16 +200,16 @@ def test_chunk_inputs_are_scattered_not_embedded_in_the_graph(params, recwarn):
 
 def test_a_training_batch_is_cut_into_8_chunks(monkeypatch):
     """Enough tasks to keep several workers busy, whatever runs them."""
-    from ipvae_snn.learning import SpikingDictionaryLearner, estimator
+    from ipvae_snn.learning import SpikingDictionaryLearner, readout
     infos = []
-    real = estimator.run_inference
+    real = readout.run_inference
 
     def spy(*args, **kwargs):
         result = real(*args, **kwargs)
         infos.append(result.info)
         return result
 
-    monkeypatch.setattr(estimator, "run_inference", spy)
+    monkeypatch.setattr(readout, "run_inference", spy)
     learner = SpikingDictionaryLearner(n_components=16, batch_size=64, max_iter=1,
                                        t_train=2, random_state=0, progress=False,
                                        prior_cap=None, operating_point=None)

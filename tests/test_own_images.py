@@ -81,7 +81,9 @@ def test_raw_pixels_warn_in_one_line_before_the_run(tmp_path, capsys, monkeypatc
     assert rc == 0
     warning = seen[0]
     assert warning.startswith("ipvae-snn: warning: --patches 'raw.npy'")
-    assert warning.count("\n") == 1 and "pixel RMS" in warning
+    # the default divides each patch by its contrast: raw pixels are not out of
+    # scale for it, but they are not centred (not whitened)
+    assert warning.count("\n") == 1 and "not centred" in warning
     assert "patches_from_images" in warning and "--strict" in warning
     assert err == ""                                # the run itself warns no more
     assert _sha("raw.npy") == before
@@ -100,7 +102,7 @@ def test_strict_refuses_raw_pixels_before_any_work(tmp_path, capsys, monkeypatch
                         "--strict", "--out", "r.npz")
     assert rc == 2 and out == ""
     assert err.startswith("ipvae-snn: error: --patches 'raw.npy'") and err.count("\n") == 1
-    assert "pixel RMS" in err
+    assert "not centred" in err
     assert _sha("raw.npy") == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "raw.npy"]
 
@@ -115,47 +117,56 @@ def test_the_training_scale_is_that_of_the_training_data():
 
 @pytest.mark.parametrize("contrast, flagged", [(1, False), (2, False), (5, True),
                                                (10, True)])
-def test_the_limit_separates_runs_that_run_away(params, contrast, flagged):
-    """Flagged exactly where the default model runs away on held-out patches."""
+def test_the_limit_separates_runs_that_run_away(raw_params, params, contrast, flagged):
+    """Flagged exactly where the default's dictionary, given the patches as they
+    are, runs away on held-out patches; the default itself (its contrast
+    normalisation) is never flagged and never runs away."""
     x = contrast * natural_patches(HELD_OUT_IMAGES, n_patches=200, seed=1)
-    assert (input_scale_problem(params, x) is not None) == flagged
-    result = ipvae_snn.infer(params, x, 65, seed=0, record_windows=[64], warn=False,
+    assert (input_scale_problem(raw_params, x) is not None) == flagged
+    result = ipvae_snn.infer(raw_params, x, 65, seed=0, record_windows=[64], warn=False,
                              progress=False)
     assert bool(result.runaway_events()) == flagged
     assert (result.summary()[-1]["r2"] > 0.6) == (not flagged)
+    assert input_scale_problem(params, x) is None
+    normalised = ipvae_snn.infer(params, x, 65, seed=0, record_windows=[64], warn=False,
+                                 progress=False)
+    assert not normalised.runaway_events() and normalised.summary()[-1]["r2"] > 0.6
 
 
-def test_raw_and_unwhitened_grey_levels_are_flagged(params):
+def test_raw_and_unwhitened_grey_levels_are_flagged(raw_params, params):
     raw = _raw_patches().reshape(50, -1)
-    assert "pixel RMS" in input_scale_problem(params, raw)
-    assert "not centred" in input_scale_problem(params, raw / 255)       # [0, 1] grey
-    assert input_scale_problem(params, np.zeros((3, 256))) is None       # blank patches
+    assert "pixel RMS" in input_scale_problem(raw_params, raw)
+    assert "not centred" in input_scale_problem(raw_params, raw / 255)   # [0, 1] grey
+    assert input_scale_problem(raw_params, np.zeros((3, 256))) is None   # blank patches
+    # normalised, raw pixels are no longer out of scale, but still not centred
+    assert "not centred" in input_scale_problem(params, raw)
+    assert "pixel RMS" not in input_scale_problem(params, raw)
 
 
-def test_check_input_scale_warns_or_refuses(params):
+def test_check_input_scale_warns_or_refuses(raw_params):
     x = 10 * natural_patches(n_patches=20, seed=0)
     with pytest.warns(InputScaleWarning, match="20 of 20 patches have pixel RMS"):
-        assert check_input_scale(params, x) is x
+        assert check_input_scale(raw_params, x) is x
     with pytest.raises(InputScaleError, match="x10|10x") as info:
-        check_input_scale(params, x, strict=True)
+        check_input_scale(raw_params, x, strict=True)
     assert isinstance(info.value, InvalidValueError) and "\n" not in str(info.value)
 
 
-def test_infer_and_the_network_check_before_running(params):
+def test_infer_and_the_network_check_before_running(raw_params):
     x = 10 * natural_patches(n_patches=4, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputScaleWarning)
         with pytest.raises(InputScaleWarning, match="run away"):
-            ipvae_snn.infer(params, x, 3, seed=0, progress=False)
+            ipvae_snn.infer(raw_params, x, 3, seed=0, progress=False)
         with pytest.raises(InputScaleWarning, match="run away"):
             # raised before any code generation or compilation
-            ipvae_snn.SpikingIPVAE(params, device="runtime").run(x, 3, seed=0)
-        ipvae_snn.infer(params, x, 3, seed=0, progress=False, warn=False)
+            ipvae_snn.SpikingIPVAE(raw_params, device="runtime").run(x, 3, seed=0)
+        ipvae_snn.infer(raw_params, x, 3, seed=0, progress=False, warn=False)
 
 
-def test_a_models_own_training_scale_is_used(params):
+def test_a_models_own_training_scale_is_used(raw_params):
     x = 10 * natural_patches(n_patches=20, seed=0)
-    scaled = params.replace(metadata={**params.metadata, "train_patch_rms": 10.0})
+    scaled = raw_params.replace(metadata={**raw_params.metadata, "train_patch_rms": 10.0})
     assert input_scale_problem(scaled, x) is None
     assert input_scale_problem(scaled, x / 10) is None
     assert input_scale_problem(scaled, 5 * x) is not None
@@ -239,10 +250,13 @@ DOC = "docs/own-images.md"
 def scale_table(photo):
     """
     The table of ``docs/own-images.md``: each input's patches flagged by the
-    check, median patch RMS, runaway patches and mean R² at T = 64 with the
-    default model (reference algorithm, seed 0).
+    check, median patch RMS, runaway patches and mean R² at T = 64 of the
+    default model's dictionary given the inputs as they are (the rule's case: a
+    model without a contrast normalisation), then of the default model itself,
+    which divides each patch by its contrast (reference algorithm, seed 0).
     """
-    params = ipvae_snn.default_params()
+    normalised = ipvae_snn.default_params()
+    params = normalised.replace(contrast=None)
     held_out = natural_patches(HELD_OUT_IMAGES, n_patches=200, seed=1)
     raw = _raw_patches().reshape(50, -1)
     inputs = [(f"held-out patches x{c:g}", c * held_out) for c in (1, 2, 2.5, 3, 5, 10)]
@@ -255,17 +269,22 @@ def scale_table(photo):
         result = ipvae_snn.infer(params, x, 65, seed=0, record_windows=[64], warn=False,
                                  progress=False)
         problem = input_scale_problem(params, x)
+        norm = ipvae_snn.infer(normalised, x, 65, seed=0, record_windows=[64], warn=False,
+                               progress=False)
         rows.append((label, len(x), int(np.count_nonzero(rms > SCALE_LIMIT
                                                           * TRAIN_PATCH_RMS)),
                      "no" if problem is None else "yes", float(np.median(rms)),
                      len({p for p, _, _ in result.runaway_events()}),
-                     float(result.summary()[-1]["r2"])))
+                     float(result.summary()[-1]["r2"]),
+                     len({p for p, _, _ in norm.runaway_events()}),
+                     float(norm.summary()[-1]["r2"])))
     return rows
 
 
 def format_row(row):
-    label, n, high, warned, rms, runaway, r2 = row
-    return f"| {label} | {n} | {high} | {warned} | {rms:.3g} | {runaway} | {r2:.3g} |"
+    label, n, high, warned, rms, runaway, r2, norm_runaway, norm_r2 = row
+    return (f"| {label} | {n} | {high} | {warned} | {rms:.3g} | {runaway} | {r2:.3g} | "
+            f"{norm_runaway} | {norm_r2:.3g} |")
 
 
 def test_the_docs_table_is_a_run(photo):

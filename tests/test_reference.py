@@ -150,10 +150,11 @@ def _atom_input(params, k=7, contrast=30.0):
     return contrast * atom
 
 
-def test_runaway_diagnostic(params):
-    """A huge-contrast copy of one dictionary atom drives neurons to the clamp;
-    the reported onsets equal the first window whose recorded potential is
-    within the margin of the clamp."""
+def test_runaway_diagnostic(raw_params):
+    """A huge-contrast copy of one dictionary atom drives neurons to the clamp
+    (of a model that takes its inputs as given); the reported onsets equal the
+    first window whose recorded potential is within the margin of the clamp."""
+    params = raw_params
     x = np.stack([_atom_input(params), natural_patches(n_patches=1, seed=0)[0]])
     with pytest.warns(RunawayWarning, match="patch 0"):
         res = infer(params, x, 20, seed=0, record_u=True, progress=False)
@@ -178,7 +179,8 @@ def test_ordinary_patches_do_not_warn(params):
     assert res.runaway_events() == [] and res.runaway_message() == ""
 
 
-def test_max_count_bounds_counts(params):
+def test_max_count_bounds_counts(raw_params):
+    params = raw_params                 # the inputs as given: a huge-contrast atom
     x = np.repeat(_atom_input(params)[None], 200, axis=0)
     free = infer(params, x, 16, seed=0, warn=False, progress=False)
     bounded = infer(params, x, 16, seed=0, max_count=3, warn=False, progress=False)
@@ -201,9 +203,12 @@ def test_record_windows(params):
     np.testing.assert_array_equal(res.u[:, 0], np.broadcast_to(
         params.u_init.astype(np.float32), (5, params.n_latents)))
     assert res.r2.shape == (5, 30)               # read-outs of every window
+    # R² of the reconstruction against the input as the network saw it (res.x:
+    # divided by its contrast, for a model with a contrast normalisation)
+    seen = res.x
     np.testing.assert_allclose(
-        res.r2[:, 7], 1 - ((x - res.reconstruction(7)) ** 2).sum(1)
-        / ((x - x.mean(1, keepdims=True)) ** 2).sum(1), rtol=1e-4, atol=1e-4)
+        res.r2[:, 7], 1 - ((seen - res.reconstruction(7)) ** 2).sum(1)
+        / ((seen - seen.mean(1, keepdims=True)) ** 2).sum(1), rtol=1e-4, atol=1e-4)
     with pytest.raises(KeyError, match="window 8"):
         res.counts_at(8)
     assert [row["T"] for row in res.summary()] == [1, 4, 16, 29]

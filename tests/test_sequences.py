@@ -276,11 +276,11 @@ def test_embedded_sequence_gives_a_sequence_result():
         prefs.codegen.target = saved
 
 
-def test_runaway_in_a_sequence_is_reported(params, stimuli):
+def test_runaway_in_a_sequence_is_reported(raw_params, stimuli):
     """Stimuli far above the training scale drive neurons to the clamp: a warning names it."""
     from ipvae_snn.results import RunawayWarning
     seq = StimulusSequence(30 * stimuli[:4, :1], 10, 4)
     with pytest.warns(RunawayWarning, match="stimulus 0"):
-        res = infer_sequence(params, seq, seed=0)
+        res = infer_sequence(raw_params, seq, seed=0)
     hit = res.runaway_onset[res.runaway_onset >= 0]
     assert hit.size and (seq.stimulus_index[hit - 1] == 0).all()

@@ -355,7 +355,8 @@ def test_no_false_time_grid_warning(n_windows, monkeypatch):
     assert _grid_warnings(3, "window")
 
 
-def test_activity_at_the_cap_is_not_called_a_runaway(params, capsys):
+def test_activity_at_the_cap_is_not_called_a_runaway(raw_params, capsys):
+    params = raw_params                 # the inputs as given: 60 times an atom
     from types import SimpleNamespace
 
     from ipvae_snn.cli.common import report

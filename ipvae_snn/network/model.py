@@ -234,10 +234,11 @@ class SpikingIPVAE:
         SpikingResult
         """
         p = self.params
-        # what the network sees: divided by each patch's contrast, for a model with it
-        x, input_gain = normalize_input(p, check_patches(patches, p.n_pixels, name="patches"))
+        x = check_patches(patches, p.n_pixels, name="patches")
         if warn:                                # learning's batches pass warn=False
             check_input_scale(p, x)
+        # what the network sees: divided by each patch's contrast, for a model with it
+        x, input_gain = normalize_input(p, x)
         n_windows = check_int(n_windows, "n_windows")
         seed = check_seed(seed)
         windows = check_record_windows(record_windows, n_windows)
@@ -286,9 +287,10 @@ class SpikingIPVAE:
         ((2, 17, 8), [3, 10])
         """
         p = self.params
-        sequence = check_sequence(sequence, p).seen_by(p)      # normalised, if p says so
+        sequence = check_sequence(sequence, p)
         if warn:
             check_input_scale(p, sequence.stimuli.reshape(-1, p.n_pixels), name="stimuli")
+        sequence = sequence.seen_by(p)                        # normalised, if p says so
         seed = check_seed(seed)
         n_windows = sequence.n_windows
         collector, info = self._run_batch(

@@ -441,9 +441,9 @@ def onset_protocol(params, run_sequence=None, n_stimuli=8, n_trials=50, stimulus
     --------
     >>> import ipvae_snn
     >>> p = onset_protocol(ipvae_snn.default_params(), n_stimuli=2, n_trials=8,
-    ...                    stimulus_windows=6, blank_windows=8, before=4)
+    ...                    stimulus_windows=12, blank_windows=8, before=4)
     >>> p.times_s.shape, bool(p.rate_hz[-1] > p.rate_hz[0])   # onset raises the rate
-    ((10,), True)
+    ((16,), True)
     """
     from ..sequences import StimulusSequence
     if run_sequence is None:
