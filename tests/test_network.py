@@ -178,7 +178,8 @@ def _runaway_patch(params, neuron=7, contrast=60.0):
 
 
 @pytest.mark.standalone
-def test_runaway_detected_bounded_and_comparable(params, build_cache):
+def test_runaway_detected_bounded_and_comparable(raw_params, build_cache):
+    params = raw_params                 # the inputs as given: 60 times an atom
     x = np.stack([_runaway_patch(params), np.zeros(256) + 1e-3 * np.arange(256)])
     net = SpikingIPVAE(params, device="cpp_standalone", cache_dir=build_cache)
     with pytest.warns(RunawayWarning, match="patch 0: neuron"):
