@@ -12,10 +12,10 @@ Examples
 --------
 >>> import ipvae_snn
 >>> params = ipvae_snn.default_params()
->>> params
-IPVAEParams(n_pixels=256, n_latents=512, lr=1.116, clamp_u=10, clamp_du=10)
->>> params.lateral_weights().shape
-(512, 512)
+>>> params                                         # doctest: +ELLIPSIS
+IPVAEParams(n_pixels=256, n_latents=512, lr=1.116, clamp_u=10, clamp_du=10, contrast=...)
+>>> params.contrast                                # divides each input by its contrast
+ContrastNormalization(reference=1.001, semi_saturation=0.3)
 >>> params.replace(lr=0.05).lr
 0.05
 """
@@ -316,8 +316,8 @@ class IPVAEParams:
 
     def __repr__(self):
         return (f"IPVAEParams(n_pixels={self.n_pixels}, n_latents={self.n_latents}, "
-                f"lr={self.lr:.4g}, clamp_u={self.clamp_u:g}, "
-                f"clamp_du={self.clamp_du:g})")
+                f"lr={self.lr:.4g}, clamp_u={self.clamp_u:g}, clamp_du={self.clamp_du:g}"
+                + ("" if self.contrast is None else f", contrast={self.contrast!r}") + ")")
 
     # ------------------------------------------------------------------ I/O
     @classmethod
