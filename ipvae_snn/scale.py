@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .contrast import normalize_input
+from .contrast import normalize_input, patch_contrast
 from .validation import InputScaleError
 
 __all__ = ["check_input_scale", "input_scale_problem", "InputScaleWarning",
@@ -109,7 +109,7 @@ def input_scale_problem(params, x, name="patches"):
     if params is not None:       # the scale the network sees (a contrast normalisation's)
         x = normalize_input(params, x)[0]
     reference = _training_rms(params)
-    rms = np.sqrt(np.mean(x ** 2, axis=1))
+    rms = patch_contrast(x)
     limit = SCALE_LIMIT * reference
     high = int(np.count_nonzero(rms > limit))
     median = float(np.median(rms))

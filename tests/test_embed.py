@@ -239,6 +239,29 @@ def test_magic_network_and_units(brian_state):
     np.testing.assert_allclose(v1.drive(x), np.asarray(v1.input.values))
 
 
+@pytest.mark.runtime
+def test_embedded_network_sees_the_normalised_patches(brian_state):
+    """A model with a contrast normalisation: the drive, the result's input and
+    its gains are those of the patches divided by their contrast, as in infer."""
+    from brian2 import prefs, run, start_scope
+
+    from ipvae_snn.contrast import ContrastNormalization
+    start_scope()
+    prefs.codegen.target = "numpy"
+    params = IPVAEParams.random(16, 8, random_state=0).replace(
+        contrast=ContrastNormalization(1.0))
+    x = 4.0 * np.random.default_rng(0).standard_normal((3, 16))
+    seen, gain = params.contrast(x)
+    v1 = ipvae_network(params, x, 4, window=0.05)
+    np.testing.assert_allclose(np.asarray(v1.input.values), params.feedforward(seen))
+    np.testing.assert_allclose(v1.drive(x), params.feedforward(seen))
+    run(v1.duration)
+    result = v1.result()
+    np.testing.assert_allclose(result.x, seen)
+    np.testing.assert_allclose(result.input_gain, gain)
+    np.testing.assert_allclose(v1.result(patches=x).input_gain, gain)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(window="100 ms"), "window must be a time"),
     (dict(realization="both"), "realization"),

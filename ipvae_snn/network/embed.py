@@ -89,7 +89,7 @@ class IPVAENetwork:
         The window length and the time step.
     """
 
-    def _setup(self, params, spec, values, x, group, lateral, monitors, record,
+    def _setup(self, params, spec, values, seen, group, lateral, monitors, record,
                sequence=None):
         from brian2 import second
         self.params, self.spec, self.values = params, spec, values
@@ -102,7 +102,7 @@ class IPVAENetwork:
         self.realization = spec.realization
         self.window, self.dt = spec.window_s * second, spec.dt_s * second
         self.duration = builder.run_duration(spec, self.n_inputs)
-        self._x = x
+        self._seen = seen                  # the patches as the network sees them, gains
         self.sequence = sequence
 
     def before_run(self, run_namespace):
@@ -129,8 +129,7 @@ class IPVAENetwork:
         if self.sequence is not None:
             raise InvalidValueError("the network presents a stimulus sequence: build "
                                     "a new one for other stimuli")
-        x, _ = normalize_input(self.params, check_patches(patches, self.params.n_pixels,
-                                                          name="patches"))
+        x, _ = _seen_patches(self.params, patches)
         if x.shape[0] != self.n_inputs:
             raise InvalidValueError(f"patches: the network was built for "
                                     f"{self.n_inputs} inputs, got {x.shape[0]}")
@@ -154,11 +153,10 @@ class IPVAENetwork:
             raise InvalidValueError("the network was built with record=False: no "
                                     "monitors to read")
         spec = self.spec
-        x = self._x if patches is None or self.sequence else check_patches(
-            patches, self.params.n_pixels, name="patches")
-        # the patches as the network saw them (the drive), for a model with a
-        # contrast normalisation; the sequence's stimuli were normalised when built
-        x, gain = (None, None) if x is None else normalize_input(self.params, x)
+        # the patches as the network saw them (the drive); a sequence's stimuli
+        # were normalised when it was built
+        x, gain = (self._seen if patches is None or self.sequence
+                   else _seen_patches(self.params, patches))
         boundary = self.monitors["boundary"]
         rows = np.array(boundary.u[:]).T                  # (times, neurons)
         n = self.n_inputs
@@ -301,15 +299,15 @@ def ipvae_network(params, patches=None, n_windows=None, realization="window", wi
         if patches is not None or n_windows is not None:
             raise InvalidValueError("give either patches and n_windows or a sequence")
         sequence = check_sequence(sequence, params).seen_by(params)
-        x, n_inputs, n_windows = None, sequence.n_trials, sequence.n_windows
+        seen, n_inputs, n_windows = (None, None), sequence.n_trials, sequence.n_windows
         drive = sequence.drives(params).reshape(-1, params.n_latents)
         blank = np.tile(sequence.relax.astype(float), n_inputs)
     else:
         if patches is None or n_windows is None:
             raise InvalidValueError("give patches and n_windows (or a sequence)")
-        x = check_patches(patches, params.n_pixels, name="patches")
-        n_windows, n_inputs = check_int(n_windows, "n_windows"), x.shape[0]
-        drive, blank = params.feedforward(normalize_input(params, x)[0]), None
+        seen = _seen_patches(params, patches)
+        n_windows, n_inputs = check_int(n_windows, "n_windows"), seen[0].shape[0]
+        drive, blank = params.feedforward(seen[0]), None
     spec = builder.NetworkSpec(realization, params.n_latents, n_windows, n_inputs,
                                checked.window_s, checked.steps_per_window,
                                checked.record_u, False, "float64",
@@ -326,5 +324,11 @@ def ipvae_network(params, patches=None, n_windows=None, realization="window", wi
     else:                        # its own clock, with no steps of its own
         clock = dict(dt=spec.dt_s * second)
     network = _network_class()(when="start", name=name, **clock)
-    network._setup(params, spec, values, x, group, lateral, monitors, record, sequence)
+    network._setup(params, spec, values, seen, group, lateral, monitors, record, sequence)
     return network
+
+
+def _seen_patches(params, patches):
+    """Validated ``patches`` as the network of ``params`` sees them, and their gains
+    (`ipvae_snn.contrast.normalize_input`)."""
+    return normalize_input(params, check_patches(patches, params.n_pixels, name="patches"))
