@@ -535,6 +535,39 @@ def test_prior_calibration_keeps_only_caps_whose_r2_does_not_fall(official_param
     assert cap == -0.5
 
 
+def test_operating_point_calibration_weighs_both_read_outs(official_params):
+    """A stub inference with known scores: the smaller spikes reconstruct
+    better from the counts, the larger ones from the rates (exactly); the
+    mean of the two read-outs' distances picks the larger spikes, which the
+    spike read-out alone would not."""
+    from types import SimpleNamespace
+
+    from ipvae_snn.learning.updates import calibrate_operating_point, change_spike_size
+    from ipvae_snn.ratedistortion import distance
+    rates = np.random.default_rng(1).uniform(0.1, 2.0, (6, 512))
+    x = (rates + official_params.rate_eps) @ change_spike_size(official_params, 2.0).phi.T
+    spike_r2 = {1.0: 0.9, 2.0: 0.8}
+
+    def infer_fn(params, x, n_windows):
+        scale = round(float(params.phi[0, 0] / official_params.phi[0, 0]), 6)
+        r2 = np.zeros((x.shape[0], n_windows))
+        r2[:, -1] = spike_r2[scale]
+        zeros = np.full((x.shape[0], n_windows), 0.8)
+        u = np.log(rates) if scale == 2.0 else np.full_like(rates, -30.0)   # A: silent rates
+        result = SimpleNamespace(r2=r2, zero_fraction=zeros, x=x,
+                                 runaway_onset=np.full(rates.shape, -1))
+        return result, u
+    moved, table, point = calibrate_operating_point(official_params, x, 4, infer_fn,
+                                                    scales=(1.0, 2.0), cost_scales=(1.0,))
+    assert point == (2.0, 1.0)
+    np.testing.assert_allclose(moved.phi, 2 * official_params.phi)
+    (_, _, d_a, spike_a, rate_a), (_, _, d_b, spike_b, rate_b) = table
+    assert spike_a == pytest.approx(distance(0.9, 0.8)) and spike_a < spike_b
+    assert spike_b == pytest.approx(distance(0.8, 0.8))
+    assert rate_b == pytest.approx(distance(1.0, 0.8)) and rate_a > 1.0  # R² ≤ 0 from silence
+    assert d_b == pytest.approx((spike_b + rate_b) / 2) and d_b < d_a
+
+
 def test_calibration_patches_replace_the_training_patches(rng_patches, monkeypatch):
     """With ``X_calibration`` the calibrations score those patches, never the
     training ones, and choose the point best on them."""

@@ -70,7 +70,8 @@ def calibrate_fit(learner, params, X, seed):
     if isinstance(learner.operating_point, str):
         x = X[np.sort(pick[:OPERATING_POINT_PATCHES])]
         params, table, point = updates.calibrate_operating_point(
-            params, x, learner.calibration_window, run)
+            params, x, learner.calibration_window,
+            bar.counting(lambda trial, x, n: learner._infer_potential(trial, x, n, stream)))
         tables["operating_point"] = table
     elif learner.operating_point is not None:
         point = tuple(float(v) for v in learner.operating_point)

@@ -121,8 +121,9 @@ class SpikingDictionaryLearner(SpikeCodeMixin, ClassNamePrefixFeaturesOutMixin,
         Size of one spike and factor on the spike cost, applied to the
         fitted model by `updates.change_spike_size`. ``"auto"``: the pair of
         `updates.SPIKE_SCALES` × `updates.COST_SCALES` with the smallest
-        rate–distortion distance at ``calibration_window`` on (up to 2,048
-        of) the training patches; a pair: that one; None: the learnt model.
+        rate–distortion distance (the mean of the spike-count and the rate
+        read-outs') at ``calibration_window`` on (up to 2,048 of) the
+        training patches; a pair: that one; None: the learnt model.
     calibration_window : int, default=256
         Window (near the steady state) of the ``operating_point`` calibration,
         and the late window of the ``prior_cap`` calibration's settling test.

@@ -25,7 +25,8 @@ class SpikeCodeMixin:
     """
     `transform`, `inverse_transform` and `score` of a fitted learner (its
     ``params_``, ``seed_``, ``transform_window``, ``transform_output``), and
-    ``_infer``, the learner's inference backend, which its fit uses too.
+    ``_infer``, the learner's inference backend, which its fit uses too
+    (``_infer_potential`` where the rates are needed).
     """
 
     def _infer(self, params, x, n_windows, seed, record_windows, record_u=False,
@@ -41,17 +42,34 @@ class SpikeCodeMixin:
         check_is_fitted(self, "params_")
         return validate_data(self, X, reset=False, dtype=np.float64)
 
+    def _infer_potential(self, params, x, n_windows, seed):
+        """
+        Windows ``0 … n_windows - 1`` of ``x`` read at the last one: the
+        result (its counts and R²) and the potential ``u`` of that window.
+        The reference records ``u``; the network's window realization is
+        deterministic given its counts, so its ``u`` is replayed from the
+        counts of the earlier windows.
+        """
+        T = n_windows - 1
+        if self.backend == "reference":
+            result = self._infer(params, x, n_windows, seed, [T], record_u=True)
+            return result, result.u[:, 0]
+        from ..reference import replay
+        result = self._infer(params, x, n_windows, seed, np.arange(n_windows))
+        # result.x is what the network saw (already contrast-normalised)
+        seen_by = params.replace(contrast=None)
+        return result, replay(seen_by, result.x, result.counts[:, :T])[:, T]
+
     def _encode(self, X, seed=None):
+        """The fitted model on ``X`` up to ``transform_window``: (result, u or None)."""
         X = self._check_X(X)
         self._check_hyper_parameters()
         T = self.transform_window
         if seed is None:
             seed = stream_seed(self.seed_, STREAM_TRANSFORM)
-        rates = self.transform_output == "rates"
-        record_u = rates and self.backend == "reference"
-        windows = np.arange(T + 1) if rates and not record_u else [T]
-        result = self._infer(self.params_, X, T + 1, seed, windows, record_u=record_u)
-        return result, T, rates, record_u
+        if self.transform_output == "rates":
+            return self._infer_potential(self.params_, X, T + 1, seed)
+        return self._infer(self.params_, X, T + 1, seed, [T]), None
 
     def transform(self, X, seed=None):
         """
@@ -70,18 +88,9 @@ class SpikeCodeMixin:
             int32 counts, or float64 rates ``exp(u)`` with
             ``transform_output="rates"``.
         """
-        result, T, rates, record_u = self._encode(X, seed)
-        if not rates:
-            return result.counts_at(T).astype(np.int32)
-        if record_u:
-            u = result.u[:, list(result.windows).index(T)]
-        else:
-            # The window realization is deterministic given its counts:
-            # replay them to recover the potential of window T.
-            from ..reference import replay
-            # result.x is what the network saw (already contrast-normalised)
-            seen_by = self.params_.replace(contrast=None)
-            u = replay(seen_by, result.x, result.counts[:, :T])[:, T]
+        result, u = self._encode(X, seed)
+        if u is None:
+            return result.counts_at(self.transform_window).astype(np.int32)
         return np.exp(np.asarray(u, dtype=np.float64))
 
     def inverse_transform(self, X):
@@ -104,6 +113,6 @@ class SpikeCodeMixin:
         R² per patch is ``1 - Σ(x - Φz)² / Σ(x - mean x)²`` (the paper's R²);
         constant patches are left out of the mean.
         """
-        result, T, _, _ = self._encode(X)
-        r2 = result.r2[:, T]
+        result, _ = self._encode(X)
+        r2 = result.r2[:, self.transform_window]
         return float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan")

@@ -293,34 +293,56 @@ def calibrate_operating_point(params, x, window, infer_fn, scales=SPIKE_SCALES,
                               cost_scales=COST_SCALES):
     """
     Choose the spike size and spike cost (`change_spike_size`) that minimise
-    the rate–distortion distance at a late ``window`` on patches ``x``.
+    the rate–distortion distance at a late ``window`` on patches ``x``, the
+    mean of the distances of the model's two read-outs.
 
     The Olshausen–Field update fits Φ for reconstruction alone; how many
     spikes carry the code is a rate–distortion choice, made here on the
     training patches at a window near the steady state (the transient is the
-    prior's business, `calibrate_prior`). R² is averaged with
-    `robust_mean_r2`. Candidates whose patches run away to the upper clamp
-    are refused (a stability guard).
+    prior's business, `calibrate_prior`). A model is scored by both of the
+    paper's read-outs, the reconstruction from the window's spike counts and
+    the one from the rates they are drawn from (each with the counts' zero
+    fraction, `ipvae_snn.ratedistortion`), and they pull apart: larger, rarer
+    spikes make the counts noisier and the rates sparser. The mean weighs
+    the two alike. R² is averaged with `robust_mean_r2`. Candidates whose
+    patches run away to the upper clamp are refused (a stability guard).
+
+    Parameters
+    ----------
+    params : IPVAEParams
+    x : ndarray, shape (n, n_pixels)
+    window : int
+    infer_fn : callable
+        ``infer_fn(params, x, n_windows) -> (InferenceResult, u)``: R² and
+        counts of window ``n_windows - 1`` and its potential ``u``, shape
+        ``(n, n_latents)``.
+    scales, cost_scales : sequence of float
 
     Returns
     -------
     params : IPVAEParams
         The best candidate.
-    table : list of (scale, cost_scale, distance)
+    table : list of (scale, cost_scale, distance, spike distance, rate distance)
+        ``distance`` is the mean of the two read-outs' (inf: ran away).
     point : (float, float)
         The chosen ``(scale, cost_scale)``; ``(1, 1)`` (the model as it is)
         when every candidate ran away.
     """
-    from ..ratedistortion import distance
+    from ..metrics import r2_score
+    from ..ratedistortion import distance, rate_reconstruction
     table, best, best_d = [], (1.0, 1.0), np.inf
     for c in scales:
         for m in cost_scales:
-            res = infer_fn(change_spike_size(params, c, m), x, window + 1)
-            d = np.inf
+            trial = change_spike_size(params, c, m)
+            res, u = infer_fn(trial, x, window + 1)
+            d = d_spike = d_rate = np.inf
             if not np.any(res.runaway_onset >= 0):
-                d = distance(robust_mean_r2(res.r2[:, window]),
-                             float(res.zero_fraction[:, window].mean()))
-            table.append((c, m, d))
+                zeros = float(res.zero_fraction[:, window].mean())
+                d_spike = distance(robust_mean_r2(res.r2[:, window]), zeros)
+                d_rate = distance(robust_mean_r2(
+                    r2_score(res.x, rate_reconstruction(trial, u))), zeros)
+                d = 0.5 * (d_spike + d_rate)
+            table.append((c, m, d, d_spike, d_rate))
             if d < best_d:
                 best, best_d = (c, m), d
     if best == (1.0, 1.0):
