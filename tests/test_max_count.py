@@ -18,9 +18,9 @@ from ipvae_snn.results import RunawayWarning
 @pytest.fixture(scope="module")
 def runs():
     # the default's dictionary given its inputs as they are (its contrast
-    # normalisation would take the doubled contrast away)
+    # normalisation would take the raised contrast away)
     params = ipvae_snn.default_params().replace(contrast=None)
-    x = 2.0 * natural_patches(n_patches=8, seed=0)          # twice the usual contrast
+    x = 3.0 * natural_patches(n_patches=8, seed=0)          # three times the usual contrast
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunawayWarning)
