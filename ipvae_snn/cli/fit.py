@@ -83,8 +83,8 @@ def add_parser(subparsers):
     p.add_argument("--operating-point", default="none", metavar="auto|none|C,M",
                    help="spike size and spike-cost factor of the fitted model: 'auto' "
                         "picks the pair with the best rate-distortion distance (mean of the "
-                        "count and rate read-outs) on the training patches, 'none' (default) keeps the learnt model, "
-                        "'C,M' applies that pair")
+                        "count and rate read-outs) on the training patches, 'none' "
+                        "(default) keeps the learnt model, 'C,M' applies that pair")
     p.add_argument("--prior-cap", default="auto", metavar="auto|none|U",
                    help="cap on the fitted prior log-rate: 'auto' (default) picks it "
                         "on the training patches at window --t-train, 'none' keeps the "
