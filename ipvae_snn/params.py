@@ -13,7 +13,7 @@ Examples
 >>> import ipvae_snn
 >>> params = ipvae_snn.default_params()
 >>> params                                         # doctest: +ELLIPSIS
-IPVAEParams(n_pixels=256, n_latents=512, lr=1.116, clamp_u=10, clamp_du=10, contrast=...)
+IPVAEParams(n_pixels=256, n_latents=512, lr=..., clamp_u=10, clamp_du=10, contrast=...)
 >>> params.contrast                                # divides each input by its contrast
 ContrastNormalization(reference=1.001, semi_saturation=0.3)
 >>> params.replace(lr=0.05).lr

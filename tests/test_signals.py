@@ -27,10 +27,18 @@ SIMULATE = ["simulate", "--n-patches", "40", "--windows", "2000", "--jobs", "2",
             "--quiet"]
 
 
+def _foreground_signals():
+    # A command typed at a shell prompt starts with SIGINT at its default; one
+    # started in the background of a non-interactive shell (``pytest &``,
+    # nohup) inherits it ignored, and Python then never raises
+    # KeyboardInterrupt. The tests are of the command a user runs.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv, env, cwd):
     return subprocess.Popen([sys.executable, "-m", "ipvae_snn.cli", *argv], env=env,
                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_foreground_signals)
 
 
 def _wait_for(proc, pattern, timeout=300):
